@@ -1,0 +1,45 @@
+#include "cli/commands.h"
+
+#include <array>
+
+namespace whycache::cli {
+namespace {
+
+constexpr std::array kCommands = {
+    Command{"init", "", "create the change log's storage (directory or tables); idempotent", "",
+            nullptr},
+    Command{"set", "KEY VALUE [KEY VALUE ...] | --stdin KEY",
+            "append one atomic batch of sets; prints the update id", "", nullptr},
+    Command{"del", "KEY [KEY ...]", "append one atomic batch of deletes; prints the update id", "",
+            nullptr},
+    Command{"update", "[--wait-for ID]", "apply new updates to the local state now", "", nullptr},
+    Command{"get", "[--raw] KEY", "print a key's value from the local state (exit 1 if absent)",
+            "", nullptr},
+    Command{"scan", "[PREFIX] [--limit N] [--keys-only] [--json]",
+            "print the entries under a prefix in key order", "", nullptr},
+    Command{"stats", "[--json]", "print figures about the local state and the log", "", nullptr},
+    Command{"compact", "[--before ID] [--json]", "rewrite the log's history before ID", "",
+            nullptr},
+    Command{"snapshot", "create|restore|info FILE",
+            "write, restore or verify a snapshot of the local state", "", nullptr},
+    Command{"check", "[--against-log]", "verify the local state (exit 3 if it is damaged)", "",
+            nullptr},
+    Command{"tail", "[--from ID] [--follow]", "print the log's updates in id order", "",
+            nullptr},
+    Command{"demo", "[--keep]", "run the main job on a temporary file log and report", "",
+            nullptr},
+    Command{"bench", "[--quick] [--json]", "run the built-in benchmark suite", "", nullptr},
+};
+
+}  // namespace
+
+std::span<const Command> AllCommands() { return kCommands; }
+
+const Command* FindCommand(std::string_view name) {
+  for (const Command& c : kCommands) {
+    if (c.name == name) return &c;
+  }
+  return nullptr;
+}
+
+}  // namespace whycache::cli

@@ -1,0 +1,96 @@
+// The change log: the append-only, durable ground truth of a dataset. Every machine tails it
+// and applies its updates in id order to its local state.
+//
+// Two implementations share this interface and one conformance suite: a directory of segment
+// files (URI "file:DIR", the embedded default) and MySQL/MariaDB tables
+// (URI "mysql://USER@HOST:PORT/DATABASE[?table=NAME][&socket=PATH][&defaults-file=PATH]").
+#ifndef WHYCACHE_CHANGE_LOG_H_
+#define WHYCACHE_CHANGE_LOG_H_
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace whycache {
+
+// One change to one key. Keys and values are arbitrary bytes (NUL included); a value may be
+// empty. A kDelete carries no value; deleting a missing key is not an error.
+struct Mutation {
+  enum class Op : uint8_t { kSet = 1, kDelete = 2 };
+  Op op = Op::kSet;
+  std::string key;
+  std::string value;
+
+  static Mutation Set(std::string key, std::string value) {
+    return {Op::kSet, std::move(key), std::move(value)};
+  }
+  static Mutation Delete(std::string key) { return {Op::kDelete, std::move(key), {}}; }
+  friend bool operator==(const Mutation&, const Mutation&) = default;
+};
+
+// One committed batch: all its mutations are applied together or not at all.
+struct Update {
+  uint64_t id = 0;             // Strictly increasing in the order updates must be applied.
+  int64_t write_time_us = 0;   // Wall clock (microseconds since the epoch) at append time.
+  std::vector<Mutation> mutations;  // In the order they were appended.
+  friend bool operator==(const Update&, const Update&) = default;
+};
+
+enum class FsyncPolicy {
+  kEveryAppend,  // Append returns only once the batch is durable (the default).
+  kNever,        // Leave flushing to the operating system: faster, may lose recent appends
+                 // on a machine crash (never on a process crash).
+};
+
+struct LogOptions {
+  // Create the storage (directory, tables) when it does not exist yet. When false, opening a
+  // log that was never initialized fails with Error(kUnavailable) saying to run `whycache init`.
+  bool create_if_missing = false;
+  FsyncPolicy fsync = FsyncPolicy::kEveryAppend;
+};
+
+// Thread-safety: a ChangeLog object is used by one thread at a time (a MySQL connection cannot be
+// shared). Any number of objects, in any number of processes and machines, may append to and read
+// the same log at once.
+class ChangeLog {
+ public:
+  virtual ~ChangeLog() = default;
+
+  // Appends `batch` atomically and durably (per LogOptions::fsync) and returns its update id,
+  // which is greater than every id committed before it.
+  // REQUIRES: batch is not empty and within the limits of whycache/limits.h; otherwise throws
+  // Error(kInvalidArgument) and appends nothing.
+  // Throws Error(kUnavailable) when the log cannot be reached after retries; the batch is then
+  // either fully committed or not at all (MySQL: retried without duplication).
+  virtual uint64_t Append(std::span<const Mutation> batch) = 0;
+
+  // Returns committed updates with id > after_id, in id order, at most `max_updates` of them
+  // (and possibly fewer to bound memory). An empty result means none is committed yet. Calling
+  // it again with the last returned id never skips a committed update and never repeats one,
+  // whatever order concurrent writers committed in.
+  // Throws Error(kCorruption) naming the segment/offset or update id for a record that fails to
+  // decode: the caller must stop there, never skip it.
+  virtual std::vector<Update> ReadAfter(uint64_t after_id, size_t max_updates) = 0;
+
+  // The largest committed update id, or 0 for an empty log.
+  virtual uint64_t HeadId() = 0;
+
+  // History below the horizon has been compacted in a way that a machine whose applied id is
+  // below it cannot catch up from (dropped tombstones): it must resync. 0 for a log whose
+  // history is complete. Never decreases.
+  virtual uint64_t Horizon() = 0;
+
+  // A description safe to print (no password), e.g. "file:/var/lib/app/log".
+  virtual std::string Describe() const = 0;
+};
+
+// Opens the log named by `uri`. Throws Error(kInvalidArgument) for a malformed URI and
+// Error(kUnavailable) when the storage cannot be reached or was never initialized.
+std::unique_ptr<ChangeLog> OpenChangeLog(std::string_view uri, const LogOptions& options = {});
+
+}  // namespace whycache
+
+#endif  // WHYCACHE_CHANGE_LOG_H_
