@@ -13,8 +13,8 @@ constexpr std::array kCommands = {
     Command{"del", "KEY [KEY ...]", "append one atomic batch of deletes; prints the update id", "",
             nullptr},
     Command{"update", "[--wait-for ID]", "apply new updates to the local state now", "", nullptr},
-    Command{"get", "[--raw] KEY", "print a key's value from the local state (exit 1 if absent)",
-            "", nullptr},
+    Command{"get", "[--raw] KEY", "print a key's value from the local state (exit 1 if absent)", "",
+            nullptr},
     Command{"scan", "[PREFIX] [--limit N] [--keys-only] [--json]",
             "print the entries under a prefix in key order", "", nullptr},
     Command{"stats", "[--json]", "print figures about the local state and the log", "", nullptr},
@@ -24,10 +24,8 @@ constexpr std::array kCommands = {
             "write, restore or verify a snapshot of the local state", "", nullptr},
     Command{"check", "[--against-log]", "verify the local state (exit 3 if it is damaged)", "",
             nullptr},
-    Command{"tail", "[--from ID] [--follow]", "print the log's updates in id order", "",
-            nullptr},
-    Command{"demo", "[--keep]", "run the main job on a temporary file log and report", "",
-            nullptr},
+    Command{"tail", "[--from ID] [--follow]", "print the log's updates in id order", "", nullptr},
+    Command{"demo", "[--keep]", "run the main job on a temporary file log and report", "", nullptr},
     Command{"bench", "[--quick] [--json]", "run the built-in benchmark suite", "", nullptr},
 };
 

@@ -20,8 +20,7 @@ std::optional<std::string> TakeOption(const std::vector<std::string>& argv, size
     i += 2;
     return argv[i - 1];
   }
-  if (arg.size() > name.size() && arg.substr(0, name.size()) == name &&
-      arg[name.size()] == '=') {
+  if (arg.size() > name.size() && arg.substr(0, name.size()) == name && arg[name.size()] == '=') {
     i += 1;
     return std::string(arg.substr(name.size() + 1));
   }

@@ -60,9 +60,8 @@ bool AsksForHelp(const std::vector<std::string>& args) {
 }
 
 int Run(const std::vector<std::string>& argv) {
-  const Invocation inv = ParseInvocation(argv, [](const char* name) -> const char* {
-    return std::getenv(name);
-  });
+  const Invocation inv =
+      ParseInvocation(argv, [](const char* name) -> const char* { return std::getenv(name); });
   if (inv.version) {
     PrintVersion();
     return kExitOk;

@@ -33,8 +33,8 @@ struct Mutation {
 
 // One committed batch: all its mutations are applied together or not at all.
 struct Update {
-  uint64_t id = 0;             // Strictly increasing in the order updates must be applied.
-  int64_t write_time_us = 0;   // Wall clock (microseconds since the epoch) at append time.
+  uint64_t id = 0;                  // Strictly increasing in the order updates must be applied.
+  int64_t write_time_us = 0;        // Wall clock (microseconds since the epoch) at append time.
   std::vector<Mutation> mutations;  // In the order they were appended.
   friend bool operator==(const Update&, const Update&) = default;
 };

@@ -1,0 +1,61 @@
+// The MariaDB server that MySQL-backed tests talk to.
+//
+// If MDB_HOST (with MDB_PORT, MDB_USER, MDB_PASS, MDB_DB and optionally MDB_SOCKET) is set, the
+// tests use that running server. Otherwise the first use starts a throwaway server with
+// bazel/mariadb-test-server.sh in a fresh directory; it is stopped when the test process exits,
+// and by a watcher if the process dies. A test that needs a server and cannot get one fails.
+#ifndef WHYCACHE_TESTS_SUPPORT_TEST_MARIADB_H_
+#define WHYCACHE_TESTS_SUPPORT_TEST_MARIADB_H_
+
+#include <string>
+
+namespace whycache::testing {
+
+struct MariaDbSettings {
+  std::string host;
+  int port = 0;
+  std::string socket;  // May be empty for a server given through MDB_*.
+  std::string user;
+  std::string password;
+  std::string database;
+
+  // "mysql://USER@HOST:PORT/DATABASE", with "?table=NAME" when `table` is not empty.
+  std::string Uri(const std::string& table = "") const;
+  // "tcp://HOST:PORT" for Connector/C++.
+  std::string ConnectorUrl() const;
+};
+
+class TestMariaDb {
+ public:
+  // The server of this test process, started on first use. Also sets WHYCACHE_MYSQL_PASSWORD
+  // so that whycache code under test can log in. Throws std::runtime_error (with the script's
+  // error output) when no server can be had.
+  static TestMariaDb& Shared();
+
+  const MariaDbSettings& settings() const { return settings_; }
+
+  // True if this process started the server (and so may stop, kill and restart it).
+  bool owned() const { return !dir_.empty(); }
+
+  // Failure injection. REQUIRES: owned().
+  // Stop: clean shutdown. Kill: SIGKILL, as a crash. Start: back up on the same port and data.
+  void Stop();
+  void Kill();
+  void Start();
+
+  ~TestMariaDb();
+  TestMariaDb(const TestMariaDb&) = delete;
+  TestMariaDb& operator=(const TestMariaDb&) = delete;
+
+ private:
+  TestMariaDb();
+  void RunScript(const std::string& command, bool keep_data);
+
+  MariaDbSettings settings_;
+  std::string dir_;      // The throwaway server's directory; empty for an external server.
+  pid_t owner_pid_ = 0;  // Forked children must not stop the parent's server.
+};
+
+}  // namespace whycache::testing
+
+#endif  // WHYCACHE_TESTS_SUPPORT_TEST_MARIADB_H_
