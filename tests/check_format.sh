@@ -8,7 +8,9 @@ config=$(readlink -f "${TEST_SRCDIR:-.}/${TEST_WORKSPACE:-whycache}/.clang-forma
   readlink -f .clang-format)
 root=$(dirname "$config")
 cd "$root"
-files=$(find lib include cli tests -name '*.cc' -o -name '*.h' 2>/dev/null | sort)
+dirs=()
+for d in lib include cli tests; do [[ -d $d ]] && dirs+=("$d"); done
+files=$(find "${dirs[@]}" -name '*.cc' -o -name '*.h' | sort)
 [[ -n $files ]] || { echo "no C++ files found under $root" >&2; exit 1; }
 count=$(wc -l <<<"$files")
 if ! clang-format --dry-run --Werror $files; then
