@@ -1,0 +1,129 @@
+#include "lib/tree/art_node.h"
+
+#include <emmintrin.h>
+
+namespace whycache::tree {
+
+void ThrowCorrupt(const std::string& what) {
+  throw Error(Error::Code::kCorruption, "state file corrupt: " + what);
+}
+
+namespace {
+
+inline int Find16(const uint8_t* keys, uint32_t count, uint8_t c) {
+  const __m128i cmp = _mm_cmpeq_epi8(_mm_set1_epi8(static_cast<char>(c)),
+                                     _mm_loadu_si128(reinterpret_cast<const __m128i*>(keys)));
+  const unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(cmp)) & ((1u << count) - 1);
+  return mask ? __builtin_ctz(mask) : -1;
+}
+
+}  // namespace
+
+Ref FindChild(const InnerHeader* n, uint8_t c) {
+  const uint8_t* b = Body(n);
+  switch (n->kind) {
+    case kNode4:
+      for (uint32_t i = 0; i < n->count; ++i) {
+        if (b[i] == c) return reinterpret_cast<const Ref*>(b + 8)[i];
+      }
+      return 0;
+    case kNode16: {
+      const int i = Find16(b, n->count, c);
+      return i < 0 ? 0 : reinterpret_cast<const Ref*>(b + 16)[i];
+    }
+    case kNode48: {
+      const uint8_t slot = b[c];
+      if (slot == 0 || slot > 48) return 0;
+      return reinterpret_cast<const Ref*>(b + 256)[slot - 1];
+    }
+    default:
+      return reinterpret_cast<const Ref*>(b)[c];
+  }
+}
+
+int NextPos(const InnerHeader* n, int pos) {
+  if (pos < kEndPos && n->end_leaf != 0) return kEndPos;
+  const uint8_t* b = Body(n);
+  int p = pos < 0 ? 0 : pos + 1;
+  switch (n->kind) {
+    case kNode4:
+    case kNode16:
+      return p < n->count ? p : kNoPos;
+    case kNode48:
+      for (; p < 256; ++p) {
+        if (b[p] != 0) return p;
+      }
+      return kNoPos;
+    default: {
+      const Ref* ch = reinterpret_cast<const Ref*>(b);
+      for (; p < 256; ++p) {
+        if (ch[p] != 0) return p;
+      }
+      return kNoPos;
+    }
+  }
+}
+
+int PosAtOrAfter(const InnerHeader* n, uint8_t c) {
+  const uint8_t* b = Body(n);
+  switch (n->kind) {
+    case kNode4:
+    case kNode16:
+      for (int i = 0; i < n->count; ++i) {
+        if (b[i] >= c) return i;
+      }
+      return kNoPos;
+    default:
+      // Position c - 1 (kEndPos when c is 0) makes NextPos scan bytes from c on.
+      return NextPos(n, static_cast<int>(c) - 1);
+  }
+}
+
+uint8_t ByteAt(const InnerHeader* n, int pos) {
+  if (n->kind == kNode4 || n->kind == kNode16) return Body(n)[pos];
+  return static_cast<uint8_t>(pos);
+}
+
+Ref ChildAt(const InnerHeader* n, int pos) {
+  if (pos == kEndPos) return n->end_leaf;
+  const uint8_t* b = Body(n);
+  if (n->kind == kNode48) {
+    const uint8_t slot = b[pos];
+    if (slot == 0 || slot > 48) ThrowCorrupt("Node48 index entry out of range");
+    return reinterpret_cast<const Ref*>(b + 256)[slot - 1];
+  }
+  return Children(n)[pos];
+}
+
+uint64_t LeafHash(std::string_view key, std::string_view value) {
+  return Hash64(value.data(), value.size(), Hash64(key.data(), key.size(), 0x6c656166ULL));
+}
+
+bool Lookup(const Space& s, Ref ref, std::string_view key, std::string_view* value) {
+  const uint8_t* k = reinterpret_cast<const uint8_t*>(key.data());
+  size_t depth = 0;
+  while (ref != 0) {
+    if (IsLeaf(ref)) {
+      const LeafHeader* l = s.Leaf(ref);
+      if (LeafKey(l) != key) return false;
+      *value = LeafValue(l);
+      return true;
+    }
+    const InnerHeader* n = s.Inner(ref);
+    const uint32_t plen = n->prefix_len;
+    if (plen != 0) {
+      if (key.size() - depth < plen || std::memcmp(Prefix(n), k + depth, plen) != 0) return false;
+      depth += plen;
+    }
+    if (depth == key.size()) {
+      ref = n->end_leaf;
+      if (ref != 0 && !IsLeaf(ref)) ThrowCorrupt("end_leaf is not a leaf");
+      continue;
+    }
+    ref = FindChild(n, k[depth]);
+    ++depth;
+  }
+  return false;
+}
+
+}  // namespace whycache::tree

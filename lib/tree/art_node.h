@@ -1,0 +1,167 @@
+// Node formats of the adaptive radix tree (Leis et al., ICDE 2013) and the read-side helpers that
+// decode them. Every read is bounds-checked against the mapping: the file is untrusted input.
+//
+// A Ref names a node by its file offset. Offsets are 8-byte aligned, so the low bit tags leaves:
+// a leaf Ref is offset | 1, 0 is "no node".
+//
+// Inner node: InnerHeader, then prefix_len bytes of compressed path (padded to 8), then the body
+// of its kind. A key that ends exactly at the node (a prefix of longer keys) is the node's
+// end_leaf, which sorts before every child. Bodies:
+//   Node4:   uint8 keys[4], pad[4], Ref child[4]     keys sorted, count <= 4
+//   Node16:  uint8 keys[16], Ref child[16]           keys sorted, 4 <= count <= 16
+//   Node48:  uint8 index[256] (slot + 1, 0 = none), Ref child[48]    13 <= count <= 48
+//   Node256: Ref child[256]                          41 <= count <= 256
+// Leaf: LeafHeader, key bytes (padded to 8), value bytes (padded to 8): values start aligned.
+#ifndef WHYCACHE_LIB_TREE_ART_NODE_H_
+#define WHYCACHE_LIB_TREE_ART_NODE_H_
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+#include "lib/tree/file_layout.h"
+#include "whycache/error.h"
+
+namespace whycache::tree {
+
+using Ref = uint64_t;
+
+enum NodeKind : uint8_t { kNode4 = 1, kNode16 = 2, kNode48 = 3, kNode256 = 4 };
+
+struct InnerHeader {
+  uint8_t kind;
+  uint8_t reserved;
+  uint16_t count;
+  uint32_t prefix_len;
+  Ref end_leaf;
+};
+static_assert(sizeof(InnerHeader) == 16);
+
+struct LeafHeader {
+  uint32_t key_len;
+  uint32_t value_len;
+};
+
+inline bool IsLeaf(Ref r) { return (r & 1) != 0; }
+inline uint64_t RefOffset(Ref r) { return r & ~uint64_t{1}; }
+
+inline uint64_t BodyBytes(uint8_t kind) {
+  switch (kind) {
+    case kNode4:
+      return 8 + 4 * 8;
+    case kNode16:
+      return 16 + 16 * 8;
+    case kNode48:
+      return 256 + 48 * 8;
+    case kNode256:
+      return 256 * 8;
+  }
+  return 0;
+}
+inline uint32_t Capacity(uint8_t kind) {
+  static constexpr uint32_t kCap[] = {0, 4, 16, 48, 256};
+  return kCap[kind];
+}
+// Fewest children a node of this kind holds (a smaller count shrinks it to the next kind).
+inline uint32_t MinCount(uint8_t kind) {
+  static constexpr uint32_t kMin[] = {0, 0, 4, 13, 41};
+  return kMin[kind];
+}
+inline uint8_t SmallestKindFor(uint32_t count) {
+  return count <= 4 ? kNode4 : count <= 16 ? kNode16 : count <= 48 ? kNode48 : kNode256;
+}
+inline uint64_t InnerBytes(uint8_t kind, uint32_t prefix_len) {
+  return sizeof(InnerHeader) + AlignUp(prefix_len, 8) + BodyBytes(kind);
+}
+inline uint64_t LeafBytes(uint64_t key_len, uint64_t value_len) {
+  return sizeof(LeafHeader) + AlignUp(key_len, 8) + AlignUp(value_len, 8);
+}
+
+[[noreturn]] void ThrowCorrupt(const std::string& what);
+
+// A read-only view of one mapped file.
+struct Space {
+  const char* base = nullptr;
+  uint64_t size = 0;
+  uint64_t data_offset = 0;
+
+  const InnerHeader* Inner(Ref r) const {
+    const uint64_t off = r;
+    if (off < data_offset || off > size - sizeof(InnerHeader) || (off & 7) != 0) {
+      ThrowCorrupt("node offset " + std::to_string(off) + " out of bounds");
+    }
+    const InnerHeader* n = reinterpret_cast<const InnerHeader*>(base + off);
+    if (n->kind < kNode4 || n->kind > kNode256 || n->count > Capacity(n->kind) ||
+        n->prefix_len > size || InnerBytes(n->kind, n->prefix_len) > size - off) {
+      ThrowCorrupt("malformed node at offset " + std::to_string(off));
+    }
+    return n;
+  }
+
+  const LeafHeader* Leaf(Ref r) const {
+    const uint64_t off = RefOffset(r);
+    if (off < data_offset || off > size - sizeof(LeafHeader) || (off & 7) != 0) {
+      ThrowCorrupt("leaf offset " + std::to_string(off) + " out of bounds");
+    }
+    const LeafHeader* l = reinterpret_cast<const LeafHeader*>(base + off);
+    if (LeafBytes(l->key_len, l->value_len) > size - off) {
+      ThrowCorrupt("leaf at offset " + std::to_string(off) + " overruns the file");
+    }
+    return l;
+  }
+};
+
+inline const uint8_t* Prefix(const InnerHeader* n) {
+  return reinterpret_cast<const uint8_t*>(n) + sizeof(InnerHeader);
+}
+inline const uint8_t* Body(const InnerHeader* n) { return Prefix(n) + AlignUp(n->prefix_len, 8); }
+inline uint8_t* MutableBody(InnerHeader* n) { return const_cast<uint8_t*>(Body(n)); }
+
+inline std::string_view LeafKey(const LeafHeader* l) {
+  return {reinterpret_cast<const char*>(l) + sizeof(LeafHeader), l->key_len};
+}
+inline std::string_view LeafValue(const LeafHeader* l) {
+  return {reinterpret_cast<const char*>(l) + sizeof(LeafHeader) + AlignUp(l->key_len, 8),
+          l->value_len};
+}
+
+// Child slot addresses by kind; N4/N16 keep their keys first.
+inline const Ref* Children(const InnerHeader* n) {
+  const uint8_t* b = Body(n);
+  switch (n->kind) {
+    case kNode4:
+      return reinterpret_cast<const Ref*>(b + 8);
+    case kNode16:
+      return reinterpret_cast<const Ref*>(b + 16);
+    case kNode48:
+      return reinterpret_cast<const Ref*>(b + 256);
+    default:
+      return reinterpret_cast<const Ref*>(b);
+  }
+}
+
+// The child for byte `c`, 0 when none.
+Ref FindChild(const InnerHeader* n, uint8_t c);
+
+// Positions enumerate a node's children in byte order: for Node4/16 the index in keys[], for
+// Node48/256 the byte itself. kEndPos (-1) stands for the end_leaf, which comes first.
+inline constexpr int kEndPos = -1;
+inline constexpr int kBeforeFirst = -2;
+// Next position after `pos` that holds a child (or the end_leaf), or kNoPos.
+inline constexpr int kNoPos = 1000;
+int NextPos(const InnerHeader* n, int pos);
+// The smallest child position whose byte is >= c, or kNoPos.
+int PosAtOrAfter(const InnerHeader* n, uint8_t c);
+uint8_t ByteAt(const InnerHeader* n, int pos);
+Ref ChildAt(const InnerHeader* n, int pos);
+
+// Contribution of one entry to MetaRecord::content_hash (a sum, so updates are incremental).
+uint64_t LeafHash(std::string_view key, std::string_view value);
+
+// Sets *value to a view of the value stored for `key` under `root`; false when there is none.
+bool Lookup(const Space& s, Ref root, std::string_view key, std::string_view* value);
+
+}  // namespace whycache::tree
+
+#endif  // WHYCACHE_LIB_TREE_ART_NODE_H_

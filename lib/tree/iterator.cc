@@ -1,0 +1,104 @@
+// Ordered iteration over one snapshot with an explicit stack of (node, position) frames.
+#include <string>
+
+#include "lib/tree/tree.h"
+#include "whycache/limits.h"
+
+namespace whycache::tree {
+
+void Iterator::Push(const InnerHeader* n, int pos) {
+  // Every inner node consumes at least one key byte, so a deeper stack means a cycle.
+  if (stack_.size() > kMaxKeyBytes + 1) ThrowCorrupt("tree deeper than the longest key");
+  stack_.push_back({n, pos});
+}
+
+void Iterator::Descend(Ref ref) {
+  while (ref != 0 && !IsLeaf(ref)) {
+    const InnerHeader* n = space_.Inner(ref);
+    const int pos = NextPos(n, kBeforeFirst);
+    if (pos == kNoPos) ThrowCorrupt("empty inner node at offset " + std::to_string(ref));
+    Push(n, pos);
+    ref = ChildAt(n, pos);
+  }
+  if (ref == 0) ThrowCorrupt("null child reference");
+  leaf_ = space_.Leaf(ref);
+}
+
+void Iterator::Advance() {
+  while (!stack_.empty()) {
+    Frame& f = stack_.back();
+    const int pos = NextPos(f.node, f.pos);
+    if (pos != kNoPos) {
+      f.pos = pos;
+      Descend(ChildAt(f.node, pos));
+      return;
+    }
+    stack_.pop_back();
+  }
+  leaf_ = nullptr;
+}
+
+void Iterator::Next() { Advance(); }
+
+void Iterator::SeekToFirst() {
+  stack_.clear();
+  leaf_ = nullptr;
+  if (root_ != 0) Descend(root_);
+}
+
+void Iterator::Seek(std::string_view target) {
+  stack_.clear();
+  leaf_ = nullptr;
+  Ref ref = root_;
+  size_t depth = 0;
+  const uint8_t* t = reinterpret_cast<const uint8_t*>(target.data());
+  while (ref != 0) {
+    if (IsLeaf(ref)) {
+      const LeafHeader* l = space_.Leaf(ref);
+      if (LeafKey(l) >= target) {
+        leaf_ = l;
+      } else {
+        Advance();
+      }
+      return;
+    }
+    const InnerHeader* n = space_.Inner(ref);
+    const uint8_t* prefix = Prefix(n);
+    const size_t left = target.size() - depth;
+    for (size_t i = 0; i < n->prefix_len; ++i) {
+      if (i == left || prefix[i] > t[depth + i]) {
+        // Every key below is greater than the target.
+        Descend(ref);
+        return;
+      }
+      if (prefix[i] < t[depth + i]) {
+        // Every key below is smaller.
+        Advance();
+        return;
+      }
+    }
+    depth += n->prefix_len;
+    if (depth == target.size()) {
+      // The end_leaf equals the target and the children are greater.
+      Descend(ref);
+      return;
+    }
+    // The end_leaf is a proper prefix of the target, hence smaller.
+    const uint8_t c = t[depth];
+    const int pos = PosAtOrAfter(n, c);
+    if (pos == kNoPos) {
+      Advance();
+      return;
+    }
+    Push(n, pos);
+    ref = ChildAt(n, pos);
+    if (ByteAt(n, pos) > c) {
+      Descend(ref);
+      return;
+    }
+    ++depth;
+  }
+  if (!stack_.empty()) ThrowCorrupt("null child reference");
+}
+
+}  // namespace whycache::tree

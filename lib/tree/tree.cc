@@ -1,0 +1,514 @@
+#include "lib/tree/tree.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <mutex>
+#include <numeric>
+
+#include "lib/tree/allocator.h"
+#include "lib/tree/art_writer.h"
+#include "lib/tree/mapped_file.h"
+#include "lib/tree/reader_table.h"
+#include "lib/tree/rebuild.h"
+#include "lib/tree/verify.h"
+#include "whycache/error.h"
+#include "whycache/limits.h"
+
+namespace whycache::tree {
+
+// Process-wide state of one Tree object, shared with the thread-local reader records so that
+// a thread ending after its Tree is gone can tell.
+struct TreeShared {
+  std::mutex mu;
+  uint64_t uid = 0;
+  std::vector<std::unique_ptr<Mapping>> mappings;  // The current one and superseded ones.
+  Mapping* current = nullptr;
+};
+
+// A thread's use of one mapping: its reader slot there and how many of its read transactions
+// are open on it. Kept until they end, even once the thread has moved to a newer file.
+struct ReaderAttachment {
+  ThreadReader* owner = nullptr;
+  Mapping* mapping = nullptr;
+  ReaderSlot* slot = nullptr;
+  uint32_t depth = 0;
+  bool draining = false;  // Superseded; dropped when depth reaches 0.
+};
+
+// One thread's reading state for one Tree.
+struct ThreadReader {
+  uint64_t tree_uid = 0;
+  std::weak_ptr<TreeShared> shared;
+  uint64_t fork_epoch = 0;
+  std::unique_ptr<ReaderAttachment> active;
+  std::vector<std::unique_ptr<ReaderAttachment>> draining;
+};
+
+namespace {
+
+std::atomic<uint64_t> g_next_uid{1};
+
+// Bumped in a forked child: the slots its parent's threads claimed are not the child's.
+std::atomic<uint64_t> g_fork_epoch{0};
+std::once_flag g_atfork_once;
+
+void OnForkChild() { g_fork_epoch.fetch_add(1, std::memory_order_relaxed); }
+
+int64_t NowMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// REQUIRES: the Tree's mutex held.
+void DetachLocked(ReaderAttachment* a) {
+  Mapping* m = a->mapping;
+  ReleaseSlot(a->slot);
+  m->claimed.erase(std::find(m->claimed.begin(), m->claimed.end(), a->slot));
+  --m->attached;
+}
+
+// REQUIRES: shared.mu held.
+void CollectRetiredLocked(TreeShared& shared) {
+  std::erase_if(shared.mappings, [&](const std::unique_ptr<Mapping>& m) {
+    return m.get() != shared.current && m->attached == 0;
+  });
+}
+
+struct ThreadReaders {
+  std::vector<std::unique_ptr<ThreadReader>> list;
+  ThreadReader* last = nullptr;
+
+  ~ThreadReaders() {
+    const uint64_t epoch = g_fork_epoch.load(std::memory_order_relaxed);
+    for (auto& r : list) {
+      if (r->fork_epoch != epoch) continue;
+      if (std::shared_ptr<TreeShared> s = r->shared.lock()) {
+        std::lock_guard<std::mutex> lock(s->mu);
+        if (r->active) DetachLocked(r->active.get());
+        for (auto& a : r->draining) DetachLocked(a.get());
+        CollectRetiredLocked(*s);
+      }
+    }
+  }
+};
+
+thread_local ThreadReaders t_readers;
+
+bool SameFile(const Mapping& m, const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0 && st.st_dev == m.dev && st.st_ino == m.ino;
+}
+
+class FileLock {
+ public:
+  // Opens PATH.lock and takes an exclusive flock on it. Returns -1 when `wait` is false and
+  // another holder exists.
+  static int Acquire(const std::string& path, bool wait) {
+    const std::string lock_path = path + ".lock";
+    const int fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+      throw Error(Error::Code::kIOError,
+                  "cannot open writer lock " + lock_path + ": " + std::strerror(errno));
+    }
+    for (;;) {
+      if (flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) == 0) return fd;
+      if (errno == EINTR) continue;
+      const int saved = errno;
+      close(fd);
+      if (saved == EWOULDBLOCK) return -1;
+      throw Error(Error::Code::kIOError,
+                  "cannot lock writer lock " + lock_path + ": " + std::strerror(saved));
+    }
+  }
+};
+
+uint64_t EstimateBytes(const std::vector<WriteTxn::Op>& ops) {
+  uint64_t n = 0;
+  for (const auto& op : ops) {
+    n += LeafBytes(op.key.size(), op.value ? op.value->size() : 0) + 2 * InnerBytes(kNode16, 8);
+  }
+  return n;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Tree
+
+Tree::Tree(std::string path, const TreeOptions& options)
+    : path_(std::move(path)), options_(options), shared_(std::make_shared<TreeShared>()) {
+  shared_->uid = g_next_uid.fetch_add(1, std::memory_order_relaxed);
+}
+
+Tree::~Tree() = default;
+
+std::unique_ptr<Tree> Tree::Open(const std::string& path, const TreeOptions& options) {
+  std::call_once(g_atfork_once, [] { pthread_atfork(nullptr, nullptr, OnForkChild); });
+  if (options.reader_slots == 0 || options.reader_slots > kMaxReaderSlots) {
+    throw Error(Error::Code::kInvalidArgument,
+                "reader_slots must be between 1 and " + std::to_string(kMaxReaderSlots));
+  }
+  std::unique_ptr<Tree> tree(new Tree(path, options));
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) {
+    if (errno != ENOENT || !options.create_if_missing) {
+      throw Error(Error::Code::kIOError,
+                  "cannot open state file " + path + ": " + std::strerror(errno));
+    }
+    // Created under the writer lock and renamed into place, so racing creators agree.
+    const int fd = FileLock::Acquire(path, true);
+    try {
+      if (stat(path.c_str(), &st) != 0) {
+        const std::string tmp = path + ".rebuild";
+        CreateFile(tmp, options.initial_file_bytes, options.reader_slots, 1, 0, nullptr)
+            ->region.flush(0, 0, false);
+        if (rename(tmp.c_str(), path.c_str()) != 0) {
+          throw Error(Error::Code::kIOError,
+                      "cannot rename " + tmp + " to " + path + ": " + std::strerror(errno));
+        }
+      }
+    } catch (...) {
+      close(fd);
+      throw;
+    }
+    close(fd);
+  }
+  std::unique_ptr<Mapping> m = MapFile(path);
+  tree->shared_->current = m.get();
+  tree->shared_->mappings.push_back(std::move(m));
+  return tree;
+}
+
+ThreadReader* Tree::ReaderForThisThread() {
+  const uint64_t epoch = g_fork_epoch.load(std::memory_order_relaxed);
+  ThreadReader* r = t_readers.last;
+  if (r == nullptr || r->tree_uid != shared_->uid) {
+    r = nullptr;
+    for (auto& e : t_readers.list) {
+      if (e->tree_uid == shared_->uid) r = e.get();
+    }
+    if (r == nullptr) {
+      // Records of Trees that are gone are dropped here, so the list stays short.
+      std::erase_if(t_readers.list, [](const auto& e) { return e->shared.expired(); });
+      t_readers.list.push_back(std::make_unique<ThreadReader>());
+      r = t_readers.list.back().get();
+      r->tree_uid = shared_->uid;
+      r->shared = shared_;
+      r->fork_epoch = epoch;
+    }
+    t_readers.last = r;
+  }
+  if (r->fork_epoch != epoch) {
+    // Forked: the slots belong to the parent.
+    r->fork_epoch = epoch;
+    r->active.reset();
+    r->draining.clear();
+  }
+  return r;
+}
+
+void Tree::Reattach(ThreadReader* r) {
+  std::lock_guard<std::mutex> lock(shared_->mu);
+  Mapping* cur = shared_->current;
+  if ((cur->header->current.load(std::memory_order_acquire) & kSupersededBit) != 0 &&
+      !SameFile(*cur, path_)) {
+    std::unique_ptr<Mapping> m = MapFile(path_);
+    shared_->current = m.get();
+    shared_->mappings.push_back(std::move(m));
+  }
+  if (r->active && r->active->mapping == shared_->current) return;
+  if (r->active) {
+    if (r->active->depth > 0) {
+      r->active->draining = true;
+      r->draining.push_back(std::move(r->active));
+    } else {
+      DetachLocked(r->active.get());
+    }
+  }
+  auto a = std::make_unique<ReaderAttachment>();
+  Mapping* m = shared_->current;
+  a->owner = r;
+  a->mapping = m;
+  a->slot = ClaimSlot(m->slots, m->header->reader_slots);
+  m->claimed.push_back(a->slot);
+  ++m->attached;
+  r->active = std::move(a);
+  CollectRetiredLocked(*shared_);
+}
+
+void Tree::EndDraining(ReaderAttachment* a) {
+  ThreadReader* r = a->owner;
+  std::shared_ptr<TreeShared> s = r->shared.lock();
+  if (!s) return;
+  std::lock_guard<std::mutex> lock(s->mu);
+  DetachLocked(a);
+  std::erase_if(r->draining, [a](const auto& d) { return d.get() == a; });
+  CollectRetiredLocked(*s);
+}
+
+ReadTxn Tree::BeginRead() {
+  ThreadReader* r = ReaderForThisThread();
+  bool reattached = false;
+  for (;;) {
+    ReaderAttachment* a = r->active.get();
+    if (a == nullptr) {
+      Reattach(r);
+      reattached = true;
+      continue;
+    }
+    const FileHeader* h = a->mapping->header;
+    uint64_t cur = h->current.load(std::memory_order_acquire);
+    if ((cur & kSupersededBit) != 0 && !reattached) {
+      Reattach(r);
+      reattached = true;
+      continue;
+    }
+    cur &= ~kSupersededBit;
+    if (a->depth == 0) {
+      // Pin, then make sure the pin is visible before re-reading `current` (pairs with the
+      // writer's fence in ScanPins): either the writer sees the pin or we see its new version.
+      a->slot->pinned.store(cur, std::memory_order_relaxed);
+      std::atomic_thread_fence(std::memory_order_seq_cst);
+    }
+    const MetaRecord& meta = h->meta[cur & 1];
+    const uint64_t version = meta.version.load(std::memory_order_relaxed);
+    const Ref root = meta.root.load(std::memory_order_relaxed);
+    const uint64_t applied = meta.applied_id.load(std::memory_order_relaxed);
+    const uint64_t keys = meta.key_count.load(std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if ((h->current.load(std::memory_order_relaxed) & ~kSupersededBit) != cur) continue;
+    if (version != cur) {
+      if (a->depth == 0) a->slot->pinned.store(0, std::memory_order_release);
+      ThrowCorrupt("meta record of " + a->mapping->path + " holds version " +
+                   std::to_string(version) + ", expected " + std::to_string(cur));
+    }
+    ++a->depth;
+    return ReadTxn(a, a->mapping->space(), root, cur, applied, keys);
+  }
+}
+
+std::unique_ptr<WriteTxn> Tree::BeginWrite(bool wait) {
+  const int fd = FileLock::Acquire(path_, wait);
+  if (fd < 0) return nullptr;
+  return std::unique_ptr<WriteTxn>(new WriteTxn(this, fd));
+}
+
+Mapping* Tree::CurrentForWriter() {
+  std::unique_lock<std::mutex> lock(shared_->mu);
+  Mapping* cur = shared_->current;
+  if (!SameFile(*cur, path_)) {
+    std::unique_ptr<Mapping> m = MapFile(path_);
+    shared_->current = m.get();
+    shared_->mappings.push_back(std::move(m));
+    cur = shared_->current;
+  }
+  CollectRetiredLocked(*shared_);
+  lock.unlock();
+  if ((cur->header->current.load(std::memory_order_acquire) & kSupersededBit) != 0) {
+    // A writer died between marking this file superseded and renaming its replacement in:
+    // finish the job.
+    RebuildLocked(0);
+    return CurrentForWriter();
+  }
+  return cur;
+}
+
+void Tree::RebuildLocked(uint64_t min_file_bytes) {
+  Mapping* old = shared_->current;
+  const MetaValues meta = PublishedMeta(*old);
+  const std::string tmp = path_ + ".rebuild";
+  std::unique_ptr<Mapping> fresh = BuildCompactCopy(*old, meta, tmp, min_file_bytes);
+  // Superseded first, rename second: a crash in between leaves PATH marked, and the next
+  // writer rebuilds it (readers keep reading it meanwhile, it is intact).
+  old->header->current.fetch_or(kSupersededBit, std::memory_order_seq_cst);
+  if (rename(tmp.c_str(), path_.c_str()) != 0) {
+    throw Error(Error::Code::kIOError,
+                "cannot rename " + tmp + " to " + path_ + ": " + std::strerror(errno));
+  }
+  std::lock_guard<std::mutex> lock(shared_->mu);
+  fresh->path = path_;
+  shared_->current = fresh.get();
+  shared_->mappings.push_back(std::move(fresh));
+  CollectRetiredLocked(*shared_);
+}
+
+void Tree::Publish(Mapping* m, const std::vector<WriteTxn::Op>& ops, uint64_t applied_id) {
+  FileHeader* h = m->header;
+  const MetaValues meta = PublishedMeta(*m);
+  const uint64_t next = meta.version + 1;
+  const PinSummary pins = ScanPins(m->slots, h->reader_slots, meta.version);
+  Allocator alloc(m->base, m->size, h->data_offset, meta, pins.oldest, next);
+  ArtWriter writer(m->base, m->space(), &alloc, meta.root, meta.key_count, meta.content_hash);
+  // Key order gives the writer locality; the stable sort keeps the order of ops on one key.
+  std::vector<uint32_t> order(ops.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](uint32_t a, uint32_t b) { return ops[a].key < ops[b].key; });
+  for (uint32_t i : order) {
+    if (ops[i].value) {
+      writer.Put(ops[i].key, *ops[i].value);
+    } else {
+      writer.Erase(ops[i].key);
+    }
+  }
+  MetaValues out;
+  out.version = next;
+  out.root = writer.root();
+  out.applied_id = applied_id;
+  out.key_count = writer.key_count();
+  out.content_hash = writer.content_hash();
+  out.free_list = alloc.Persist();
+  out.alloc_top = alloc.top();
+  out.free_bytes = alloc.free_bytes();
+  StoreMeta(h->meta[next & 1], out);
+  h->publish_time_us[next % kPublishTimeRing].store(NowMicros(), std::memory_order_relaxed);
+  h->current.store(next, std::memory_order_seq_cst);
+}
+
+void Tree::Verify() {
+  std::unique_ptr<WriteTxn> lock = BeginWrite(true);
+  Mapping* m = CurrentForWriter();
+  VerifyMapping(*m, PublishedMeta(*m));
+}
+
+void Tree::Compact() {
+  std::unique_ptr<WriteTxn> lock = BeginWrite(true);
+  CurrentForWriter();
+  RebuildLocked(0);
+}
+
+TreeStats Tree::Stats() {
+  ReadTxn txn = BeginRead();
+  const Mapping& m = *txn.reader_->mapping;
+  const FileHeader& h = *m.header;
+  const MetaValues meta = PublishedMeta(m);
+  const PinSummary pins = ScanPins(m.slots, h.reader_slots, meta.version);
+  TreeStats s;
+  s.keys = meta.key_count;
+  s.version = meta.version;
+  s.applied_id = meta.applied_id;
+  s.file_bytes = h.file_bytes;
+  s.free_bytes = meta.free_bytes;
+  s.used_bytes = meta.alloc_top - h.data_offset - meta.free_bytes;
+  // This transaction pins a version too; it is at least as new as the published one we read.
+  s.oldest_pinned_version = pins.oldest;
+  if (pins.oldest < meta.version) {
+    const uint64_t superseded_at = std::max(pins.oldest + 1, meta.version + 1 - kPublishTimeRing);
+    const int64_t t = h.publish_time_us[superseded_at % kPublishTimeRing].load();
+    s.oldest_pinned_age_seconds = t > 0 ? (NowMicros() - t) / 1e6 : 0;
+  }
+  s.reader_slots = h.reader_slots;
+  s.reader_slots_in_use = pins.in_use;
+  return s;
+}
+
+unsigned char* Tree::UserArea() {
+  ThreadReader* r = ReaderForThisThread();
+  if (!r->active ||
+      (r->active->mapping->header->current.load(std::memory_order_acquire) & kSupersededBit) != 0) {
+    Reattach(r);
+  }
+  return r->active->mapping->header->user_area;
+}
+
+// ---------------------------------------------------------------------------------------------
+// ReadTxn
+
+ReadTxn::ReadTxn(ReadTxn&& other) noexcept
+    : reader_(other.reader_),
+      space_(other.space_),
+      root_(other.root_),
+      version_(other.version_),
+      applied_id_(other.applied_id_),
+      key_count_(other.key_count_) {
+  other.reader_ = nullptr;
+}
+
+ReadTxn::~ReadTxn() {
+  if (reader_ != nullptr && --reader_->depth == 0) {
+    reader_->slot->pinned.store(0, std::memory_order_release);
+    if (reader_->draining) Tree::EndDraining(reader_);
+  }
+}
+
+Iterator ReadTxn::LowerBound(std::string_view key) const {
+  Iterator it(space_, root_);
+  it.Seek(key);
+  return it;
+}
+
+void ReadTxn::Scan(std::string_view prefix,
+                   const std::function<bool(std::string_view, std::string_view)>& fn) const {
+  for (Iterator it = LowerBound(prefix); it.Valid(); it.Next()) {
+    const std::string_view k = it.key();
+    if (k.substr(0, prefix.size()) != prefix || !fn(k, it.value())) return;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// WriteTxn
+
+WriteTxn::~WriteTxn() { close(lock_fd_); }
+
+void WriteTxn::Put(std::string_view key, std::string_view value) {
+  if (key.size() > kMaxKeyBytes) {
+    throw Error(Error::Code::kInvalidArgument, "key of " + std::to_string(key.size()) +
+                                                   " bytes exceeds the limit of " +
+                                                   std::to_string(kMaxKeyBytes) + " bytes");
+  }
+  if (value.size() > kMaxValueBytes) {
+    throw Error(Error::Code::kInvalidArgument, "value of " + std::to_string(value.size()) +
+                                                   " bytes exceeds the limit of " +
+                                                   std::to_string(kMaxValueBytes) + " bytes");
+  }
+  ops_.push_back({std::string(key), std::string(value)});
+}
+
+void WriteTxn::Erase(std::string_view key) {
+  if (key.size() > kMaxKeyBytes) {
+    throw Error(Error::Code::kInvalidArgument, "key of " + std::to_string(key.size()) +
+                                                   " bytes exceeds the limit of " +
+                                                   std::to_string(kMaxKeyBytes) + " bytes");
+  }
+  ops_.push_back({std::string(key), std::nullopt});
+}
+
+void WriteTxn::Commit(uint64_t applied_id) {
+  if (committed_) throw Error(Error::Code::kInvalidArgument, "transaction already committed");
+  Tree& t = *tree_;
+  uint64_t min_bytes = 0;
+  for (int attempt = 0;; ++attempt) {
+    Mapping* m = t.CurrentForWriter();
+    try {
+      t.Publish(m, ops_, applied_id);
+      break;
+    } catch (const OutOfSpace&) {
+      if (attempt == 8) {
+        throw Error(Error::Code::kIOError, "state file " + t.path_ + " cannot grow enough");
+      }
+      // Grow: at least double, and leave room for this batch.
+      min_bytes = std::max(min_bytes * 2, m->size * 2 + EstimateBytes(ops_));
+      t.RebuildLocked(min_bytes);
+    }
+  }
+  committed_ = true;
+  Mapping* m = t.CurrentForWriter();
+  const MetaValues meta = PublishedMeta(*m);
+  const uint64_t used = meta.alloc_top - m->header->data_offset - meta.free_bytes;
+  if (m->size > t.options_.initial_file_bytes &&
+      meta.free_bytes > t.options_.max_free_fraction * static_cast<double>(used)) {
+    t.RebuildLocked(0);
+  }
+}
+
+}  // namespace whycache::tree

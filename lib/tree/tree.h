@@ -1,0 +1,238 @@
+// The shared tree: an ordered map from byte strings to byte strings in one memory-mapped file
+// that any number of processes open at once. Readers pin a published version and get views into
+// the mapping without locks or system calls; one writer at a time (across processes) applies a
+// batch copy-on-write and publishes it, with the caller's applied id, in one atomic store.
+//
+// Files: PATH holds the tree; PATH.lock is the writer lock (flock, released by the kernel when
+// the holder dies); PATH.rebuild is the temporary file of a rebuild in progress. When PATH is
+// full or fragmented, the writer rebuilds a compact copy and renames it over PATH; processes
+// move to it at their next read transaction.
+#ifndef WHYCACHE_LIB_TREE_TREE_H_
+#define WHYCACHE_LIB_TREE_TREE_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "lib/tree/art_node.h"
+
+namespace whycache::tree {
+
+struct TreeOptions {
+  // Create PATH when it does not exist. When false, a missing file is Error(kIOError).
+  bool create_if_missing = true;
+  // Size of a newly created file. Files grow by rebuild (at least doubling) when full.
+  uint64_t initial_file_bytes = uint64_t{16} << 20;
+  // Reader slots of a newly created file: one per thread that reads at once.
+  uint32_t reader_slots = 512;
+  // After a commit, rebuild compactly when free space exceeds this fraction of the used space
+  // and the file is larger than initial_file_bytes.
+  double max_free_fraction = 1.0;
+};
+
+struct TreeStats {
+  uint64_t keys = 0;
+  uint64_t version = 0;     // Published version (counts commits, survives rebuilds).
+  uint64_t applied_id = 0;  // Of the published version.
+  uint64_t file_bytes = 0;
+  uint64_t used_bytes = 0;               // Allocated and not free: nodes, leaves, the free list.
+  uint64_t free_bytes = 0;               // Freed by commits, waiting for reuse.
+  uint64_t oldest_pinned_version = 0;    // Equal to `version` when no reader lags behind.
+  double oldest_pinned_age_seconds = 0;  // How long that version has been superseded.
+  uint32_t reader_slots = 0;
+  uint32_t reader_slots_in_use = 0;
+};
+
+class Tree;
+struct ThreadReader;
+struct ReaderAttachment;
+struct Mapping;
+struct TreeShared;
+
+// Entries in byte order (unsigned lexicographic, as std::string compares). Key and value views
+// point into the mapping and stay valid until the ReadTxn that made the iterator ends.
+// Throws Error(kCorruption) when it meets a malformed node.
+class Iterator {
+ public:
+  // Iterates the tree at `root` in `space`. REQUIRES: the version of `root` stays pinned (or the
+  // writer lock held) while the iterator is used. Usually made by ReadTxn.
+  Iterator(const Space& space, Ref root) : space_(space), root_(root) {}
+
+  bool Valid() const { return leaf_ != nullptr; }
+  // REQUIRES: Valid().
+  std::string_view key() const { return LeafKey(leaf_); }
+  std::string_view value() const { return LeafValue(leaf_); }
+  void Next();
+  // Positions at the first entry with key >= `target` (not Valid() when there is none).
+  void Seek(std::string_view target);
+  void SeekToFirst();
+
+ private:
+  struct Frame {
+    const InnerHeader* node;
+    int pos;
+  };
+  void Descend(Ref ref);
+  void Advance();
+  void Push(const InnerHeader* n, int pos);
+
+  Space space_;
+  Ref root_;
+  std::vector<Frame> stack_;
+  const LeafHeader* leaf_ = nullptr;
+};
+
+// A consistent snapshot of the tree. Ending it (destruction) unpins the version.
+// Thread-safety: use and destroy it on the thread that began it. A thread may hold several at
+// once; the first one pins its version, which protects every later (newer) one too.
+class ReadTxn {
+ public:
+  ReadTxn(ReadTxn&& other) noexcept;
+  ReadTxn& operator=(ReadTxn&&) = delete;
+  ~ReadTxn();
+
+  // The value of `key` as a view into the mapping, valid until this transaction ends; nothing
+  // when the key is absent.
+  std::optional<std::string_view> Get(std::string_view key) const {
+    std::string_view v;
+    if (Lookup(space_, root_, key, &v)) return v;
+    return std::nullopt;
+  }
+
+  // Calls fn(key, value) for every entry whose key starts with `prefix`, in byte order, until
+  // fn returns false.
+  void Scan(std::string_view prefix,
+            const std::function<bool(std::string_view, std::string_view)>& fn) const;
+
+  // An unpositioned iterator over this snapshot: call Seek or SeekToFirst.
+  Iterator NewIterator() const { return Iterator(space_, root_); }
+  // An iterator at the first key >= `key`.
+  Iterator LowerBound(std::string_view key) const;
+
+  uint64_t AppliedId() const { return applied_id_; }
+  uint64_t Version() const { return version_; }
+  uint64_t KeyCount() const { return key_count_; }
+
+ private:
+  friend class Tree;
+  ReadTxn(ReaderAttachment* reader, const Space& space, Ref root, uint64_t version,
+          uint64_t applied_id, uint64_t key_count)
+      : reader_(reader),
+        space_(space),
+        root_(root),
+        version_(version),
+        applied_id_(applied_id),
+        key_count_(key_count) {}
+
+  ReaderAttachment* reader_;
+  Space space_;
+  Ref root_;
+  uint64_t version_;
+  uint64_t applied_id_;
+  uint64_t key_count_;
+};
+
+// A batch of changes, applied and published by Commit. Destroying it without Commit discards
+// the batch at no cost. Holds the writer lock of the file until destroyed.
+// Thread-safety: one thread at a time.
+class WriteTxn {
+ public:
+  ~WriteTxn();
+
+  // Sets `key` to `value` (both arbitrary bytes; the value may be empty). Throws
+  // Error(kInvalidArgument) naming the limit when key or value is longer than kMaxKeyBytes or
+  // kMaxValueBytes; the batch is then unchanged.
+  void Put(std::string_view key, std::string_view value);
+  // Removes `key`; erasing a missing key is fine. Throws like Put for an oversized key.
+  void Erase(std::string_view key);
+
+  // Applies the batch in order and publishes it atomically together with `applied_id`. Grows
+  // the file (rebuild and swap) when it is full. Throws Error(kIOError) when the file cannot be
+  // grown, Error(kCorruption) when the published state is malformed; the published version is
+  // then unchanged. REQUIRES: not committed before.
+  void Commit(uint64_t applied_id);
+
+  size_t size() const { return ops_.size(); }
+
+  struct Op {
+    std::string key;
+    std::optional<std::string> value;  // Nothing for an erase.
+  };
+
+ private:
+  friend class Tree;
+  WriteTxn(Tree* tree, int lock_fd) : tree_(tree), lock_fd_(lock_fd) {}
+
+  Tree* tree_;
+  int lock_fd_;
+  bool committed_ = false;
+  std::vector<Op> ops_;
+};
+
+class Tree {
+ public:
+  // Opens (or creates, per options) the tree at `path`. An existing file is validated: magic,
+  // format version, header checksum, size, meta record. Throws Error(kCorruption) naming the
+  // path and the problem for a file that fails, Error(kIOError) when it cannot be opened or
+  // created. Options other than create_if_missing matter only when creating.
+  static std::unique_ptr<Tree> Open(const std::string& path, const TreeOptions& options = {});
+
+  // REQUIRES: every ReadTxn and WriteTxn of this object has ended.
+  ~Tree();
+  Tree(const Tree&) = delete;
+  Tree& operator=(const Tree&) = delete;
+
+  // Pins the published version. No lock and no atomic read-modify-write: a store into this
+  // thread's reader slot (claimed once with a CAS) and a fence. Throws Error(kBusy) when every
+  // reader slot is taken, Error(kCorruption) for a malformed meta record.
+  // Thread-safe.
+  ReadTxn BeginRead();
+
+  // Takes the writer lock of the file. With wait, blocks until it is free; without, returns
+  // nullptr at once when another writer holds it. Thread-safe (writers of one process also
+  // exclude each other).
+  std::unique_ptr<WriteTxn> BeginWrite(bool wait = true);
+
+  // Walks the published version and checks every structural invariant: bounds of every offset,
+  // node kinds and counts, key order and paths, leaf lengths, key count and content hash, and
+  // that reachable space and the free list do not overlap. Throws Error(kCorruption) describing
+  // the first problem.
+  void Verify();
+
+  TreeStats Stats();
+
+  // kUserAreaBytes bytes in the file header for the layer above (its own atomics). Copied into
+  // the new file by a rebuild, under the writer lock; the pointer is valid until the next
+  // BeginRead or BeginWrite of this thread may move to a rebuilt file.
+  unsigned char* UserArea();
+
+  // Rebuilds the file compactly now (defragmentation), under the writer lock.
+  void Compact();
+
+  const std::string& path() const { return path_; }
+
+ private:
+  friend class ReadTxn;
+  friend class WriteTxn;
+
+  Tree(std::string path, const TreeOptions& options);
+  ThreadReader* ReaderForThisThread();
+  void Reattach(ThreadReader* reader);
+  static void EndDraining(ReaderAttachment* attachment);
+  Mapping* CurrentForWriter();
+  void Publish(Mapping* m, const std::vector<WriteTxn::Op>& ops, uint64_t applied_id);
+  void RebuildLocked(uint64_t min_file_bytes);
+  void CollectRetired();
+
+  std::string path_;
+  TreeOptions options_;
+  std::shared_ptr<TreeShared> shared_;
+};
+
+}  // namespace whycache::tree
+
+#endif  // WHYCACHE_LIB_TREE_TREE_H_

@@ -1,0 +1,223 @@
+// Behaviour of the tree through its API: values, order, limits, transactions, growth.
+#include "lib/tree/tree.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "tests/support/temp_dir.h"
+#include "whycache/error.h"
+#include "whycache/limits.h"
+
+namespace whycache::tree {
+namespace {
+
+using namespace std::string_literals;
+
+std::vector<std::pair<std::string, std::string>> All(const ReadTxn& txn) {
+  std::vector<std::pair<std::string, std::string>> out;
+  Iterator it = txn.NewIterator();
+  for (it.SeekToFirst(); it.Valid(); it.Next()) out.emplace_back(it.key(), it.value());
+  return out;
+}
+
+class TreeTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<Tree> OpenTree(uint64_t bytes = uint64_t{1} << 20) {
+    TreeOptions o;
+    o.initial_file_bytes = bytes;
+    return Tree::Open(dir_.File("state"), o);
+  }
+  testing::TempDir dir_;
+};
+
+TEST_F(TreeTest, EmptyTree) {
+  auto t = OpenTree();
+  ReadTxn r = t->BeginRead();
+  EXPECT_FALSE(r.Get("a"));
+  EXPECT_EQ(r.AppliedId(), 0u);
+  EXPECT_TRUE(All(r).empty());
+  EXPECT_FALSE(r.LowerBound("").Valid());
+  t->Verify();
+}
+
+TEST_F(TreeTest, PutGetEraseWithPrefixKeysAndBinaryBytes) {
+  auto t = OpenTree();
+  const std::vector<std::string> keys = {""s,       "a"s,           "ab"s,     "abc"s,  "abd"s,
+                                         "b"s,      "\0"s,          "\0\0"s,   "a\0b"s, "\xff"s,
+                                         "\xff\0"s, "user:1:perm"s, "user:12"s};
+  {
+    auto w = t->BeginWrite();
+    for (const auto& k : keys) w->Put(k, "v" + k);
+    w->Put("empty", "");
+    w->Commit(7);
+  }
+  ReadTxn r = t->BeginRead();
+  EXPECT_EQ(r.AppliedId(), 7u);
+  for (const auto& k : keys) {
+    auto v = r.Get(k);
+    ASSERT_TRUE(v) << k;
+    EXPECT_EQ(*v, "v" + k);
+  }
+  ASSERT_TRUE(r.Get("empty"));
+  EXPECT_EQ(*r.Get("empty"), "");
+  EXPECT_FALSE(r.Get("abcd"));
+  EXPECT_FALSE(r.Get("us"));
+  auto all = All(r);
+  ASSERT_EQ(all.size(), keys.size() + 1);
+  for (size_t i = 1; i < all.size(); ++i) EXPECT_LT(all[i - 1].first, all[i].first);
+  t->Verify();
+
+  {
+    auto w = t->BeginWrite();
+    for (const auto& k : keys) w->Erase(k);
+    w->Erase("missing");
+    w->Commit(8);
+  }
+  // The old transaction still sees its version.
+  EXPECT_EQ(*r.Get("abc"), "vabc");
+  ReadTxn r2 = t->BeginRead();
+  EXPECT_EQ(r2.KeyCount(), 1u);
+  EXPECT_FALSE(r2.Get("abc"));
+  t->Verify();
+}
+
+TEST_F(TreeTest, LowerBoundAndScan) {
+  auto t = OpenTree();
+  {
+    auto w = t->BeginWrite();
+    for (int i = 0; i < 300; ++i) w->Put("k" + std::to_string(i * 3), std::to_string(i));
+    w->Commit(1);
+  }
+  ReadTxn r = t->BeginRead();
+  Iterator it = r.LowerBound("k10");
+  ASSERT_TRUE(it.Valid());
+  EXPECT_EQ(it.key(), "k102");
+  it = r.LowerBound("k896");
+  ASSERT_TRUE(it.Valid());
+  EXPECT_EQ(it.key(), "k897");
+  EXPECT_FALSE(r.LowerBound("l").Valid());
+  std::vector<std::string> seen;
+  r.Scan("k2", [&](std::string_view k, std::string_view) {
+    seen.emplace_back(k);
+    return true;
+  });
+  // Byte order: k201, k204, ..., k21, k210, ..., k27, k270, ..., k297.
+  EXPECT_EQ(seen.front(), "k201");
+  EXPECT_EQ(seen.back(), "k297");
+  EXPECT_EQ(seen.size(), 33u + 3u);
+}
+
+TEST_F(TreeTest, LimitsAreEnforced) {
+  auto t = OpenTree();
+  auto w = t->BeginWrite();
+  try {
+    w->Put(std::string(kMaxKeyBytes + 1, 'k'), "v");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Error::Code::kInvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("4096"), std::string::npos);
+  }
+  EXPECT_THROW(w->Erase(std::string(kMaxKeyBytes + 1, 'k')), Error);
+  w->Put(std::string(kMaxKeyBytes, 'k'), std::string(1 << 20, 'v'));
+  EXPECT_EQ(w->size(), 1u);
+  w->Commit(1);
+  ReadTxn r = t->BeginRead();
+  EXPECT_EQ(r.Get(std::string(kMaxKeyBytes, 'k'))->size(), size_t{1} << 20);
+}
+
+TEST_F(TreeTest, AbandonedBatchChangesNothing) {
+  auto t = OpenTree();
+  {
+    auto w = t->BeginWrite();
+    w->Put("a", "1");
+    w->Commit(1);
+  }
+  {
+    auto w = t->BeginWrite();
+    w->Put("a", "2");
+    w->Put("b", "2");
+  }
+  ReadTxn r = t->BeginRead();
+  EXPECT_EQ(*r.Get("a"), "1");
+  EXPECT_FALSE(r.Get("b"));
+  EXPECT_EQ(r.AppliedId(), 1u);
+}
+
+TEST_F(TreeTest, SecondWriterIsRefusedWithoutWaiting) {
+  auto t = OpenTree();
+  auto other = Tree::Open(dir_.File("state"));
+  auto w = t->BeginWrite();
+  EXPECT_EQ(other->BeginWrite(false), nullptr);
+  w.reset();
+  EXPECT_NE(other->BeginWrite(false), nullptr);
+}
+
+TEST_F(TreeTest, GrowsByRebuildAndKeepsOldViewsValid) {
+  auto t = OpenTree(1 << 18);
+  {
+    auto w = t->BeginWrite();
+    w->Put("first", "value");
+    w->Commit(1);
+  }
+  ReadTxn old = t->BeginRead();
+  const std::string_view view = *old.Get("first");
+  std::memcpy(t->UserArea(), "user", 4);
+  const uint64_t size0 = t->Stats().file_bytes;
+  for (int batch = 0; batch < 20; ++batch) {
+    auto w = t->BeginWrite();
+    for (int i = 0; i < 500; ++i)
+      w->Put("key" + std::to_string(batch * 500 + i), "x" + std::to_string(i));
+    w->Commit(2 + batch);
+  }
+  EXPECT_EQ(view, "value");
+  TreeStats s = t->Stats();
+  EXPECT_GT(s.file_bytes, size0);
+  EXPECT_EQ(s.keys, 10001u);
+  EXPECT_EQ(s.applied_id, 21u);
+  EXPECT_EQ(std::memcmp(t->UserArea(), "user", 4), 0);
+  t->Verify();
+  auto reopened = Tree::Open(dir_.File("state"));
+  EXPECT_EQ(reopened->BeginRead().KeyCount(), 10001u);
+}
+
+TEST_F(TreeTest, NestedReadsAndStats) {
+  auto t = OpenTree();
+  ReadTxn a = t->BeginRead();
+  {
+    auto w = t->BeginWrite();
+    w->Put("k", "v");
+    w->Commit(1);
+  }
+  ReadTxn b = t->BeginRead();
+  EXPECT_FALSE(a.Get("k"));
+  EXPECT_EQ(*b.Get("k"), "v");
+  TreeStats s = t->Stats();
+  EXPECT_EQ(s.oldest_pinned_version, a.Version());
+  EXPECT_LT(s.oldest_pinned_version, s.version);
+  EXPECT_EQ(s.reader_slots_in_use, 1u);
+}
+
+TEST_F(TreeTest, CompactKeepsContents) {
+  auto t = OpenTree();
+  {
+    auto w = t->BeginWrite();
+    for (int i = 0; i < 1000; ++i) w->Put("k" + std::to_string(i), std::string(i % 50, 'v'));
+    w->Commit(3);
+  }
+  {
+    auto w = t->BeginWrite();
+    for (int i = 0; i < 1000; i += 2) w->Erase("k" + std::to_string(i));
+    w->Commit(4);
+  }
+  t->Compact();
+  ReadTxn r = t->BeginRead();
+  EXPECT_EQ(r.KeyCount(), 500u);
+  EXPECT_EQ(r.AppliedId(), 4u);
+  EXPECT_EQ(*r.Get("k999"), std::string(999 % 50, 'v'));
+  t->Verify();
+}
+
+}  // namespace
+}  // namespace whycache::tree
