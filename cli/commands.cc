@@ -2,6 +2,8 @@
 
 #include <array>
 
+#include "cli/cache_commands.h"
+
 namespace whycache::cli {
 namespace {
 
@@ -12,12 +14,12 @@ constexpr std::array kCommands = {
             "append one atomic batch of sets; prints the update id", "", nullptr},
     Command{"del", "KEY [KEY ...]", "append one atomic batch of deletes; prints the update id", "",
             nullptr},
-    Command{"update", "[--wait-for ID]", "apply new updates to the local state now", "", nullptr},
+    Command{"update", "[--wait-for ID]", "apply new updates to the local state now", "", RunUpdate},
     Command{"get", "[--raw] KEY", "print a key's value from the local state (exit 1 if absent)", "",
-            nullptr},
+            RunGet},
     Command{"scan", "[PREFIX] [--limit N] [--keys-only] [--json]",
-            "print the entries under a prefix in key order", "", nullptr},
-    Command{"stats", "[--json]", "print figures about the local state and the log", "", nullptr},
+            "print the entries under a prefix in key order", "", RunScan},
+    Command{"stats", "[--json]", "print figures about the local state and the log", "", RunStats},
     Command{"compact", "[--before ID] [--json]", "rewrite the log's history before ID", "",
             nullptr},
     Command{"snapshot", "create|restore|info FILE",

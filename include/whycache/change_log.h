@@ -83,6 +83,11 @@ class ChangeLog {
   // history is complete. Never decreases.
   virtual uint64_t Horizon() = 0;
 
+  // The dataset's identity: made when the storage is created and the same through every URI
+  // that reaches this log (a MySQL replica too). A state file remembers it, so that it is
+  // never fed from another dataset's log. At most 64 bytes.
+  virtual std::string DatasetId() = 0;
+
   // A description safe to print (no password), e.g. "file:/var/lib/app/log".
   virtual std::string Describe() const = 0;
 };

@@ -1,0 +1,135 @@
+#include "cli/cache_commands.h"
+
+#include <chrono>
+#include <iostream>
+#include <string>
+
+#include "cli/command_args.h"
+#include "cli/escape.h"
+#include "cli/exit_status.h"
+#include "whycache/cache.h"
+#include "whycache/error.h"
+
+namespace whycache::cli {
+namespace {
+
+// Reading commands work from the state file alone; the log is used when one is given.
+std::unique_ptr<Cache> OpenCache(const Invocation& inv) {
+  CacheOptions options;
+  options.state_path = inv.RequireStatePath();
+  options.log_uri = inv.log_uri.value_or("");
+  return Cache::Open(options);
+}
+
+}  // namespace
+
+int RunGet(const Invocation& inv) {
+  CommandArgs args("get", inv.args, {"--raw"}, {});
+  args.ExpectPositional(1, 1, "one KEY");
+  const std::string& key = args.positional()[0];
+  auto cache = OpenCache(inv);
+  ReadTransaction txn = cache->BeginRead();
+  std::optional<std::string_view> value = txn.Get(key);
+  if (!value) {
+    std::cerr << "whycache: key '" << EscapeBytes(key) << "' not found in "
+              << inv.RequireStatePath() << " (applied id " << txn.applied_id() << ")\n";
+    return kExitNotFound;
+  }
+  if (args.Has("--raw")) {
+    std::cout.write(value->data(), static_cast<std::streamsize>(value->size()));
+  } else {
+    std::cout << EscapeBytes(*value) << "\n";
+  }
+  return kExitOk;
+}
+
+int RunScan(const Invocation& inv) {
+  CommandArgs args("scan", inv.args, {"--keys-only", "--json"}, {"--limit"});
+  args.ExpectPositional(0, 1, "at most one PREFIX");
+  const std::string prefix = args.positional().empty() ? "" : args.positional()[0];
+  const uint64_t limit = args.Number("--limit", UINT64_MAX);
+  const bool keys_only = args.Has("--keys-only");
+  const bool json = args.Has("--json");
+  auto cache = OpenCache(inv);
+  ReadTransaction txn = cache->BeginRead();
+  uint64_t printed = 0;
+  txn.Scan(prefix, [&](std::string_view key, std::string_view value) {
+    if (printed >= limit) return false;
+    if (json) {
+      std::cout << "{\"key\":" << JsonString(key);
+      if (!keys_only) std::cout << ",\"value\":" << JsonString(value);
+      std::cout << "}\n";
+    } else {
+      std::cout << EscapeBytes(key);
+      if (!keys_only) std::cout << "\t" << EscapeBytes(value);
+      std::cout << "\n";
+    }
+    ++printed;
+    return true;
+  });
+  return kExitOk;
+}
+
+int RunUpdate(const Invocation& inv) {
+  CommandArgs args("update", inv.args, {}, {"--wait-for", "--timeout-ms"});
+  args.ExpectPositional(0, 0, "no arguments besides --wait-for ID and --timeout-ms MS");
+  CacheOptions options;
+  options.state_path = inv.RequireStatePath();
+  options.log_uri = inv.RequireLogUri();
+  auto cache = Cache::Open(options);
+  if (auto target = args.Option("--wait-for")) {
+    const uint64_t id = args.Number("--wait-for", 0);
+    const auto timeout = std::chrono::milliseconds(args.Number("--timeout-ms", 10'000));
+    if (!cache->WaitFor(id, timeout)) {
+      throw Error(Error::Code::kTimedOut, "update " + std::to_string(id) +
+                                              " was not applied within " +
+                                              std::to_string(timeout.count()) + " ms (applied id " +
+                                              std::to_string(cache->AppliedId()) +
+                                              "); check that the id exists with `whycache tail`");
+    }
+    std::cout << cache->AppliedId() << "\n";
+  } else {
+    std::cout << cache->UpdateNow() << "\n";
+  }
+  return kExitOk;
+}
+
+int RunStats(const Invocation& inv) {
+  CommandArgs args("stats", inv.args, {"--json"}, {});
+  args.ExpectPositional(0, 0, "no arguments besides --json");
+  auto cache = OpenCache(inv);
+  const CacheStats s = cache->Stats();
+  const std::pair<const char*, uint64_t> figures[] = {
+      {"keys", s.keys},
+      {"applied_id", s.applied_id},
+      {"log_head_id", s.log_head_id},
+      {"ids_behind", s.ids_behind},
+      {"lag_us", static_cast<uint64_t>(s.lag_us)},
+      {"bytes_used", s.bytes_used},
+      {"file_bytes", s.file_bytes},
+      {"oldest_pinned_version", s.oldest_pinned_version},
+      {"oldest_pin_age_us", static_cast<uint64_t>(s.oldest_pin_age_us)},
+      {"reader_slots_in_use", s.reader_slots_in_use},
+      {"polls", s.polls},
+      {"poll_errors", s.poll_errors},
+      {"batches_applied", s.batches_applied},
+      {"mutations_applied", s.mutations_applied},
+      {"apply_us", s.apply_us},
+      {"resyncs", s.resyncs},
+  };
+  if (args.Has("--json")) {
+    std::cout << "{";
+    for (const auto& [name, value] : figures) std::cout << "\"" << name << "\":" << value << ",";
+    std::cout << "\"last_error\":" << JsonString(s.last_error) << "}\n";
+  } else {
+    for (const auto& [name, value] : figures) {
+      std::string label = name;
+      label.resize(24, ' ');
+      std::cout << label << value << "\n";
+    }
+    if (!s.last_error.empty()) std::cout << "last_error              " << s.last_error << "\n";
+  }
+  return kExitOk;
+}
+
+}  // namespace whycache::cli

@@ -1,0 +1,16 @@
+// Commands that read or apply to the machine's local state: get, scan, update, stats.
+#ifndef WHYCACHE_CLI_CACHE_COMMANDS_H_
+#define WHYCACHE_CLI_CACHE_COMMANDS_H_
+
+#include "cli/invocation.h"
+
+namespace whycache::cli {
+
+int RunGet(const Invocation& inv);
+int RunScan(const Invocation& inv);
+int RunUpdate(const Invocation& inv);
+int RunStats(const Invocation& inv);
+
+}  // namespace whycache::cli
+
+#endif  // WHYCACHE_CLI_CACHE_COMMANDS_H_

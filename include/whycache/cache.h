@@ -1,0 +1,165 @@
+// whycache::Cache: a dataset replicated onto this machine. Reads come from a memory-mapped state
+// file shared by every process of the machine; writes go to the change log, and each machine
+// applies the log to its state when a process calls Update().
+//
+// The per-request pattern:
+//
+//   auto cache = whycache::Cache::Open({.state_path = "/dev/shm/flags.state",
+//                                       .log_uri = "file:/var/lib/flags/log"});
+//   ...
+//   cache->Update();                         // Nearly free unless a poll is due.
+//   whycache::ReadTransaction txn = cache->BeginRead();
+//   if (auto v = txn.Get("user:42:perm")) {  // A view into the mapping: no copy.
+//     Use(*v);                               // Valid until `txn` ends.
+//   }
+#ifndef WHYCACHE_CACHE_H_
+#define WHYCACHE_CACHE_H_
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "whycache/change_log.h"
+
+namespace whycache {
+
+struct CacheOptions {
+  std::string state_path;  // REQUIRED: the machine's state file, e.g. under /dev/shm.
+  std::string log_uri;     // REQUIRED: "file:DIR" or "mysql://USER@HOST:PORT/DATABASE...".
+  // How often the machine polls the log. Stored in the shared state: the last process to open
+  // the state file sets it for the whole machine.
+  std::chrono::milliseconds poll_interval{50};
+  // Apply at most this many updates per poll, so one Update() never runs for long.
+  size_t max_updates_per_poll = 100'000;
+  LogOptions log_options;
+};
+
+// Figures about the local state and the log as this machine last saw it.
+struct CacheStats {
+  uint64_t keys = 0;
+  uint64_t applied_id = 0;
+  uint64_t log_head_id = 0;         // The log head at the last successful poll.
+  uint64_t ids_behind = 0;          // log_head_id - applied_id.
+  int64_t lag_us = 0;               // Now minus the write time of the newest applied update.
+  uint64_t bytes_used = 0;          // Live bytes in the state file.
+  uint64_t file_bytes = 0;          // Size of the state file.
+  uint64_t oldest_pinned_version = 0;
+  int64_t oldest_pin_age_us = 0;
+  uint32_t reader_slots_in_use = 0;
+  // Machine-wide counters, kept in the shared state.
+  uint64_t polls = 0;
+  uint64_t poll_errors = 0;
+  uint64_t batches_applied = 0;
+  uint64_t mutations_applied = 0;
+  uint64_t apply_us = 0;
+  uint64_t resyncs = 0;
+  // This process's counters.
+  uint64_t reads = 0;
+  uint64_t hits = 0;
+  uint64_t misses = 0;
+  std::string last_error;  // Empty when the last poll succeeded.
+};
+
+class ReadTransaction;
+class CacheImpl;
+
+// Thread-safety: a Cache may be shared by the threads of a process; every method is safe to call
+// concurrently. Process-safety: any number of processes may open the same state file and log.
+class Cache {
+ public:
+  // Opens (creating when missing) the state file and connects to the log. A state file that is
+  // damaged, of another format version, or of another dataset is rebuilt from the log.
+  // Throws Error(kInvalidArgument) for bad options, Error(kUnavailable) if the log cannot be
+  // reached, Error(kIOError) if the state file cannot be created.
+  static std::unique_ptr<Cache> Open(const CacheOptions& options);
+
+  virtual ~Cache() = default;
+
+  // Pins the current state for reading; see ReadTransaction. Never blocks, never fails.
+  virtual ReadTransaction BeginRead() = 0;
+
+  // Copies the value of `key` out of the current state, or nullopt.
+  virtual std::optional<std::string> Get(std::string_view key) = 0;
+
+  // Writes go to the log only; they become visible here once applied (see WaitFor).
+  // Each call appends one atomic batch and returns its update id.
+  // Throws Error(kInvalidArgument) beyond the limits of whycache/limits.h, Error(kUnavailable)
+  // if the log cannot be reached.
+  virtual uint64_t Set(std::string_view key, std::string_view value) = 0;
+  virtual uint64_t SetMulti(std::span<const std::pair<std::string, std::string>> entries) = 0;
+  virtual uint64_t Erase(std::string_view key) = 0;
+  virtual uint64_t EraseMulti(std::span<const std::string> keys) = 0;
+  virtual uint64_t Write(std::span<const Mutation> batch) = 0;
+
+  // The per-request call. When no poll is due it returns at once (a clock read and a load: no
+  // system call, lock or allocation). When one is due, exactly one process of the machine
+  // polls the log and applies new updates; the others return at once. Never throws: errors are
+  // recorded (see Stats().last_error) and retried with backoff while the last applied state
+  // keeps being served.
+  virtual void Update() noexcept = 0;
+
+  // Polls and applies now, ignoring the schedule; waits for another applying process instead
+  // of returning. Returns the applied id. Throws the error that stopped applying.
+  virtual uint64_t UpdateNow() = 0;
+
+  // Applies until update `id` is visible here (read-your-writes) or `timeout` passes. Returns
+  // true if it is. Throws the error that stopped applying.
+  virtual bool WaitFor(uint64_t id, std::chrono::milliseconds timeout) = 0;
+
+  // The id of the newest update in the local state.
+  virtual uint64_t AppliedId() = 0;
+
+  virtual CacheStats Stats() = 0;
+
+  // Walks the local state and checks every structural invariant. Throws Error(kCorruption).
+  virtual void Verify() = 0;
+};
+
+// A consistent, immutable view of the local state. Views (string_views) it returns stay valid
+// and unchanged until it ends, whatever writers and appliers do meanwhile. Use and end it on the
+// thread that began it; keep it short: space a pinned version holds is not reused until it ends.
+class ReadTransaction {
+ public:
+  ReadTransaction(ReadTransaction&& other) noexcept;
+  ReadTransaction& operator=(ReadTransaction&&) = delete;
+  ReadTransaction(const ReadTransaction&) = delete;
+  ~ReadTransaction();
+
+  // The value of `key`, as a view into the shared mapping, or nullopt.
+  std::optional<std::string_view> Get(std::string_view key) const;
+
+  // Calls `visit(key, value)` for each entry whose key starts with `prefix`, in byte order,
+  // until it returns false.
+  void Scan(std::string_view prefix,
+            const std::function<bool(std::string_view key, std::string_view value)>& visit) const;
+
+  // Calls `visit` for each entry with key >= `start`, in byte order, until it returns false.
+  void ScanFrom(std::string_view start,
+                const std::function<bool(std::string_view key, std::string_view value)>& visit)
+      const;
+
+  // The id of the newest update this view includes.
+  uint64_t applied_id() const;
+  // The number of keys in this view.
+  uint64_t key_count() const;
+
+ private:
+  friend class CacheImpl;
+  ReadTransaction() = default;
+
+  // The pinned tree version lives here rather than on the heap: beginning a read transaction
+  // allocates nothing.
+  static constexpr size_t kStorageBytes = 96;
+  alignas(8) unsigned char storage_[kStorageBytes];
+};
+
+}  // namespace whycache
+
+#endif  // WHYCACHE_CACHE_H_

@@ -1,0 +1,36 @@
+// Applies the change log to a machine's state tree.
+#ifndef WHYCACHE_LIB_CACHE_APPLIER_H_
+#define WHYCACHE_LIB_CACHE_APPLIER_H_
+
+#include <cstddef>
+#include <cstdint>
+
+#include "lib/tree/tree.h"
+#include "whycache/change_log.h"
+
+namespace whycache::cache {
+
+struct ApplyResult {
+  bool applied = false;     // False if another process held the writer lock (and !wait).
+  uint64_t applied_id = 0;  // The state's applied id afterwards.
+  size_t updates = 0;       // Updates applied by this call.
+  bool caught_up = false;   // The log had nothing newer when this call stopped.
+};
+
+// Reads the updates after the tree's applied id from `log` and applies them in id order, a page
+// at a time: each page is one write transaction of the tree, so readers see whole batches only
+// and a process killed meanwhile leaves the last published page intact. Stops after
+// `max_updates` or when the log has nothing newer. Updates the counters and the poll figures of
+// the shared control block.
+//
+// With `wait`, waits for the tree's writer lock; without, returns at once (applied = false)
+// when another process is applying.
+//
+// Throws Error(kCorruption) naming the update id when the log returns an update that cannot be
+// applied (out of order, or a key or value beyond the limits): applying stops there, loudly,
+// rather than skipping it. Errors of the log itself propagate.
+ApplyResult ApplyFromLog(tree::Tree& tree, ChangeLog& log, bool wait, size_t max_updates);
+
+}  // namespace whycache::cache
+
+#endif  // WHYCACHE_LIB_CACHE_APPLIER_H_

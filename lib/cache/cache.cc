@@ -1,0 +1,333 @@
+#include "whycache/cache.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <mutex>
+#include <new>
+#include <thread>
+
+#include "lib/cache/applier.h"
+#include "lib/cache/poll_schedule.h"
+#include "lib/cache/read_counters.h"
+#include "lib/cache/shared_control.h"
+#include "lib/tree/tree.h"
+#include "whycache/error.h"
+
+namespace whycache {
+namespace {
+
+using cache::SharedControl;
+
+static_assert(sizeof(tree::ReadTxn) <= 96 && alignof(tree::ReadTxn) <= 8);
+static_assert(sizeof(SharedControl) <= tree::kUserAreaBytes);
+
+int64_t WallMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Holds an exclusive flock on a file while it lives.
+class ScopedFlock {
+ public:
+  explicit ScopedFlock(const std::string& path) {
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+    if (fd_ < 0 || flock(fd_, LOCK_EX) != 0) {
+      const int err = errno;
+      if (fd_ >= 0) ::close(fd_);
+      throw Error(Error::Code::kIOError, "cannot lock " + path + ": " + std::strerror(err));
+    }
+  }
+  ~ScopedFlock() { ::close(fd_); }
+  ScopedFlock(const ScopedFlock&) = delete;
+  ScopedFlock& operator=(const ScopedFlock&) = delete;
+
+ private:
+  int fd_;
+};
+
+SharedControl* ControlOf(tree::Tree& t) { return reinterpret_cast<SharedControl*>(t.UserArea()); }
+
+// Opens the state file; a file that fails validation is derived data, so it is moved aside to
+// PATH.bad for inspection and replaced by an empty one that the log refills.
+std::unique_ptr<tree::Tree> OpenOrReplaceState(const std::string& path, bool may_replace) {
+  try {
+    return tree::Tree::Open(path);
+  } catch (const Error& e) {
+    if (e.code() != Error::Code::kCorruption || !may_replace) throw;
+    // Under the writer lock, so that processes opening at once replace it only once.
+    ScopedFlock lock(path + ".lock");
+    try {
+      return tree::Tree::Open(path);
+    } catch (const Error& again) {
+      if (again.code() != Error::Code::kCorruption) throw;
+      std::fprintf(stderr, "whycache: %s; moving it to %s.bad and rebuilding it from the log\n",
+                   again.what(), path.c_str());
+      std::error_code ec;
+      std::filesystem::rename(path, path + ".bad", ec);
+      if (ec) {
+        throw Error(Error::Code::kIOError,
+                    "cannot move the damaged state file " + path + " aside: " + ec.message());
+      }
+      return tree::Tree::Open(path);
+    }
+  }
+}
+
+}  // namespace
+
+class CacheImpl final : public Cache {
+ public:
+  CacheImpl(const CacheOptions& options, std::unique_ptr<ChangeLog> log,
+            std::unique_ptr<tree::Tree> tree)
+      : options_(options), log_(std::move(log)), tree_(std::move(tree)) {}
+
+  // Makes sure the state file belongs to the log's dataset and carries the poll settings.
+  void Attach(const std::string& log_error) {
+    std::unique_ptr<tree::WriteTxn> txn = tree_->BeginWrite(/*wait=*/true);
+    SharedControl* control = ControlOf(*tree_);
+    const int64_t interval_ns =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(options_.poll_interval).count();
+    if (!cache::ControlIsValid(*control)) {
+      if (log_ == nullptr) {
+        throw Error(Error::Code::kUnavailable,
+                    "state file " + options_.state_path + " is new or was never filled, and " +
+                        (log_error.empty() ? "no log was given (pass --log or set WHYCACHE_LOG)"
+                                           : log_error));
+      }
+      std::memset(static_cast<void*>(control), 0, sizeof(SharedControl));
+      cache::InitializeControl(control, log_->DatasetId(), interval_ns);
+    } else if (log_ != nullptr && cache::DatasetId(*control) != log_->DatasetId()) {
+      throw Error(Error::Code::kInvalidArgument,
+                  "state file " + options_.state_path + " belongs to another dataset than " +
+                      log_->Describe() +
+                      "; give each dataset its own state file (or delete this one to rebuild "
+                      "it from this log)");
+    }
+    control->poll_interval_ns.store(interval_ns, std::memory_order_relaxed);
+    if (!log_error.empty()) cache::RecordError(control, log_error, WallMicros());
+  }
+
+  ReadTransaction BeginRead() override {
+    ReadTransaction txn;
+    new (txn.storage_) tree::ReadTxn(tree_->BeginRead());
+    return txn;
+  }
+
+  std::optional<std::string> Get(std::string_view key) override {
+    ReadTransaction txn = BeginRead();
+    std::optional<std::string_view> v = txn.Get(key);
+    if (!v) return std::nullopt;
+    return std::string(*v);
+  }
+
+  uint64_t Set(std::string_view key, std::string_view value) override {
+    const Mutation m = Mutation::Set(std::string(key), std::string(value));
+    return Write(std::span(&m, 1));
+  }
+
+  uint64_t SetMulti(std::span<const std::pair<std::string, std::string>> entries) override {
+    std::vector<Mutation> batch;
+    batch.reserve(entries.size());
+    for (const auto& [k, v] : entries) batch.push_back(Mutation::Set(k, v));
+    return Write(batch);
+  }
+
+  uint64_t Erase(std::string_view key) override {
+    const Mutation m = Mutation::Delete(std::string(key));
+    return Write(std::span(&m, 1));
+  }
+
+  uint64_t EraseMulti(std::span<const std::string> keys) override {
+    std::vector<Mutation> batch;
+    batch.reserve(keys.size());
+    for (const std::string& k : keys) batch.push_back(Mutation::Delete(k));
+    return Write(batch);
+  }
+
+  uint64_t Write(std::span<const Mutation> batch) override {
+    std::lock_guard lock(log_mu_);
+    return Log().Append(batch);
+  }
+
+  void Update() noexcept override {
+    SharedControl* control = ControlOf(*tree_);
+    if (!cache::ClaimDuePoll(control, cache::MonotonicNowNs())) return;
+    // Another thread of this process is writing or applying: it is not worth waiting for.
+    std::unique_lock lock(log_mu_, std::try_to_lock);
+    if (!lock.owns_lock()) return;
+    try {
+      cache::ApplyFromLog(*tree_, Log(), /*wait=*/false, options_.max_updates_per_poll);
+      cache::PollSucceeded(control);
+    } catch (const std::exception& e) {
+      NotePollFailure(e.what());
+    }
+  }
+
+  uint64_t UpdateNow() override {
+    std::lock_guard lock(log_mu_);
+    try {
+      cache::ApplyResult r;
+      do {
+        r = cache::ApplyFromLog(*tree_, Log(), /*wait=*/true, options_.max_updates_per_poll);
+      } while (!r.caught_up);
+      cache::PollSucceeded(ControlOf(*tree_));
+      return r.applied_id;
+    } catch (const std::exception& e) {
+      NotePollFailure(e.what());
+      throw;
+    }
+  }
+
+  bool WaitFor(uint64_t id, std::chrono::milliseconds timeout) override {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (AppliedId() < id) {
+      if (std::chrono::steady_clock::now() >= deadline) return false;
+      {
+        std::lock_guard lock(log_mu_);
+        try {
+          cache::ApplyFromLog(*tree_, Log(), /*wait=*/true, options_.max_updates_per_poll);
+        } catch (const std::exception& e) {
+          NotePollFailure(e.what());
+          throw;
+        }
+      }
+      if (AppliedId() < id) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return true;
+  }
+
+  uint64_t AppliedId() override { return tree_->BeginRead().AppliedId(); }
+
+  CacheStats Stats() override {
+    const tree::TreeStats t = tree_->Stats();
+    const SharedControl& c = *ControlOf(*tree_);
+    CacheStats s;
+    s.keys = t.keys;
+    s.applied_id = t.applied_id;
+    s.log_head_id = std::max(c.log_head_seen.load(std::memory_order_relaxed), t.applied_id);
+    s.ids_behind = s.log_head_id - s.applied_id;
+    const int64_t newest = c.newest_applied_write_us.load(std::memory_order_relaxed);
+    s.lag_us = newest == 0 || s.ids_behind == 0 ? 0 : WallMicros() - newest;
+    s.bytes_used = t.used_bytes;
+    s.file_bytes = t.file_bytes;
+    s.oldest_pinned_version = t.oldest_pinned_version;
+    s.oldest_pin_age_us = static_cast<int64_t>(t.oldest_pinned_age_seconds * 1e6);
+    s.reader_slots_in_use = t.reader_slots_in_use;
+    s.polls = c.polls.load(std::memory_order_relaxed);
+    s.poll_errors = c.poll_errors.load(std::memory_order_relaxed);
+    s.batches_applied = c.batches_applied.load(std::memory_order_relaxed);
+    s.mutations_applied = c.mutations_applied.load(std::memory_order_relaxed);
+    s.apply_us = c.apply_ns.load(std::memory_order_relaxed) / 1000;
+    s.resyncs = c.resyncs.load(std::memory_order_relaxed);
+    const cache::ReadTotals reads = cache::SumReadCounters();
+    s.hits = reads.hits;
+    s.misses = reads.misses;
+    s.reads = reads.hits + reads.misses;
+    if (c.consecutive_failures.load(std::memory_order_relaxed) > 0) {
+      s.last_error = cache::LastError(c).message;
+    }
+    return s;
+  }
+
+  void Verify() override { tree_->Verify(); }
+
+ private:
+  // The log, connecting first if it could not be reached before. REQUIRES: log_mu_ held.
+  ChangeLog& Log() {
+    if (log_ == nullptr) {
+      if (options_.log_uri.empty()) {
+        throw Error(Error::Code::kInvalidArgument, "no change log was given for " +
+                                                       options_.state_path +
+                                                       " (pass --log or set WHYCACHE_LOG)");
+      }
+      log_ = OpenChangeLog(options_.log_uri, options_.log_options);
+    }
+    return *log_;
+  }
+
+  void NotePollFailure(const std::string& message) {
+    SharedControl* control = ControlOf(*tree_);
+    control->poll_errors.fetch_add(1, std::memory_order_relaxed);
+    cache::RecordError(control, message, WallMicros());
+    cache::PollFailed(control, cache::MonotonicNowNs());
+  }
+
+  const CacheOptions options_;
+  std::mutex log_mu_;  // The log object is used by one thread at a time.
+  std::unique_ptr<ChangeLog> log_;
+  std::unique_ptr<tree::Tree> tree_;
+};
+
+std::unique_ptr<Cache> Cache::Open(const CacheOptions& options) {
+  if (options.state_path.empty()) {
+    throw Error(Error::Code::kInvalidArgument, "no state file given (CacheOptions::state_path)");
+  }
+  std::unique_ptr<ChangeLog> log;
+  std::string log_error;
+  if (!options.log_uri.empty()) {
+    try {
+      log = OpenChangeLog(options.log_uri, options.log_options);
+    } catch (const Error& e) {
+      // A machine whose state file is intact keeps serving it while the log is down.
+      if (e.code() != Error::Code::kUnavailable || !std::filesystem::exists(options.state_path)) {
+        throw;
+      }
+      log_error = e.what();
+    }
+  }
+  auto impl = std::make_unique<CacheImpl>(
+      options, std::move(log), OpenOrReplaceState(options.state_path, !options.log_uri.empty()));
+  impl->Attach(log_error);
+  return impl;
+}
+
+// ReadTransaction: a tree::ReadTxn kept in place.
+
+namespace {
+const tree::ReadTxn& TxnIn(const unsigned char* storage) {
+  return *std::launder(reinterpret_cast<const tree::ReadTxn*>(storage));
+}
+}  // namespace
+
+ReadTransaction::ReadTransaction(ReadTransaction&& other) noexcept {
+  new (storage_)
+      tree::ReadTxn(std::move(*std::launder(reinterpret_cast<tree::ReadTxn*>(other.storage_))));
+}
+
+ReadTransaction::~ReadTransaction() {
+  std::launder(reinterpret_cast<tree::ReadTxn*>(storage_))->~ReadTxn();
+}
+
+std::optional<std::string_view> ReadTransaction::Get(std::string_view key) const {
+  std::optional<std::string_view> v = TxnIn(storage_).Get(key);
+  cache::ReadCountersForThisThread().Count(v.has_value());
+  return v;
+}
+
+void ReadTransaction::Scan(
+    std::string_view prefix,
+    const std::function<bool(std::string_view, std::string_view)>& visit) const {
+  TxnIn(storage_).Scan(prefix, visit);
+}
+
+void ReadTransaction::ScanFrom(
+    std::string_view start,
+    const std::function<bool(std::string_view, std::string_view)>& visit) const {
+  for (tree::Iterator it = TxnIn(storage_).LowerBound(start); it.Valid(); it.Next()) {
+    if (!visit(it.key(), it.value())) return;
+  }
+}
+
+uint64_t ReadTransaction::applied_id() const { return TxnIn(storage_).AppliedId(); }
+
+uint64_t ReadTransaction::key_count() const { return TxnIn(storage_).KeyCount(); }
+
+}  // namespace whycache

@@ -1,0 +1,68 @@
+// The machine-wide control block of a dataset: the poll schedule, what the last poll saw and
+// the apply counters. It lives in the user area of the state file's header, so every process
+// that maps the file shares it, and it is carried over when the file is rebuilt and swapped.
+#ifndef WHYCACHE_LIB_CACHE_SHARED_CONTROL_H_
+#define WHYCACHE_LIB_CACHE_SHARED_CONTROL_H_
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace whycache::cache {
+
+inline constexpr uint64_t kControlMagic = 0x4c52544357594857;  // "WHYWCTRL" little-endian.
+inline constexpr uint32_t kControlLayoutVersion = 1;
+inline constexpr size_t kDatasetIdBytes = 64;
+inline constexpr size_t kLastErrorBytes = 384;
+
+// Every field is an atomic because processes read and write them concurrently without a lock;
+// relaxed order is enough for figures. The error text is guarded by a sequence counter.
+struct SharedControl {
+  uint64_t magic;
+  uint32_t layout_version;
+  uint32_t dataset_id_length;
+  char dataset_id[kDatasetIdBytes];  // The log's identity, written once when the file is made.
+
+  alignas(64) std::atomic<int64_t> next_poll_ns;  // CLOCK_MONOTONIC time of the next due poll.
+  std::atomic<int64_t> poll_interval_ns;
+  std::atomic<uint32_t> consecutive_failures;  // Drives the retry backoff.
+
+  alignas(64) std::atomic<uint64_t> log_head_seen;  // Log head at the last successful poll.
+  std::atomic<int64_t> last_poll_wall_us;           // When it was.
+  std::atomic<int64_t> newest_applied_write_us;     // Write time of the applied update.
+  std::atomic<uint64_t> polls;
+  std::atomic<uint64_t> poll_errors;
+  std::atomic<uint64_t> batches_applied;
+  std::atomic<uint64_t> mutations_applied;
+  std::atomic<uint64_t> apply_ns;
+  std::atomic<uint64_t> resyncs;
+
+  alignas(64) std::atomic<uint64_t> error_sequence;  // Odd while the text is being written.
+  std::atomic<int64_t> last_error_wall_us;
+  char last_error[kLastErrorBytes];
+};
+
+// Fills a zeroed control block for a new state file of the given dataset.
+void InitializeControl(SharedControl* control, std::string_view dataset_id,
+                       int64_t poll_interval_ns);
+
+// True if `control` was initialized by InitializeControl of this layout version.
+bool ControlIsValid(const SharedControl& control);
+
+std::string_view DatasetId(const SharedControl& control);
+
+// Records `message` (truncated to fit) as the last error. Called by the one applying process.
+void RecordError(SharedControl* control, std::string_view message, int64_t wall_us);
+
+// The last recorded error and its time (0 when there was none).
+struct ErrorRecord {
+  std::string message;
+  int64_t wall_us = 0;
+};
+ErrorRecord LastError(const SharedControl& control);
+
+}  // namespace whycache::cache
+
+#endif  // WHYCACHE_LIB_CACHE_SHARED_CONTROL_H_
