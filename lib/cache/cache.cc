@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -55,30 +56,31 @@ class ScopedFlock {
 
 SharedControl* ControlOf(tree::Tree& t) { return reinterpret_cast<SharedControl*>(t.UserArea()); }
 
-// Opens the state file; a file that fails validation is derived data, so it is moved aside to
+// Opens the state file. A file that fails validation is derived data: it is moved aside to
 // PATH.bad for inspection and replaced by an empty one that the log refills.
 std::unique_ptr<tree::Tree> OpenOrReplaceState(const std::string& path, bool may_replace) {
+  struct stat damaged;
   try {
     return tree::Tree::Open(path);
   } catch (const Error& e) {
-    if (e.code() != Error::Code::kCorruption || !may_replace) throw;
-    // Under the writer lock, so that processes opening at once replace it only once.
-    ScopedFlock lock(path + ".lock");
-    try {
-      return tree::Tree::Open(path);
-    } catch (const Error& again) {
-      if (again.code() != Error::Code::kCorruption) throw;
-      std::fprintf(stderr, "whycache: %s; moving it to %s.bad and rebuilding it from the log\n",
-                   again.what(), path.c_str());
-      std::error_code ec;
-      std::filesystem::rename(path, path + ".bad", ec);
-      if (ec) {
-        throw Error(Error::Code::kIOError,
-                    "cannot move the damaged state file " + path + " aside: " + ec.message());
-      }
-      return tree::Tree::Open(path);
+    if (e.code() != Error::Code::kCorruption || !may_replace || ::stat(path.c_str(), &damaged)) {
+      throw;
+    }
+    std::fprintf(stderr, "whycache: %s; moving it to %s.bad and rebuilding it from the log\n",
+                 e.what(), path.c_str());
+  }
+  {
+    // Processes that found the same damaged file at once move it aside only once: a file at
+    // PATH with another inode is the replacement another process made.
+    ScopedFlock lock(path + ".replace");
+    struct stat now;
+    if (::stat(path.c_str(), &now) == 0 && now.st_ino == damaged.st_ino &&
+        now.st_dev == damaged.st_dev && ::rename(path.c_str(), (path + ".bad").c_str()) != 0) {
+      throw Error(Error::Code::kIOError,
+                  "cannot move the damaged state file " + path + " aside: " + std::strerror(errno));
     }
   }
+  return tree::Tree::Open(path);
 }
 
 }  // namespace

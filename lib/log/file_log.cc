@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "lib/format/batch_record.h"
+#include "lib/log/dataset_id.h"
 #include "lib/log/manifest.h"
 #include "lib/log/segment_format.h"
 #include "whycache/error.h"
@@ -17,6 +18,8 @@ namespace whycache::log {
 namespace {
 
 constexpr const char* kLockFileName = "LOCK";
+constexpr const char* kDatasetFileName = "DATASET";
+constexpr size_t kMaxDatasetIdBytes = 64;
 // Reads ahead this much of a segment per system call.
 constexpr size_t kReadChunk = size_t{1} << 20;
 // ReadAfter stops adding updates once their records hold this many bytes.
@@ -104,6 +107,8 @@ void FileLog::Initialize(const std::string& dir) {
   const File lock = File::Open(dir + "/" + kLockFileName, O_RDWR | O_CREAT);
   LockGuard guard(lock);
   if (PathExists(dir + "/" + kManifestFileName)) return;
+  // Before the manifest: a log is initialized once its manifest exists.
+  WriteFileAtomically(dir, kDatasetFileName, NewDatasetId());
   CreateSegment(dir, 1);
   Manifest m;
   m.generation = 1;
@@ -286,6 +291,17 @@ uint64_t FileLog::HeadId() {
 }
 
 uint64_t FileLog::Horizon() { return ReadManifest(dir_).horizon; }
+
+std::string FileLog::DatasetId() {
+  if (dataset_id_.empty()) {
+    dataset_id_ = ReadWholeFile(dir_ + "/" + kDatasetFileName, kMaxDatasetIdBytes);
+    if (dataset_id_.empty()) {
+      throw Error(Error::Code::kCorruption,
+                  "file log " + dir_ + " has an empty " + kDatasetFileName + " file");
+    }
+  }
+  return dataset_id_;
+}
 
 std::string FileLog::Describe() const { return "file:" + dir_; }
 

@@ -3,6 +3,7 @@
 //
 // Directory layout:
 //   MANIFEST                 the segments in log order and the horizon (lib/log/manifest.h)
+//   DATASET                  the dataset's identity (lib/log/dataset_id.h), written at creation
 //   LOCK                     appenders hold flock(LOCK_EX) on it while they append
 //   NNNNNNNNNNNNNNNNNNNN.seg segments (lib/log/segment_format.h); the last one is active
 //
@@ -61,6 +62,7 @@ class FileLog final : public ChangeLog {
   std::vector<Update> ReadAfter(uint64_t after_id, size_t max_updates) override;
   uint64_t HeadId() override;
   uint64_t Horizon() override;
+  std::string DatasetId() override;
   std::string Describe() const override;
 
   const std::string& dir() const { return dir_; }
@@ -102,6 +104,7 @@ class FileLog final : public ChangeLog {
   std::string_view ReadWindow(uint64_t offset, size_t n, uint64_t size);
 
   const std::string dir_;
+  std::string dataset_id_;  // Read from the DATASET file on first use.
   const FileLogOptions options_;
   File lock_file_;  // Opened on first append.
   Cursor tail_;     // Where the appender (and HeadId) got to.

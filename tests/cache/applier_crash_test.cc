@@ -8,7 +8,6 @@
 
 #include "gtest/gtest.h"
 #include "tests/cache/cache_test_util.h"
-#include "tests/log/change_log_conformance.h"
 #include "tests/log/log_backends.h"
 #include "tests/support/child_process.h"
 #include "tests/support/temp_dir.h"
@@ -69,8 +68,7 @@ TEST(ApplierCrashTest, KilledApplierNeverLeavesTheMachineStuck) {
   EXPECT_EQ(cache->AppliedId(), log->HeadId());
   EXPECT_EQ(FirstDifference(ReplayLog(*log), ScanAll(*cache)), "");
   cache->Verify();
-  std::printf("%d of %d appliers were killed while applying\n", killed_while_running,
-              kIterations);
+  std::printf("%d of %d appliers were killed while applying\n", killed_while_running, kIterations);
   EXPECT_GT(killed_while_running, kIterations / 4);
 }
 

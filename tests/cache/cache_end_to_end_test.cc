@@ -9,7 +9,6 @@
 
 #include "gtest/gtest.h"
 #include "tests/cache/cache_test_util.h"
-#include "tests/log/change_log_conformance.h"
 #include "tests/log/log_backends.h"
 #include "tests/support/child_process.h"
 #include "tests/support/temp_dir.h"
@@ -191,8 +190,7 @@ TEST_P(CacheEndToEndTest, CorruptLogRecordStopsApplyingLoudly) {
   EXPECT_LT(cache->AppliedId(), bad);
 }
 
-INSTANTIATE_TEST_SUITE_P(Logs, CacheEndToEndTest,
-                         ::testing::Values(FileLogBackend(), MysqlLogBackend()), BackendName);
+INSTANTIATE_TEST_SUITE_P(Logs, CacheEndToEndTest, ::testing::Values(FileLogBackend()), BackendName);
 
 }  // namespace
 }  // namespace whycache::testing

@@ -10,7 +10,6 @@
 #include <thread>
 
 #include "gtest/gtest.h"
-#include "tests/log/change_log_conformance.h"
 #include "tests/log/log_backends.h"
 #include "tests/support/child_process.h"
 #include "tests/support/temp_dir.h"
@@ -122,8 +121,7 @@ TEST_P(PerRequestTest, ManyProcessesSeeWholeBatchesAndPollWithinTheBudget) {
               static_cast<unsigned long long>(stats.batches_applied));
 }
 
-INSTANTIATE_TEST_SUITE_P(Logs, PerRequestTest,
-                         ::testing::Values(FileLogBackend(), MysqlLogBackend()), BackendName);
+INSTANTIATE_TEST_SUITE_P(Logs, PerRequestTest, ::testing::Values(FileLogBackend()), BackendName);
 
 }  // namespace
 }  // namespace whycache::testing

@@ -19,10 +19,6 @@
 
 namespace whycache::testing {
 
-std::string BackendName(const ::testing::TestParamInfo<ChangeLogBackend>& info) {
-  return info.param.name;
-}
-
 void ChangeLogConformanceTest::SetUp() { fresh_ = GetParam().create(); }
 
 namespace {
