@@ -1,0 +1,400 @@
+#include "lib/snapshot/snapshot_file.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+
+#include "lib/format/byte_reader.h"
+#include "lib/format/byte_writer.h"
+#include "lib/format/crc32c.h"
+#include "whycache/error.h"
+#include "whycache/limits.h"
+#include "whycache/version.h"
+
+namespace whycache::snapshot {
+namespace {
+
+constexpr char kMagic[8] = {'W', 'H', 'Y', 'S', 'N', 'A', 'P', '\0'};
+constexpr size_t kHeaderCrcOffset = kHeaderBytes - 4;
+constexpr size_t kChunkBytes = size_t{1} << 20;
+constexpr int kCompressionLevel = 1;  // Snapshots are made often and must be cheap to make.
+constexpr uint64_t kProgressStep = uint64_t{4} << 20;
+
+[[noreturn]] void ThrowIo(const std::string& what, const std::string& path) {
+  throw Error(Error::Code::kIOError, what + " " + path + ": " + std::strerror(errno));
+}
+
+[[noreturn]] void ThrowCorrupt(const std::string& path, const std::string& detail) {
+  throw Error(Error::Code::kCorruption,
+              "snapshot " + path + " is not usable: " + detail +
+                  "; make a new one with `whycache snapshot create` on a healthy machine");
+}
+
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+void WriteAll(int fd, const char* data, size_t n, const std::string& path) {
+  while (n > 0) {
+    const ssize_t w = ::write(fd, data, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      ThrowIo("cannot write", path);
+    }
+    data += w;
+    n -= static_cast<size_t>(w);
+  }
+}
+
+// Reads up to n bytes at offset; returns how many (fewer only at the end of the file).
+size_t ReadAt(int fd, char* data, size_t n, uint64_t offset, const std::string& path) {
+  size_t done = 0;
+  while (done < n) {
+    const ssize_t r = ::pread(fd, data + done, n - done, static_cast<off_t>(offset + done));
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      ThrowIo("cannot read", path);
+    }
+    if (r == 0) break;
+    done += static_cast<size_t>(r);
+  }
+  return done;
+}
+
+std::string EncodeHeader(const SnapshotInfo& info, uint64_t body_bytes, uint32_t body_crc) {
+  std::string h;
+  format::ByteWriter w(&h);
+  w.PutBytes(std::string_view(kMagic, sizeof kMagic));
+  w.PutFixed32(kSnapshotFormatVersion);
+  w.PutU8(static_cast<uint8_t>(info.dataset_id.size()));
+  std::string id = info.dataset_id;
+  id.resize(kMaxDatasetIdBytes, '\0');
+  w.PutBytes(id);
+  w.PutFixed64(info.applied_id);
+  w.PutFixed64(info.horizon);
+  w.PutFixed64(info.key_count);
+  w.PutFixed64(info.raw_bytes);
+  w.PutFixed64(body_bytes);
+  w.PutFixed32(body_crc);
+  h.resize(kHeaderCrcOffset, '\0');
+  w.PutFixed32(format::Crc32c(h));
+  return h;
+}
+
+struct Header {
+  SnapshotInfo info;
+  uint64_t body_bytes = 0;
+  uint32_t body_crc = 0;
+};
+
+Header ReadHeader(int fd, const std::string& path) {
+  struct stat st;
+  if (::fstat(fd, &st) != 0) ThrowIo("cannot stat", path);
+  std::string bytes(kHeaderBytes, '\0');
+  if (ReadAt(fd, bytes.data(), kHeaderBytes, 0, path) < kHeaderBytes) {
+    ThrowCorrupt(path, "it is " + std::to_string(st.st_size) +
+                           " bytes long, shorter than a snapshot header");
+  }
+  format::ByteReader r(bytes, path);
+  if (r.ReadBytes(sizeof kMagic, "magic") != std::string_view(kMagic, sizeof kMagic)) {
+    ThrowCorrupt(path, "it does not start with the snapshot magic number");
+  }
+  Header h;
+  h.info.format_version = r.ReadFixed32("format version");
+  if (h.info.format_version != kSnapshotFormatVersion) {
+    throw Error(Error::Code::kCorruption, "snapshot " + path + " has format version " +
+                                              std::to_string(h.info.format_version) +
+                                              "; this whycache reads version " +
+                                              std::to_string(kSnapshotFormatVersion) +
+                                              ": make the snapshot with a matching whycache");
+  }
+  const uint32_t stored_crc =
+      format::ByteReader(std::string_view(bytes).substr(kHeaderCrcOffset), path, kHeaderCrcOffset)
+          .ReadFixed32("header checksum");
+  if (format::Crc32c(std::string_view(bytes).substr(0, kHeaderCrcOffset)) != stored_crc) {
+    ThrowCorrupt(path, "its header checksum does not match (damaged header)");
+  }
+  const uint8_t id_length = r.ReadU8("dataset id length");
+  if (id_length > kMaxDatasetIdBytes) ThrowCorrupt(path, "its dataset id length is invalid");
+  h.info.dataset_id =
+      std::string(r.ReadBytes(kMaxDatasetIdBytes, "dataset id").substr(0, id_length));
+  h.info.applied_id = r.ReadFixed64("applied id");
+  h.info.horizon = r.ReadFixed64("horizon");
+  h.info.key_count = r.ReadFixed64("key count");
+  h.info.raw_bytes = r.ReadFixed64("raw bytes");
+  h.body_bytes = r.ReadFixed64("body bytes");
+  h.body_crc = r.ReadFixed32("body checksum");
+  h.info.file_bytes = static_cast<uint64_t>(st.st_size);
+  if (h.info.file_bytes != kHeaderBytes + h.body_bytes) {
+    ThrowCorrupt(path, "it is " + std::to_string(h.info.file_bytes) +
+                           " bytes long but its header "
+                           "says " +
+                           std::to_string(kHeaderBytes + h.body_bytes) +
+                           " (truncated or appended to)");
+  }
+  return h;
+}
+
+// Splits the decompressed stream into entries, carrying partial ones across chunks, and checks
+// every entry against the limits and the key order.
+class EntryParser {
+ public:
+  EntryParser(const std::string& path,
+              const std::function<void(std::string_view, std::string_view)>& visit)
+      : path_(path), visit_(visit) {}
+
+  void Feed(std::string_view data) {
+    pending_.append(data);
+    size_t pos = 0;
+    while (true) {
+      size_t p = pos;
+      uint64_t key_length, value_length;
+      if (!ReadVarint(p, &key_length, kMaxKeyBytes, "key length")) break;
+      if (pending_.size() - p < key_length) break;
+      const size_t key_at = p;
+      p += key_length;
+      if (!ReadVarint(p, &value_length, kMaxValueBytes, "value length")) break;
+      if (pending_.size() - p < value_length) break;
+      const std::string_view key(pending_.data() + key_at, key_length);
+      const std::string_view value(pending_.data() + p, value_length);
+      p += value_length;
+      if (count_ > 0 && key <= std::string_view(last_key_)) {
+        Fail(stream_offset_ + key_at, "keys are not in increasing order");
+      }
+      last_key_.assign(key);
+      if (visit_) visit_(key, value);
+      ++count_;
+      raw_bytes_ += key_length + value_length;
+      pos = p;
+    }
+    stream_offset_ += pos;
+    pending_.erase(0, pos);
+  }
+
+  uint64_t count() const { return count_; }
+  uint64_t raw_bytes() const { return raw_bytes_; }
+  bool empty() const { return pending_.empty(); }
+  uint64_t stream_offset() const { return stream_offset_; }
+
+  [[noreturn]] void Fail(uint64_t offset, const std::string& detail) const {
+    ThrowCorrupt(path_, "body stream offset " + std::to_string(offset) + ": " + detail);
+  }
+
+ private:
+  // False when the varint is not complete yet; throws when it is malformed or above `max`.
+  bool ReadVarint(size_t& p, uint64_t* value, uint64_t max, const char* what) {
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (p >= pending_.size()) return false;
+      const uint8_t byte = static_cast<uint8_t>(pending_[p++]);
+      v |= uint64_t{byte & 0x7fu} << shift;
+      if (byte < 0x80) {
+        if (v > max) {
+          Fail(stream_offset_ + p, std::string(what) + " " + std::to_string(v) +
+                                       " is above the limit of " + std::to_string(max));
+        }
+        *value = v;
+        return true;
+      }
+    }
+    Fail(stream_offset_ + p, std::string("malformed ") + what);
+  }
+
+  const std::string& path_;
+  const std::function<void(std::string_view, std::string_view)>& visit_;
+  std::string pending_;
+  std::string last_key_;
+  uint64_t stream_offset_ = 0;
+  uint64_t count_ = 0;
+  uint64_t raw_bytes_ = 0;
+};
+
+}  // namespace
+
+SnapshotInfo WriteSnapshot(
+    const std::string& path, std::string_view dataset_id, uint64_t applied_id, uint64_t horizon,
+    uint64_t key_count,
+    const std::function<void(const std::function<void(std::string_view, std::string_view)>&)>&
+        for_each_entry,
+    const ProgressFn& progress) {
+  if (dataset_id.size() > kMaxDatasetIdBytes) {
+    throw Error(Error::Code::kInvalidArgument, "dataset id longer than 64 bytes");
+  }
+  const std::string temp = path + ".tmp-" + std::to_string(::getpid());
+  Fd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640));
+  if (fd.get() < 0) ThrowIo("cannot create", temp);
+  struct Cleanup {
+    const std::string& temp;
+    bool keep = false;
+    ~Cleanup() {
+      if (!keep) ::unlink(temp.c_str());
+    }
+  } cleanup{temp};
+
+  std::unique_ptr<ZSTD_CCtx, decltype(&ZSTD_freeCCtx)> cctx(ZSTD_createCCtx(), ZSTD_freeCCtx);
+  if (!cctx) throw Error(Error::Code::kIOError, "zstd: out of memory");
+  ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_compressionLevel, kCompressionLevel);
+
+  const std::string zeros(kHeaderBytes, '\0');
+  WriteAll(fd.get(), zeros.data(), zeros.size(), temp);
+
+  SnapshotInfo info;
+  info.dataset_id = std::string(dataset_id);
+  info.applied_id = applied_id;
+  info.horizon = horizon;
+  std::string input, output(ZSTD_CStreamOutSize(), '\0'), last_key;
+  uint64_t body_bytes = 0, next_progress = kProgressStep;
+  uint32_t body_crc = 0;
+
+  auto compress = [&](ZSTD_EndDirective mode) {
+    ZSTD_inBuffer in{input.data(), input.size(), 0};
+    bool finished = false;
+    while (!finished) {
+      ZSTD_outBuffer out{output.data(), output.size(), 0};
+      const size_t remaining = ZSTD_compressStream2(cctx.get(), &out, &in, mode);
+      if (ZSTD_isError(remaining)) {
+        throw Error(Error::Code::kIOError, std::string("zstd while writing ") + temp + ": " +
+                                               ZSTD_getErrorName(remaining));
+      }
+      WriteAll(fd.get(), output.data(), out.pos, temp);
+      body_crc = format::Crc32c(std::string_view(output.data(), out.pos), body_crc);
+      body_bytes += out.pos;
+      finished = mode == ZSTD_e_end ? remaining == 0 : in.pos == in.size;
+    }
+    input.clear();
+  };
+
+  for_each_entry([&](std::string_view key, std::string_view value) {
+    if (info.key_count > 0 && key <= std::string_view(last_key)) {
+      throw Error(Error::Code::kInvalidArgument, "snapshot entries out of key order");
+    }
+    last_key.assign(key);
+    format::ByteWriter w(&input);
+    w.PutVarint64(key.size());
+    w.PutBytes(key);
+    w.PutVarint64(value.size());
+    w.PutBytes(value);
+    ++info.key_count;
+    info.raw_bytes += key.size() + value.size();
+    if (input.size() >= kChunkBytes) compress(ZSTD_e_continue);
+    if (progress && info.raw_bytes >= next_progress) {
+      progress(info.raw_bytes, info.raw_bytes * key_count / info.key_count);
+      next_progress += kProgressStep;
+    }
+  });
+  compress(ZSTD_e_end);
+  if (info.key_count != key_count) {
+    throw Error(Error::Code::kInvalidArgument, "snapshot of " + std::to_string(key_count) +
+                                                   " keys got " + std::to_string(info.key_count) +
+                                                   " entries");
+  }
+
+  const std::string header = EncodeHeader(info, body_bytes, body_crc);
+  if (::pwrite(fd.get(), header.data(), header.size(), 0) != static_cast<ssize_t>(header.size()) ||
+      ::fdatasync(fd.get()) != 0) {
+    ThrowIo("cannot write", temp);
+  }
+  if (::rename(temp.c_str(), path.c_str()) != 0) ThrowIo("cannot rename " + temp + " to", path);
+  cleanup.keep = true;
+  const std::string dir = path.find('/') == std::string::npos
+                              ? std::string(".")
+                              : path.substr(0, std::max<size_t>(path.rfind('/'), 1));
+  Fd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (dir_fd.get() >= 0) ::fsync(dir_fd.get());
+  info.format_version = kSnapshotFormatVersion;
+  info.file_bytes = kHeaderBytes + body_bytes;
+  if (progress) progress(info.raw_bytes, info.raw_bytes);
+  return info;
+}
+
+SnapshotInfo ReadSnapshotHeader(const std::string& path) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) ThrowIo("cannot open snapshot", path);
+  return ReadHeader(fd.get(), path).info;
+}
+
+SnapshotInfo ReadSnapshot(const std::string& path,
+                          const std::function<void(std::string_view, std::string_view)>& visit,
+                          const ProgressFn& progress) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) ThrowIo("cannot open snapshot", path);
+  const Header h = ReadHeader(fd.get(), path);
+  std::string chunk(kChunkBytes, '\0');
+
+  // First the checksum of the whole body, so that nothing is decoded from a damaged file.
+  uint32_t crc = 0;
+  for (uint64_t off = 0; off < h.body_bytes;) {
+    const size_t n =
+        ReadAt(fd.get(), chunk.data(), std::min<uint64_t>(kChunkBytes, h.body_bytes - off),
+               kHeaderBytes + off, path);
+    if (n == 0) ThrowCorrupt(path, "the body ends early");
+    crc = format::Crc32c(std::string_view(chunk.data(), n), crc);
+    off += n;
+  }
+  if (crc != h.body_crc) ThrowCorrupt(path, "its body checksum does not match (damaged body)");
+
+  std::unique_ptr<ZSTD_DCtx, decltype(&ZSTD_freeDCtx)> dctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
+  if (!dctx) throw Error(Error::Code::kIOError, "zstd: out of memory");
+  std::string output(ZSTD_DStreamOutSize(), '\0');
+  EntryParser parser(path, visit);
+  size_t last_result = 0;
+  uint64_t next_progress = kProgressStep;
+  for (uint64_t off = 0; off < h.body_bytes;) {
+    const size_t n =
+        ReadAt(fd.get(), chunk.data(), std::min<uint64_t>(kChunkBytes, h.body_bytes - off),
+               kHeaderBytes + off, path);
+    ZSTD_inBuffer in{chunk.data(), n, 0};
+    while (in.pos < in.size) {
+      ZSTD_outBuffer out{output.data(), output.size(), 0};
+      last_result = ZSTD_decompressStream(dctx.get(), &out, &in);
+      if (ZSTD_isError(last_result)) {
+        ThrowCorrupt(path, "body byte " + std::to_string(off + in.pos) + ": " +
+                               ZSTD_getErrorName(last_result));
+      }
+      parser.Feed(std::string_view(output.data(), out.pos));
+      if (parser.raw_bytes() > h.info.raw_bytes || parser.count() > h.info.key_count) {
+        parser.Fail(parser.stream_offset(), "more entries than the header says");
+      }
+    }
+    off += n;
+    if (progress && off >= next_progress) {
+      progress(off, h.body_bytes);
+      next_progress += kProgressStep;
+    }
+  }
+  // Flush what zstd still holds.
+  for (int i = 0; i < 1 << 16 && last_result != 0; ++i) {
+    ZSTD_inBuffer in{nullptr, 0, 0};
+    ZSTD_outBuffer out{output.data(), output.size(), 0};
+    last_result = ZSTD_decompressStream(dctx.get(), &out, &in);
+    if (ZSTD_isError(last_result) || out.pos == 0) break;
+    parser.Feed(std::string_view(output.data(), out.pos));
+  }
+  if (last_result != 0) ThrowCorrupt(path, "the compressed body ends in the middle of a frame");
+  if (!parser.empty()) parser.Fail(parser.stream_offset(), "the last entry is incomplete");
+  if (parser.count() != h.info.key_count || parser.raw_bytes() != h.info.raw_bytes) {
+    ThrowCorrupt(path, "it holds " + std::to_string(parser.count()) + " entries of " +
+                           std::to_string(parser.raw_bytes()) + " bytes, but its header says " +
+                           std::to_string(h.info.key_count) + " of " +
+                           std::to_string(h.info.raw_bytes));
+  }
+  if (progress) progress(h.body_bytes, h.body_bytes);
+  return h.info;
+}
+
+}  // namespace whycache::snapshot
