@@ -3,6 +3,7 @@
 #include <array>
 
 #include "cli/cache_commands.h"
+#include "cli/demo_command.h"
 
 namespace whycache::cli {
 namespace {
@@ -27,7 +28,7 @@ constexpr std::array kCommands = {
     Command{"check", "[--against-log]", "verify the local state (exit 3 if it is damaged)", "",
             nullptr},
     Command{"tail", "[--from ID] [--follow]", "print the log's updates in id order", "", nullptr},
-    Command{"demo", "[--keep]", "run the main job on a temporary file log and report", "", nullptr},
+    Command{"demo", "[--keep]", "run the main job on a temporary file log and report", "", RunDemo},
     Command{"bench", "[--quick] [--json]", "run the built-in benchmark suite", "", nullptr},
 };
 
