@@ -5,13 +5,17 @@
 #include <string>
 
 #include "cli/command_args.h"
-#include "cli/escape.h"
 #include "cli/exit_status.h"
+#include "cli/progress.h"
+#include "lib/format/escape.h"
 #include "whycache/cache.h"
 #include "whycache/error.h"
 
 namespace whycache::cli {
 namespace {
+
+using format::EscapeBytes;
+using format::JsonString;
 
 // Reading commands work from the state file alone; the log is used when one is given.
 std::unique_ptr<Cache> OpenCache(const Invocation& inv) {
@@ -130,6 +134,67 @@ int RunStats(const Invocation& inv) {
     if (!s.last_error.empty()) std::cout << "last_error              " << s.last_error << "\n";
   }
   return kExitOk;
+}
+
+int RunCheck(const Invocation& inv) {
+  CommandArgs args("check", inv.args, {"--against-log"}, {});
+  args.ExpectPositional(0, 0, "no arguments besides --against-log");
+  if (args.Has("--against-log")) inv.RequireLogUri();
+  auto cache = OpenCache(inv);
+  try {
+    cache->Verify();
+  } catch (const Error& e) {
+    if (e.code() != Error::Code::kCorruption) throw;
+    std::cout << "state file " << inv.RequireStatePath() << " is damaged: " << e.what() << "\n";
+    return kExitCheckFailed;
+  }
+  if (args.Has("--against-log")) {
+    const std::string difference = cache->CheckAgainstLog();
+    if (!difference.empty()) {
+      std::cout << "state file " << inv.RequireStatePath() << " at update " << cache->AppliedId()
+                << " differs from the log replayed: " << difference << "\n";
+      return kExitCheckFailed;
+    }
+  }
+  std::cout << "ok\n";
+  return kExitOk;
+}
+
+namespace {
+
+void PrintSnapshotInfo(const char* what, const std::string& path, const SnapshotInfo& info) {
+  std::cout << what << " " << path << ": update " << info.applied_id << ", " << info.key_count
+            << " keys, " << info.raw_bytes << " bytes of keys and values, " << info.file_bytes
+            << " bytes on disk, format " << info.format_version << ", horizon " << info.horizon
+            << ", dataset " << info.dataset_id << "\n";
+}
+
+}  // namespace
+
+int RunSnapshot(const Invocation& inv) {
+  CommandArgs args("snapshot", inv.args, {}, {});
+  args.ExpectPositional(2, 2, "create FILE, restore FILE or info FILE");
+  const std::string& action = args.positional()[0];
+  const std::string& file = args.positional()[1];
+  if (action == "info") {
+    PrintSnapshotInfo("snapshot", file, VerifySnapshot(file));
+    return kExitOk;
+  }
+  if (action == "create") {
+    auto cache = OpenCache(inv);
+    PrintSnapshotInfo("created", file, cache->CreateSnapshot(file, TerminalProgress("snapshot")));
+    return kExitOk;
+  }
+  if (action == "restore") {
+    CacheOptions options;
+    options.state_path = inv.RequireStatePath();
+    options.log_uri = inv.RequireLogUri();
+    auto cache = Cache::Open(options);
+    PrintSnapshotInfo("restored", file, cache->RestoreSnapshot(file, TerminalProgress("restore")));
+    return kExitOk;
+  }
+  throw Error(Error::Code::kInvalidArgument,
+              "snapshot: unknown action '" + action + "': use create, restore or info");
 }
 
 }  // namespace whycache::cli

@@ -7,6 +7,7 @@ ExitStatus ExitStatusFor(Error::Code code) {
     case Error::Code::kInvalidArgument:
       return kExitUsage;
     case Error::Code::kCorruption:
+    case Error::Code::kIncompatible:
       return kExitCorruptInput;
     case Error::Code::kUnavailable:
       return kExitLogUnreachable;

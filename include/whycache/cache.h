@@ -45,11 +45,11 @@ struct CacheOptions {
 struct CacheStats {
   uint64_t keys = 0;
   uint64_t applied_id = 0;
-  uint64_t log_head_id = 0;         // The log head at the last successful poll.
-  uint64_t ids_behind = 0;          // log_head_id - applied_id.
-  int64_t lag_us = 0;               // Now minus the write time of the newest applied update.
-  uint64_t bytes_used = 0;          // Live bytes in the state file.
-  uint64_t file_bytes = 0;          // Size of the state file.
+  uint64_t log_head_id = 0;  // The log head at the last successful poll.
+  uint64_t ids_behind = 0;   // log_head_id - applied_id.
+  int64_t lag_us = 0;        // Now minus the write time of the newest applied update.
+  uint64_t bytes_used = 0;   // Live bytes in the state file.
+  uint64_t file_bytes = 0;   // Size of the state file.
   uint64_t oldest_pinned_version = 0;
   int64_t oldest_pin_age_us = 0;
   uint32_t reader_slots_in_use = 0;
@@ -67,6 +67,24 @@ struct CacheStats {
   std::string last_error;  // Empty when the last poll succeeded.
 };
 
+// What a snapshot file holds (see Cache::CreateSnapshot).
+struct SnapshotInfo {
+  uint32_t format_version = 0;
+  std::string dataset_id;
+  uint64_t applied_id = 0;  // The state it holds is the log replayed up to this id.
+  uint64_t horizon = 0;     // The log's horizon when it was made.
+  uint64_t key_count = 0;
+  uint64_t raw_bytes = 0;  // Sum of key and value sizes.
+  uint64_t file_bytes = 0;
+};
+
+// Called now and then with the bytes done and the bytes to do in all, to show progress.
+using ProgressCallback = std::function<void(uint64_t done, uint64_t total)>;
+
+// Reads a snapshot file whole and checks its header, checksums and entries without changing
+// anything. Throws Error(kCorruption) naming the file and what is wrong.
+SnapshotInfo VerifySnapshot(const std::string& path);
+
 class ReadTransaction;
 class CacheImpl;
 
@@ -75,9 +93,12 @@ class CacheImpl;
 class Cache {
  public:
   // Opens (creating when missing) the state file and connects to the log. A state file that is
-  // damaged, of another format version, or of another dataset is rebuilt from the log.
-  // Throws Error(kInvalidArgument) for bad options, Error(kUnavailable) if the log cannot be
-  // reached, Error(kIOError) if the state file cannot be created.
+  // damaged or of another format version is moved aside (to PATH.bad) and rebuilt from the log.
+  // `log_uri` may be empty to read an existing state file alone (Update() then fails).
+  // Throws Error(kInvalidArgument) for bad options, Error(kIncompatible) for a state file of
+  // another dataset (it is left alone), Error(kUnavailable) if the log cannot be reached and
+  // there is no state file to serve meanwhile, Error(kIOError) if the state file cannot be
+  // created.
   static std::unique_ptr<Cache> Open(const CacheOptions& options);
 
   virtual ~Cache() = default;
@@ -120,6 +141,26 @@ class Cache {
 
   // Walks the local state and checks every structural invariant. Throws Error(kCorruption).
   virtual void Verify() = 0;
+
+  // Compares the local state with the log replayed up to the same applied id. Returns "" when
+  // they are equal, else a description of the first difference. Holds the whole replayed
+  // dataset in memory. Throws the log's errors.
+  virtual std::string CheckAgainstLog() = 0;
+
+  // Writes a snapshot of the current local state to `path`: written to a temporary file and
+  // renamed, so `path` only ever holds a complete snapshot. Readers and the applier carry on
+  // meanwhile (it reads one pinned version). Throws Error(kIOError) naming the path.
+  virtual SnapshotInfo CreateSnapshot(const std::string& path,
+                                      const ProgressCallback& progress = nullptr) = 0;
+
+  // Replaces the local state with the snapshot at `path`; Update() then catches up from the
+  // snapshot's id. Readers keep the state they pinned and move to the restored one at their next
+  // read transaction. Throws, leaving the local state as it was: Error(kCorruption) for a
+  // damaged snapshot, Error(kIncompatible) for a snapshot of another dataset or format version,
+  // Error(kInvalidArgument) for one older than the log's horizon (the log could not bring it up
+  // to date).
+  virtual SnapshotInfo RestoreSnapshot(const std::string& path,
+                                       const ProgressCallback& progress = nullptr) = 0;
 };
 
 // A consistent, immutable view of the local state. Views (string_views) it returns stay valid
@@ -141,9 +182,9 @@ class ReadTransaction {
             const std::function<bool(std::string_view key, std::string_view value)>& visit) const;
 
   // Calls `visit` for each entry with key >= `start`, in byte order, until it returns false.
-  void ScanFrom(std::string_view start,
-                const std::function<bool(std::string_view key, std::string_view value)>& visit)
-      const;
+  void ScanFrom(
+      std::string_view start,
+      const std::function<bool(std::string_view key, std::string_view value)>& visit) const;
 
   // The id of the newest update this view includes.
   uint64_t applied_id() const;

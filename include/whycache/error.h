@@ -14,6 +14,7 @@ class Error : public std::runtime_error {
   enum class Code {
     kInvalidArgument,  // The caller passed something unusable (oversized key, bad URI, ...).
     kCorruption,       // Stored bytes failed validation: a state file, snapshot or log record.
+    kIncompatible,     // A valid file of another dataset or format version than expected.
     kUnavailable,      // The change log (file directory or database server) cannot be reached.
     kIOError,          // An operating-system call on a local file failed.
     kBusy,             // Another process holds a resource and waiting was not requested.

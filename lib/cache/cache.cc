@@ -15,9 +15,11 @@
 #include <thread>
 
 #include "lib/cache/applier.h"
+#include "lib/cache/log_consistency.h"
 #include "lib/cache/poll_schedule.h"
 #include "lib/cache/read_counters.h"
 #include "lib/cache/shared_control.h"
+#include "lib/cache/state_snapshots.h"
 #include "lib/tree/tree.h"
 #include "whycache/error.h"
 
@@ -56,14 +58,20 @@ class ScopedFlock {
 
 SharedControl* ControlOf(tree::Tree& t) { return reinterpret_cast<SharedControl*>(t.UserArea()); }
 
-// Opens the state file. A file that fails validation is derived data: it is moved aside to
-// PATH.bad for inspection and replaced by an empty one that the log refills.
-std::unique_ptr<tree::Tree> OpenOrReplaceState(const std::string& path, bool may_replace) {
+// Opens the state file. With a log (`from_log`), a missing file is created and a file that fails
+// validation, being derived data, is moved aside to PATH.bad for inspection and replaced by an
+// empty one that the log refills. Without one, the file must exist and be valid.
+std::unique_ptr<tree::Tree> OpenOrReplaceState(const std::string& path, bool from_log) {
   struct stat damaged;
+  if (!from_log && ::stat(path.c_str(), &damaged) != 0) {
+    throw Error(Error::Code::kInvalidArgument,
+                "state file " + path +
+                    " does not exist: give the log too (--log or WHYCACHE_LOG) to create it");
+  }
   try {
     return tree::Tree::Open(path);
   } catch (const Error& e) {
-    if (e.code() != Error::Code::kCorruption || !may_replace || ::stat(path.c_str(), &damaged)) {
+    if (e.code() != Error::Code::kCorruption || !from_log || ::stat(path.c_str(), &damaged)) {
       throw;
     }
     std::fprintf(stderr, "whycache: %s; moving it to %s.bad and rebuilding it from the log\n",
@@ -107,7 +115,7 @@ class CacheImpl final : public Cache {
       std::memset(static_cast<void*>(control), 0, sizeof(SharedControl));
       cache::InitializeControl(control, log_->DatasetId(), interval_ns);
     } else if (log_ != nullptr && cache::DatasetId(*control) != log_->DatasetId()) {
-      throw Error(Error::Code::kInvalidArgument,
+      throw Error(Error::Code::kIncompatible,
                   "state file " + options_.state_path + " belongs to another dataset than " +
                       log_->Describe() +
                       "; give each dataset its own state file (or delete this one to rebuild "
@@ -240,6 +248,26 @@ class CacheImpl final : public Cache {
   }
 
   void Verify() override { tree_->Verify(); }
+
+  std::string CheckAgainstLog() override {
+    std::lock_guard lock(log_mu_);
+    tree::ReadTxn txn = tree_->BeginRead();
+    return cache::CompareWithLog(txn, Log());
+  }
+
+  SnapshotInfo CreateSnapshot(const std::string& path, const ProgressCallback& progress) override {
+    uint64_t horizon = 0;
+    {
+      std::lock_guard lock(log_mu_);
+      if (log_ != nullptr) horizon = log_->Horizon();
+    }
+    return cache::CreateStateSnapshot(*tree_, path, horizon, progress);
+  }
+
+  SnapshotInfo RestoreSnapshot(const std::string& path, const ProgressCallback& progress) override {
+    std::lock_guard lock(log_mu_);
+    return cache::RestoreStateSnapshot(*tree_, path, Log().Horizon(), progress);
+  }
 
  private:
   // The log, connecting first if it could not be reached before. REQUIRES: log_mu_ held.

@@ -327,19 +327,29 @@ void Tree::RebuildLocked(uint64_t min_file_bytes) {
   Mapping* old = shared_->current;
   const MetaValues meta = PublishedMeta(*old);
   const std::string tmp = path_ + ".rebuild";
-  std::unique_ptr<Mapping> fresh = BuildCompactCopy(*old, meta, tmp, min_file_bytes);
+  SwapInLocked(BuildCompactCopy(*old, meta, tmp, min_file_bytes), tmp);
+}
+
+void Tree::SwapInLocked(std::unique_ptr<Mapping> fresh, const std::string& from_path) {
+  Mapping* old = shared_->current;
   // Superseded first, rename second: a crash in between leaves PATH marked, and the next
   // writer rebuilds it (readers keep reading it meanwhile, it is intact).
   old->header->current.fetch_or(kSupersededBit, std::memory_order_seq_cst);
-  if (rename(tmp.c_str(), path_.c_str()) != 0) {
+  if (rename(from_path.c_str(), path_.c_str()) != 0) {
     throw Error(Error::Code::kIOError,
-                "cannot rename " + tmp + " to " + path_ + ": " + std::strerror(errno));
+                "cannot rename " + from_path + " to " + path_ + ": " + std::strerror(errno));
   }
   std::lock_guard<std::mutex> lock(shared_->mu);
   fresh->path = path_;
   shared_->current = fresh.get();
   shared_->mappings.push_back(std::move(fresh));
   CollectRetiredLocked(*shared_);
+}
+
+void Tree::Install(const std::string& built_path) {
+  std::unique_ptr<WriteTxn> lock = BeginWrite(true);
+  CurrentForWriter();
+  SwapInLocked(MapFile(built_path), built_path);
 }
 
 void Tree::Publish(Mapping* m, const std::vector<WriteTxn::Op>& ops, uint64_t applied_id) {

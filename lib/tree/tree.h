@@ -213,6 +213,14 @@ class Tree {
   // Rebuilds the file compactly now (defragmentation), under the writer lock.
   void Compact();
 
+  // Replaces the tree with the one in `built_path`, a file written through another Tree object
+  // (now closed) in the same directory: used to restore a snapshot or rebuild from the log
+  // without stopping readers. Under the writer lock, marks the current file superseded and
+  // renames `built_path` over PATH; processes move to it at their next read transaction, and
+  // views they hold into the old file stay valid. Throws Error(kCorruption) if `built_path` is
+  // not a valid tree file, Error(kIOError) if it cannot be renamed; the tree is then unchanged.
+  void Install(const std::string& built_path);
+
   const std::string& path() const { return path_; }
 
  private:
@@ -226,6 +234,8 @@ class Tree {
   Mapping* CurrentForWriter();
   void Publish(Mapping* m, const std::vector<WriteTxn::Op>& ops, uint64_t applied_id);
   void RebuildLocked(uint64_t min_file_bytes);
+  // Makes `fresh`, a complete file at `from_path`, the tree at PATH. REQUIRES: writer lock.
+  void SwapInLocked(std::unique_ptr<Mapping> fresh, const std::string& from_path);
   void CollectRetired();
 
   std::string path_;

@@ -138,7 +138,7 @@ TEST_P(CacheEndToEndTest, StateFileOfAnotherDatasetIsRefused) {
     Cache::Open(options);
     FAIL() << "opened a state file with another dataset's log";
   } catch (const Error& e) {
-    EXPECT_EQ(e.code(), Error::Code::kInvalidArgument);
+    EXPECT_EQ(e.code(), Error::Code::kIncompatible);
     EXPECT_NE(std::string(e.what()).find("another dataset"), std::string::npos) << e.what();
   }
 }

@@ -1,6 +1,6 @@
-#include "cli/escape.h"
+#include "lib/format/escape.h"
 
-namespace whycache::cli {
+namespace whycache::format {
 namespace {
 
 constexpr char kHex[] = "0123456789abcdef";
@@ -42,4 +42,4 @@ std::string JsonString(std::string_view bytes) {
   return out;
 }
 
-}  // namespace whycache::cli
+}  // namespace whycache::format

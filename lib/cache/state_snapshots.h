@@ -1,0 +1,27 @@
+// Snapshots of a machine's state file: writing one from a pinned version, and restoring one
+// into a fresh file that replaces the state without stopping its readers.
+#ifndef WHYCACHE_LIB_CACHE_STATE_SNAPSHOTS_H_
+#define WHYCACHE_LIB_CACHE_STATE_SNAPSHOTS_H_
+
+#include <cstdint>
+#include <string>
+
+#include "lib/tree/tree.h"
+#include "whycache/cache.h"
+
+namespace whycache::cache {
+
+// Writes the tree's current version (with its dataset id and the log's `horizon`) to `path`.
+SnapshotInfo CreateStateSnapshot(tree::Tree& tree, const std::string& path, uint64_t horizon,
+                                 const ProgressCallback& progress);
+
+// Builds a state file from the snapshot at `path` next to the tree's file, then installs it.
+// REQUIRES: the snapshot's dataset is the tree's, and its applied id is at or above `horizon`
+// (otherwise Error(kInvalidArgument), nothing changed). A damaged snapshot throws
+// Error(kCorruption) and leaves the tree as it was.
+SnapshotInfo RestoreStateSnapshot(tree::Tree& tree, const std::string& path, uint64_t horizon,
+                                  const ProgressCallback& progress);
+
+}  // namespace whycache::cache
+
+#endif  // WHYCACHE_LIB_CACHE_STATE_SNAPSHOTS_H_
