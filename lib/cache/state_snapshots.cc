@@ -96,6 +96,7 @@ SnapshotInfo RestoreStateSnapshot(tree::Tree& tree, const std::string& path, uin
             txn->Put(key, value);
             if (txn->size() >= kRestoreBatch) {
               txn->Commit(header.applied_id);
+              txn.reset();  // Releases the writer lock before taking it again.
               txn = fresh->BeginWrite(true);
             }
           },
