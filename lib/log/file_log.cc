@@ -160,8 +160,10 @@ FileLog::ScanEnd FileLog::ScanHeaders(Cursor& cursor, bool truncate_torn) const 
   while (cursor.offset < size) {
     auto torn = [&] {
       if (truncate_torn) {
-        file.Truncate(cursor.offset);
-        file.SyncData();
+        // Cursors hold segments read-only (readers may lack write permission).
+        const File rw = File::Open(file.path(), O_WRONLY);
+        rw.Truncate(cursor.offset);
+        rw.SyncData();
       }
       return ScanEnd::kEndOfData;
     };
