@@ -19,8 +19,10 @@ namespace {
 constexpr const char* kLockFileName = "LOCK";
 // Reads ahead this much of a segment per system call.
 constexpr size_t kReadChunk = size_t{1} << 20;
-// ReadAfter stops adding updates once their records hold this many bytes.
-constexpr size_t kMaxReadBytes = size_t{64} << 20;
+// ReadAfter stops adding updates once their records hold this many bytes. Small enough that the
+// decoded updates of one call fit in memory the allocator reuses from the previous call (larger
+// calls spent much of their time faulting in fresh pages), large enough to amortize the call.
+constexpr size_t kMaxReadBytes = size_t{4} << 20;
 
 [[noreturn]] void CorruptAt(const std::string& path, uint64_t offset, const std::string& detail) {
   throw Error(Error::Code::kCorruption,
