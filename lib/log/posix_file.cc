@@ -154,4 +154,12 @@ bool PathExists(const std::string& path) {
   return stat(path.c_str(), &st) == 0;
 }
 
+FileStamp StampOf(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) ThrowErrno("stat", path);
+  return {.inode = static_cast<uint64_t>(st.st_ino),
+          .change_time_ns = int64_t{st.st_ctim.tv_sec} * 1'000'000'000 + st.st_ctim.tv_nsec,
+          .size = static_cast<uint64_t>(st.st_size)};
+}
+
 }  // namespace whycache::log

@@ -65,6 +65,17 @@ std::string ReadWholeFile(const std::string& path, size_t max_bytes);
 // True if `path` exists (stat succeeds).
 bool PathExists(const std::string& path);
 
+// What distinguishes one version of a file that is only ever replaced by rename: a replacement
+// has another inode and change time. Equal stamps mean the same version.
+struct FileStamp {
+  uint64_t inode = 0;
+  int64_t change_time_ns = 0;
+  uint64_t size = 0;
+  friend bool operator==(const FileStamp&, const FileStamp&) = default;
+};
+// The stamp of `path`, or throws Error(kIOError).
+FileStamp StampOf(const std::string& path);
+
 }  // namespace whycache::log
 
 #endif  // WHYCACHE_LIB_LOG_POSIX_FILE_H_

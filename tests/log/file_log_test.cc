@@ -227,6 +227,9 @@ TEST_F(FileLogTest, RolloverSealsSegmentsAndReadersFollow) {
 }
 
 TEST_F(FileLogTest, TruncatedSealedSegmentIsCorruption) {
+  // An appender that last appended to segment 1, before others filled it and moved on.
+  auto lagging = OpenLog(/*segment_bytes=*/2048);
+  lagging->Append(Batch("first", "1"));
   {
     auto log = OpenLog(/*segment_bytes=*/2048);
     for (int i = 0; i < 40; ++i) log->Append(Batch("k" + std::to_string(i), std::string(100, 'v')));
@@ -248,6 +251,16 @@ TEST_F(FileLogTest, TruncatedSealedSegmentIsCorruption) {
   message = CorruptionReadingAll(*OpenLog());
   EXPECT_THAT(message, HasSubstr(path));
   EXPECT_THAT(message, HasSubstr("without its seal"));
+  // Appending there would fork the log: the lagging appender must refuse.
+  const uint64_t damaged_size = FileSize(path);
+  try {
+    lagging->Append(Batch("late", "2"));
+    ADD_FAILURE() << "appended to a damaged sealed segment";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Error::Code::kCorruption);
+    EXPECT_THAT(e.what(), HasSubstr(path));
+  }
+  EXPECT_EQ(FileSize(path), damaged_size);
 }
 
 // An appender killed after sealing a segment but before publishing its successor leaves a
