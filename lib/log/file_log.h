@@ -44,6 +44,7 @@ struct FileLogOptions {
   // frame: tests use it to inject delays and crashes inside the append transaction.
   std::function<void()> before_commit;
 
+  // The file-log options equivalent to `options`, with the defaults above for the rest.
   static FileLogOptions From(const LogOptions& options);
 };
 
