@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <random>
@@ -375,6 +376,46 @@ TEST_F(FileLogTest, SigkillDuringAppendsNeverExposesPartialRecords) {
               total);
   EXPECT_GT(torn_tails, 0) << "no kill landed inside a write; the test lost its point";
   EXPECT_EQ(ReadAll(*OpenLog()).size(), total + kIterations);
+}
+
+// Threads of one process, each with its own FileLog object, exclude each other through the lock
+// file as processes do (flock locks belong to open file descriptions).
+TEST_F(FileLogTest, ThreadsWithTheirOwnObjectsAppendAndReadTogether) {
+  constexpr int kThreads = 4;
+  constexpr int kAppends = 200;
+  OpenLog(/*segment_bytes=*/8192);
+  std::vector<std::vector<uint64_t>> ids(kThreads);
+  std::vector<std::thread> writers;
+  for (int t = 0; t < kThreads; ++t) {
+    writers.emplace_back([&, t] {
+      auto log = OpenLog(8192, FsyncPolicy::kNever);
+      for (int i = 0; i < kAppends; ++i) {
+        ids[t].push_back(log->Append(Batch("t" + std::to_string(t), std::to_string(i))));
+      }
+    });
+  }
+  std::vector<Update> seen;
+  {
+    auto reader = OpenLog(8192);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    uint64_t last = 0;
+    while (seen.size() < size_t{kThreads} * kAppends &&
+           std::chrono::steady_clock::now() < deadline) {
+      for (Update& u : reader->ReadAfter(last, 50)) {
+        last = u.id;
+        seen.push_back(std::move(u));
+      }
+    }
+  }
+  for (std::thread& w : writers) w.join();
+  ASSERT_EQ(seen.size(), size_t{kThreads} * kAppends);
+  std::vector<uint64_t> all;
+  for (const std::vector<uint64_t>& v : ids) all.insert(all.end(), v.begin(), v.end());
+  std::sort(all.begin(), all.end());
+  for (size_t i = 0; i < seen.size(); ++i) {
+    EXPECT_EQ(seen[i].id, all[i]);
+    EXPECT_EQ(seen[i].id, i + 1);
+  }
 }
 
 TEST_F(FileLogTest, PermissionsAreGroupReadable) {
