@@ -433,6 +433,8 @@ std::vector<Update> FileLog::ReadAfter(uint64_t after_id, size_t max_updates) {
       reader_.last_id = header.update_id;
       retried = false;
     }
+    // A large frame grew the buffer; do not hold on to that memory between polls.
+    if (read_buffer_.capacity() > 2 * kReadChunk) std::string().swap(read_buffer_);
   } catch (const Error& e) {
     // Return what was read before the damage; the next call starts at the damaged frame and
     // throws, so the caller stops exactly there.
