@@ -456,15 +456,28 @@ TEST_F(FileLogTest, PermissionsAreGroupReadable) {
   EXPECT_GE(files, 4);  // MANIFEST, LOCK and two segments.
 }
 
-TEST_F(FileLogTest, ManifestDamageIsCorruption) {
-  OpenLog();
-  FlipByte(dir_ + "/MANIFEST", 20);
+TEST_F(FileLogTest, EveryManifestFlipIsCorruption) {
+  // Two segments, so that the manifest has a list to damage.
+  OpenLog(/*segment_bytes=*/16)->Append(Batch("k", "v"));
+  const std::string path = dir_ + "/MANIFEST";
+  const uint64_t size = FileSize(path);
+  for (uint64_t offset = 0; offset < size; ++offset) {
+    FlipByte(path, offset);
+    try {
+      log::FileLog::Open(dir_, {});
+      ADD_FAILURE() << "opened a log whose manifest has a flip at " << offset;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), Error::Code::kCorruption) << e.what();
+      EXPECT_THAT(e.what(), HasSubstr(path));
+    }
+    FlipByte(path, offset);
+  }
+  TruncateFile(path, size - 1);
   try {
     log::FileLog::Open(dir_, {});
-    ADD_FAILURE() << "opened a log with a damaged manifest";
+    ADD_FAILURE() << "opened a log with a truncated manifest";
   } catch (const Error& e) {
-    EXPECT_EQ(e.code(), Error::Code::kCorruption);
-    EXPECT_THAT(e.what(), HasSubstr("MANIFEST"));
+    EXPECT_EQ(e.code(), Error::Code::kCorruption) << e.what();
   }
 }
 
