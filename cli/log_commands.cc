@@ -1,0 +1,142 @@
+#include "cli/log_commands.h"
+
+#include <signal.h>
+
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <iterator>
+#include <thread>
+#include <vector>
+
+#include "cli/command_args.h"
+#include "cli/exit_status.h"
+#include "lib/format/escape.h"
+#include "whycache/change_log.h"
+#include "whycache/error.h"
+#include "whycache/limits.h"
+
+namespace whycache::cli {
+namespace {
+
+// How often `tail --follow` asks the log for new updates.
+constexpr auto kFollowPollInterval = std::chrono::milliseconds(50);
+constexpr size_t kTailPage = 1000;
+
+Error UsageError(const std::string& message) {
+  return Error(Error::Code::kInvalidArgument, message);
+}
+
+std::unique_ptr<ChangeLog> OpenLog(const Invocation& inv) {
+  return OpenChangeLog(inv.RequireLogUri());
+}
+
+int PrintId(uint64_t id) {
+  std::cout << id << "\n" << std::flush;
+  return kExitOk;
+}
+
+std::string ReadStdin() {
+  std::string value;
+  char buf[1 << 16];
+  size_t n = 0;
+  while ((n = std::fread(buf, 1, sizeof(buf), stdin)) > 0) {
+    value.append(buf, n);
+    if (value.size() > kMaxValueBytes) {
+      throw UsageError("the value on stdin exceeds the limit of " + std::to_string(kMaxValueBytes) +
+                       " bytes");
+    }
+  }
+  if (std::ferror(stdin)) throw Error(Error::Code::kIOError, "cannot read the value from stdin");
+  return value;
+}
+
+volatile sig_atomic_t stop_requested = 0;
+
+void RequestStop(int) { stop_requested = 1; }
+
+// Writes the lines of `updates` to stdout.
+void PrintUpdates(const std::vector<Update>& updates) {
+  std::string out;
+  for (const Update& u : updates) {
+    const std::string id = std::to_string(u.id);
+    for (const Mutation& m : u.mutations) {
+      out += id;
+      if (m.op == Mutation::Op::kSet) {
+        out += "\tset\t" + format::EscapeBytes(m.key) + "\t" + format::EscapeBytes(m.value);
+      } else {
+        out += "\tdel\t" + format::EscapeBytes(m.key);
+      }
+      out += '\n';
+    }
+  }
+  if (std::fwrite(out.data(), 1, out.size(), stdout) != out.size() || std::fflush(stdout) != 0) {
+    throw Error(Error::Code::kIOError, "cannot write to stdout");
+  }
+}
+
+}  // namespace
+
+int RunInit(const Invocation& inv) {
+  CommandArgs("init", inv.args, {}, {}).ExpectPositional(0, 0, "no arguments");
+  LogOptions options;
+  options.create_if_missing = true;
+  auto log = OpenChangeLog(inv.RequireLogUri(), options);
+  std::cout << "initialized " << log->Describe() << " (head id " << log->HeadId() << ")\n";
+  return kExitOk;
+}
+
+int RunSet(const Invocation& inv) {
+  CommandArgs args("set", inv.args, {"--stdin"}, {});
+  const std::vector<std::string>& words = args.positional();
+  std::vector<Mutation> batch;
+  if (args.Has("--stdin")) {
+    args.ExpectPositional(1, 1, "exactly one KEY with --stdin; the value is read from stdin");
+    batch.push_back(Mutation::Set(words[0], ReadStdin()));
+  } else {
+    if (words.empty() || words.size() % 2 != 0) {
+      throw UsageError("set needs KEY VALUE pairs (or --stdin KEY to read the value from stdin)");
+    }
+    for (size_t i = 0; i < words.size(); i += 2) {
+      batch.push_back(Mutation::Set(words[i], words[i + 1]));
+    }
+  }
+  return PrintId(OpenLog(inv)->Append(batch));
+}
+
+int RunDel(const Invocation& inv) {
+  CommandArgs args("del", inv.args, {}, {});
+  args.ExpectPositional(1, SIZE_MAX, "at least one KEY");
+  std::vector<Mutation> batch;
+  for (const std::string& key : args.positional()) batch.push_back(Mutation::Delete(key));
+  return PrintId(OpenLog(inv)->Append(batch));
+}
+
+int RunTail(const Invocation& inv) {
+  CommandArgs args("tail", inv.args, {"--follow"}, {"--from"});
+  args.ExpectPositional(0, 0, "no arguments besides --from ID and --follow");
+  uint64_t after = args.Number("--from", 0);
+  const bool follow = args.Has("--follow");
+  auto log = OpenLog(inv);
+  if (follow) {
+    struct sigaction action = {};
+    action.sa_handler = RequestStop;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, nullptr);
+    sigaction(SIGTERM, &action, nullptr);
+  }
+  // Without --follow the loop ends at the head; with it, when a signal arrives.
+  while (stop_requested == 0) {
+    const std::vector<Update> page = log->ReadAfter(after, kTailPage);
+    if (!page.empty()) {
+      PrintUpdates(page);
+      after = page.back().id;
+      continue;
+    }
+    if (!follow) break;
+    std::this_thread::sleep_for(kFollowPollInterval);
+  }
+  return kExitOk;
+}
+
+}  // namespace whycache::cli
