@@ -66,7 +66,7 @@ uint64_t CommandArgs::Number(std::string_view name, uint64_t fallback) const {
   const char* end = text->data() + text->size();
   auto [ptr, ec] = std::from_chars(text->data(), end, value);
   if (text->empty() || ec != std::errc() || ptr != end) {
-    throw Usage(command_, std::string(name) + " wants a non-negative integer, not '" + *text + "'");
+    throw Usage(command_, std::string(name) + " wants a decimal number, not '" + *text + "'");
   }
   return value;
 }
