@@ -28,6 +28,20 @@ CREATE TABLE IF NOT EXISTS {prefix}_meta (
 INSERT IGNORE INTO {prefix}_meta (id, head_id, horizon) VALUES (1, 0, 0)
 //
 
+-- Readers make what they read durable before returning it. InnoDB makes a commit visible to
+-- other sessions a moment before its redo log is flushed; a server crash in that moment loses a
+-- batch that a tailer has already seen, and the id is then reused by another batch. A reader
+-- that has seen new batches therefore commits a change to this row first: its commit flushes
+-- the redo log up to its own record, which lies after the commit records of everything it read.
+CREATE TABLE IF NOT EXISTS {prefix}_reader_sync (
+  id TINYINT UNSIGNED NOT NULL PRIMARY KEY,
+  syncs BIGINT UNSIGNED NOT NULL
+) ENGINE = InnoDB
+//
+
+INSERT IGNORE INTO {prefix}_reader_sync (id, syncs) VALUES (1, 0)
+//
+
 -- One row per committed batch. token is a random 128-bit value chosen by the writer before
 -- its first attempt: a writer whose COMMIT was interrupted looks the token up after
 -- reconnecting, so a retry never appends the same batch twice.

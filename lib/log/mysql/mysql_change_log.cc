@@ -89,6 +89,7 @@ class MysqlChangeLog final : public ChangeLog {
         meta_table_(connection_.uri().table_prefix + "_meta"),
         batch_table_(connection_.uri().table_prefix + "_batch"),
         log_table_(connection_.uri().table_prefix + "_log"),
+        reader_sync_table_(connection_.uri().table_prefix + "_reader_sync"),
         log_columns_(
             "update_id, pos, batch_size, op, k, value, encoding, checksum, write_time_us") {
     options_.rows_per_insert = std::max<size_t>(options_.rows_per_insert, 1);
@@ -125,16 +126,20 @@ class MysqlChangeLog final : public ChangeLog {
   std::optional<uint64_t> FindToken(const std::string& token);
   std::vector<Update> ReadOnce(uint64_t after_id, size_t max_updates);
   uint64_t ReadMeta(const std::string& column);
+  void MakeDurable();
 
   MysqlLogOptions options_;
   MysqlConnection connection_;
   const std::string meta_table_;
   const std::string batch_table_;
   const std::string log_table_;
+  const std::string reader_sync_table_;
   const std::string log_columns_;
   // Row counts with a cached multi-row INSERT, largest first: rows_per_insert and the powers
   // of two below it, so any batch is written with few statements and few prepared ones.
   std::vector<size_t> insert_sizes_;
+  // Every update up to this id is known to be durable (MakeDurable() ran after it was read).
+  uint64_t durable_through_ = 0;
 };
 
 uint64_t MysqlChangeLog::Append(std::span<const Mutation> batch) {
@@ -149,7 +154,10 @@ uint64_t MysqlChangeLog::Append(std::span<const Mutation> batch) {
       return connection_.Run([&](sql::Connection&, int attempt) -> uint64_t {
         if (attempt > 0 || conflict > 0) {
           // The previous attempt may have committed before its connection died.
-          if (std::optional<uint64_t> id = FindToken(token)) return *id;
+          if (std::optional<uint64_t> id = FindToken(token)) {
+            MakeDurable();
+            return *id;
+          }
         }
         return AppendOnce(batch, values, token, write_time_us);
       });
@@ -377,7 +385,20 @@ std::vector<Update> MysqlChangeLog::ReadOnce(uint64_t after_id, size_t max_updat
       break;
     }
   }
+  if (!updates.empty() && updates.back().id > durable_through_ && options_.make_reads_durable) {
+    MakeDurable();
+    durable_through_ = updates.back().id;
+  }
   return updates;
+}
+
+// Commits a change (with the server's flush at commit, innodb_flush_log_at_trx_commit = 1):
+// when it returns, every commit this connection has seen is durable, since their redo records
+// precede this one. A change is needed: an UPDATE that matches but changes nothing writes no
+// redo and flushes nothing.
+void MysqlChangeLog::MakeDurable() {
+  connection_.Prepare("UPDATE " + reader_sync_table_ + " SET syncs = syncs + 1 WHERE id = 1")
+      .executeUpdate();
 }
 
 uint64_t MysqlChangeLog::ReadMeta(const std::string& column) {

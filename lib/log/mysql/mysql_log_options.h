@@ -18,6 +18,12 @@ struct MysqlLogOptions {
   // Most rows one tail query asks for.
   size_t read_page_rows = 10'000;
 
+  // Before returning batches it has not returned before, a read commits a one-row update (see
+  // {prefix}_reader_sync in schema/) so that no batch it returns can vanish in a server crash.
+  // Turn it off only where the reader cannot write, e.g. on a read replica, whose own
+  // durability then applies.
+  bool make_reads_durable = true;
+
   // Test hook: runs inside every append transaction, after the batch is written and before
   // COMMIT (e.g. to sleep, so that concurrent writers interleave).
   std::function<void()> before_commit;
