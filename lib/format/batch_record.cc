@@ -1,0 +1,178 @@
+#include "lib/format/batch_record.h"
+
+#include "lib/format/byte_reader.h"
+#include "lib/format/byte_writer.h"
+#include "lib/format/crc32c.h"
+#include "whycache/error.h"
+#include "whycache/limits.h"
+#include "whycache/version.h"
+
+namespace whycache::format {
+namespace {
+
+constexpr uint8_t kFlagZstd = 1;
+
+// The largest payload a batch within the limits encodes to: its bytes plus, per mutation, an op
+// byte and two varints of at most 10 bytes.
+constexpr uint64_t kMaxRawPayload = kMaxBatchBytes + kMaxBatchMutations * 21;
+
+Error Invalid(const std::string& message) { return Error(Error::Code::kInvalidArgument, message); }
+
+void DecodePayload(ByteReader& in, uint64_t count, Update& update) {
+  update.mutations.reserve(count);
+  for (uint64_t i = 0; i < count; ++i) {
+    const uint8_t op = in.ReadU8("mutation op");
+    if (op != static_cast<uint8_t>(Mutation::Op::kSet) &&
+        op != static_cast<uint8_t>(Mutation::Op::kDelete)) {
+      in.Fail("unknown mutation op " + std::to_string(op) + " in mutation " + std::to_string(i));
+    }
+    Mutation& m = update.mutations.emplace_back();
+    m.op = static_cast<Mutation::Op>(op);
+    const uint64_t key_size = in.ReadVarintAtMost(kMaxKeyBytes, "key length");
+    m.key = in.ReadBytes(key_size, "key");
+    if (m.op == Mutation::Op::kSet) {
+      const uint64_t value_size = in.ReadVarintAtMost(kMaxValueBytes, "value length");
+      m.value = in.ReadBytes(value_size, "value");
+    }
+  }
+  if (in.remaining() != 0) {
+    in.Fail(std::to_string(in.remaining()) + " unexpected bytes after the last mutation");
+  }
+}
+
+}  // namespace
+
+void CheckBatchLimits(std::span<const Mutation> batch) {
+  if (batch.empty()) throw Invalid("a batch needs at least one mutation");
+  if (batch.size() > kMaxBatchMutations) {
+    throw Invalid("batch of " + std::to_string(batch.size()) + " mutations exceeds the limit of " +
+                  std::to_string(kMaxBatchMutations));
+  }
+  size_t total = 0;
+  for (const Mutation& m : batch) {
+    if (m.op != Mutation::Op::kSet && m.op != Mutation::Op::kDelete) {
+      throw Invalid("mutation with unknown op " + std::to_string(static_cast<int>(m.op)));
+    }
+    if (m.key.size() > kMaxKeyBytes) {
+      throw Invalid("key of " + std::to_string(m.key.size()) + " bytes exceeds the limit of " +
+                    std::to_string(kMaxKeyBytes));
+    }
+    if (m.op == Mutation::Op::kDelete && !m.value.empty()) {
+      throw Invalid("a delete carries no value");
+    }
+    if (m.value.size() > kMaxValueBytes) {
+      throw Invalid("value of " + std::to_string(m.value.size()) + " bytes exceeds the limit of " +
+                    std::to_string(kMaxValueBytes));
+    }
+    total += m.key.size() + m.value.size();
+  }
+  if (total > kMaxBatchBytes) {
+    throw Invalid("batch of " + std::to_string(total) +
+                  " key and value bytes exceeds the limit of " + std::to_string(kMaxBatchBytes));
+  }
+}
+
+EncodedBatch EncodeBatch(std::span<const Mutation> batch, int compression_level) {
+  CheckBatchLimits(batch);
+  size_t size = 0;
+  for (const Mutation& m : batch) {
+    size += 1 + ByteWriter::VarintLength(m.key.size()) + m.key.size();
+    if (m.op == Mutation::Op::kSet) {
+      size += ByteWriter::VarintLength(m.value.size()) + m.value.size();
+    }
+  }
+  EncodedBatch encoded;
+  encoded.mutation_count = batch.size();
+  encoded.raw_size = size;
+  encoded.payload.reserve(size);
+  ByteWriter out(&encoded.payload);
+  for (const Mutation& m : batch) {
+    out.PutU8(static_cast<uint8_t>(m.op));
+    out.PutVarint64(m.key.size());
+    out.PutBytes(m.key);
+    if (m.op == Mutation::Op::kSet) {
+      out.PutVarint64(m.value.size());
+      out.PutBytes(m.value);
+    }
+  }
+  if (size >= kCompressionThreshold) {
+    std::string compressed = ZstdCompress(encoded.payload, compression_level);
+    if (compressed.size() < size) {
+      encoded.payload = std::move(compressed);
+      encoded.compressed = true;
+    }
+  }
+  return encoded;
+}
+
+std::string EncodeRecordHeader(uint64_t update_id, int64_t write_time_us,
+                               const EncodedBatch& batch) {
+  std::string header(4, '\0');
+  ByteWriter out(&header);
+  out.PutU8(static_cast<uint8_t>(kLogRecordFormatVersion));
+  out.PutU8(batch.compressed ? kFlagZstd : 0);
+  out.PutVarint64(update_id);
+  out.PutFixed64(static_cast<uint64_t>(write_time_us));
+  out.PutVarint64(batch.mutation_count);
+  out.PutVarint64(batch.raw_size);
+  const uint32_t crc = Crc32c(batch.payload, Crc32c(std::string_view(header).substr(4)));
+  std::string crc_bytes;
+  ByteWriter(&crc_bytes).PutFixed32(crc);
+  header.replace(0, 4, crc_bytes);
+  return header;
+}
+
+std::string EncodeBatchRecord(uint64_t update_id, int64_t write_time_us,
+                              std::span<const Mutation> batch) {
+  const EncodedBatch encoded = EncodeBatch(batch);
+  return EncodeRecordHeader(update_id, write_time_us, encoded) + encoded.payload;
+}
+
+Update DecodeBatchRecord(std::string_view record, std::string_view source, uint64_t base_offset) {
+  ByteReader in(record, source, base_offset);
+  const uint32_t stored_crc = in.ReadFixed32("record checksum");
+  const uint32_t actual_crc = Crc32c(record.substr(4));
+  if (stored_crc != actual_crc) {
+    ByteReader(record, source, base_offset)
+        .Fail("record checksum mismatch (record of " + std::to_string(record.size()) + " bytes)");
+  }
+  const uint8_t version = in.ReadU8("record format version");
+  if (version != kLogRecordFormatVersion) {
+    in.Fail("record format version " + std::to_string(version) + ", this build reads version " +
+            std::to_string(kLogRecordFormatVersion));
+  }
+  const uint8_t flags = in.ReadU8("record flags");
+  if ((flags & ~kFlagZstd) != 0) in.Fail("unknown record flags " + std::to_string(flags));
+  Update update;
+  update.id = in.ReadVarint64("update id");
+  update.write_time_us = static_cast<int64_t>(in.ReadFixed64("write time"));
+  const uint64_t count = in.ReadVarintAtMost(kMaxBatchMutations, "mutation count");
+  if (count == 0) in.Fail("record of update " + std::to_string(update.id) + " has no mutations");
+  const uint64_t raw_size = in.ReadVarintAtMost(kMaxRawPayload, "payload size");
+  const uint64_t payload_offset = in.offset();
+  const std::string_view stored = in.ReadBytes(in.remaining(), "payload");
+  if ((flags & kFlagZstd) == 0) {
+    if (stored.size() != raw_size) {
+      in.Fail("payload of update " + std::to_string(update.id) + " is " +
+              std::to_string(stored.size()) + " bytes, its header says " +
+              std::to_string(raw_size));
+    }
+    ByteReader payload(stored, source, payload_offset);
+    DecodePayload(payload, count, update);
+    return update;
+  }
+  const std::string where = std::string(source) + " at offset " + std::to_string(payload_offset) +
+                            " (compressed payload of update " + std::to_string(update.id) + ")";
+  const std::string raw = ZstdDecompress(stored, raw_size, where);
+  if (raw.size() != raw_size) {
+    throw Error(Error::Code::kCorruption,
+                where + ": decompressed to " + std::to_string(raw.size()) +
+                    " bytes, the header says " + std::to_string(raw_size));
+  }
+  const std::string inner = where + ", decompressed";
+  ByteReader payload(raw, inner, 0);
+  DecodePayload(payload, count, update);
+  return update;
+}
+
+}  // namespace whycache::format

@@ -1,0 +1,410 @@
+#include "lib/log/file_log.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+
+#include "lib/format/batch_record.h"
+#include "lib/log/manifest.h"
+#include "lib/log/segment_format.h"
+#include "whycache/error.h"
+
+namespace whycache::log {
+namespace {
+
+constexpr const char* kLockFileName = "LOCK";
+// Reads ahead this much of a segment per system call.
+constexpr size_t kReadChunk = size_t{1} << 20;
+// ReadAfter stops adding updates once their records hold this many bytes.
+constexpr size_t kMaxReadBytes = size_t{64} << 20;
+
+[[noreturn]] void CorruptAt(const std::string& path, uint64_t offset, const std::string& detail) {
+  throw Error(Error::Code::kCorruption,
+              path + " at offset " + std::to_string(offset) + ": " + detail +
+                  " (the file log is damaged here; nothing after it is read)");
+}
+
+int64_t NowMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// True if every byte of `file` from `offset` to `size` is zero.
+bool AllZeroFrom(const File& file, uint64_t offset, uint64_t size) {
+  std::string buf;
+  while (offset < size) {
+    buf.resize(std::min<uint64_t>(kReadChunk, size - offset));
+    const size_t got = file.ReadAt(offset, buf.data(), buf.size());
+    if (got == 0) break;
+    if (std::string_view(buf.data(), got).find_first_not_of('\0') != std::string_view::npos) {
+      return false;
+    }
+    offset += got;
+  }
+  return true;
+}
+
+// Holds flock(LOCK_EX) on the log's lock file for its lifetime. The kernel releases it if the
+// process dies, so a killed appender never blocks the others.
+class LockGuard {
+ public:
+  explicit LockGuard(const File& file) : file_(file) {
+    while (flock(file_.fd(), LOCK_EX) != 0) {
+      if (errno != EINTR) {
+        throw Error(Error::Code::kIOError, "flock " + file_.path() + ": " + std::strerror(errno));
+      }
+    }
+  }
+  ~LockGuard() { flock(file_.fd(), LOCK_UN); }
+  LockGuard(const LockGuard&) = delete;
+  LockGuard& operator=(const LockGuard&) = delete;
+
+ private:
+  const File& file_;
+};
+
+}  // namespace
+
+FileLogOptions FileLogOptions::From(const LogOptions& options) {
+  FileLogOptions o;
+  o.create_if_missing = options.create_if_missing;
+  o.fsync = options.fsync;
+  return o;
+}
+
+FileLog::FileLog(std::string dir, FileLogOptions options)
+    : dir_(std::move(dir)), options_(std::move(options)) {}
+
+std::unique_ptr<FileLog> FileLog::Open(const std::string& dir, FileLogOptions options) {
+  if (dir.empty()) throw Error(Error::Code::kInvalidArgument, "file log directory is empty");
+  std::string abs = std::filesystem::absolute(dir).lexically_normal().string();
+  while (abs.size() > 1 && abs.back() == '/') abs.pop_back();
+  if (options.create_if_missing) {
+    if (!PathExists(std::filesystem::path(abs).parent_path().string())) {
+      throw Error(Error::Code::kUnavailable,
+                  "cannot create file log " + abs + ": its parent directory does not exist");
+    }
+    CreateDirectory(abs);
+    Initialize(abs);
+  } else if (!PathExists(abs)) {
+    throw Error(Error::Code::kUnavailable, "file log " + abs +
+                                               " does not exist: run `whycache --log file:" + abs +
+                                               " init` to create it");
+  }
+  ReadManifest(abs);
+  return std::unique_ptr<FileLog>(new FileLog(std::move(abs), std::move(options)));
+}
+
+void FileLog::Initialize(const std::string& dir) {
+  const File lock = File::Open(dir + "/" + kLockFileName, O_RDWR | O_CREAT);
+  LockGuard guard(lock);
+  if (PathExists(dir + "/" + kManifestFileName)) return;
+  CreateSegment(dir, 1);
+  Manifest m;
+  m.generation = 1;
+  m.horizon = 0;
+  m.next_segment_number = 2;
+  m.segments.push_back({.number = 1, .first_id = 1});
+  WriteManifest(dir, m);
+}
+
+void FileLog::CreateSegment(const std::string& dir, uint64_t number) {
+  WriteFileAtomically(dir, SegmentFileName(number), EncodeSegmentHeader(number));
+}
+
+void FileLog::OpenSegment(const Manifest& manifest, size_t index, Cursor& cursor) const {
+  const SegmentInfo& info = manifest.segments[index];
+  const std::string path = dir_ + "/" + SegmentFileName(info.number);
+  File file = File::Open(path, O_RDONLY);
+  std::string header(kSegmentHeaderSize, '\0');
+  header.resize(file.ReadAt(0, header.data(), header.size()));
+  CheckSegmentHeader(header, info.number, path);
+  cursor.segment = info.number;
+  cursor.file = std::move(file);
+  cursor.offset = kSegmentHeaderSize;
+  cursor.last_id = info.first_id - 1;
+  cursor.has_successor = index + 1 < manifest.segments.size();
+}
+
+bool FileLog::MoveToSuccessor(Cursor& cursor) const {
+  const Manifest m = ReadManifest(dir_);
+  for (size_t i = 0; i + 1 < m.segments.size(); ++i) {
+    if (m.segments[i].number == cursor.segment) {
+      const uint64_t last_id = cursor.last_id;
+      OpenSegment(m, i + 1, cursor);
+      if (cursor.last_id < last_id) {
+        CorruptAt(cursor.file.path(), 0,
+                  "segment starts at update " + std::to_string(cursor.last_id + 1) +
+                      " but its predecessor holds update " + std::to_string(last_id));
+      }
+      return true;
+    }
+  }
+  for (const SegmentInfo& s : m.segments) {
+    if (s.number == cursor.segment) return false;
+  }
+  throw Error(Error::Code::kCorruption, dir_ + "/" + SegmentFileName(cursor.segment) +
+                                            " was sealed but is missing from " + dir_ + "/" +
+                                            kManifestFileName);
+}
+
+FileLog::ScanEnd FileLog::ScanHeaders(Cursor& cursor, bool truncate_torn) const {
+  const File& file = cursor.file;
+  const uint64_t size = file.Size();
+  // Each iteration consumes one frame, so the loop ends within size / kFrameHeaderSize steps.
+  while (cursor.offset < size) {
+    auto torn = [&] {
+      if (truncate_torn) {
+        file.Truncate(cursor.offset);
+        file.SyncData();
+      }
+      return ScanEnd::kEndOfData;
+    };
+    char bytes[kFrameHeaderSize];
+    const size_t got = file.ReadAt(cursor.offset, bytes, sizeof(bytes));
+    if (got < kFrameHeaderSize) return torn();
+    FrameHeader header;
+    std::string error;
+    switch (ParseFrameHeader(std::string_view(bytes, got), &header, &error)) {
+      case FrameHeaderStatus::kValid:
+        break;
+      case FrameHeaderStatus::kAllZero:
+        if (AllZeroFrom(file, cursor.offset, size)) return torn();
+        CorruptAt(file.path(), cursor.offset, error);
+      case FrameHeaderStatus::kInvalid:
+        CorruptAt(file.path(), cursor.offset, error);
+    }
+    const uint64_t end = cursor.offset + kFrameHeaderSize + header.body_length;
+    if (end > size) return torn();
+    if (header.type == FrameType::kSeal) {
+      if (end != size) CorruptAt(file.path(), end, "data after the segment's seal");
+      cursor.offset = end;
+      return ScanEnd::kSealed;
+    }
+    if (header.update_id <= cursor.last_id) {
+      CorruptAt(file.path(), cursor.offset,
+                "update id " + std::to_string(header.update_id) + " follows update id " +
+                    std::to_string(cursor.last_id));
+    }
+    cursor.offset = end;
+    cursor.last_id = header.update_id;
+  }
+  return ScanEnd::kEndOfData;
+}
+
+void FileLog::SyncTailLocked() {
+  if (!tail_.file.is_open()) {
+    const Manifest m = ReadManifest(dir_);
+    OpenSegment(m, m.segments.size() - 1, tail_);
+  }
+  // Each round moves to a later segment; a log has far fewer than this many.
+  for (int round = 0; round < 1'000'000; ++round) {
+    if (ScanHeaders(tail_, /*truncate_torn=*/true) == ScanEnd::kEndOfData) return;
+    if (!MoveToSuccessor(tail_)) {
+      // An appender died between sealing the segment and publishing its successor.
+      RollOverLocked(/*already_sealed=*/true);
+      return;
+    }
+  }
+  throw Error(Error::Code::kCorruption, "file log " + dir_ + " has too many segments to scan");
+}
+
+void FileLog::RollOverLocked(bool already_sealed) {
+  if (!already_sealed) {
+    // The seal is written read-write through a separate descriptor: cursors open segments
+    // read-only.
+    const File rw = File::Open(tail_.file.path(), O_WRONLY);
+    const std::string seal = EncodeFrameHeader(FrameType::kSeal, 0, 0);
+    const std::string_view pieces[] = {seal};
+    rw.WriteAt(tail_.offset, pieces);
+    rw.SyncData();
+    tail_.offset += seal.size();
+  }
+  Manifest m = ReadManifest(dir_);
+  if (m.segments.back().number != tail_.segment) {
+    throw Error(Error::Code::kCorruption, dir_ + "/" + kManifestFileName +
+                                              " does not end with the sealed segment " +
+                                              SegmentFileName(tail_.segment));
+  }
+  const uint64_t number = m.next_segment_number;
+  CreateSegment(dir_, number);
+  m.segments.push_back({.number = number, .first_id = tail_.last_id + 1});
+  m.next_segment_number = number + 1;
+  m.generation += 1;
+  WriteManifest(dir_, m);
+  const uint64_t last_id = tail_.last_id;
+  OpenSegment(m, m.segments.size() - 1, tail_);
+  tail_.last_id = last_id;
+}
+
+uint64_t FileLog::Append(std::span<const Mutation> batch) {
+  // Validate and compress before taking the lock: other appenders wait while it is held.
+  const format::EncodedBatch encoded = format::EncodeBatch(batch);
+  if (!lock_file_.is_open()) lock_file_ = File::Open(dir_ + "/" + kLockFileName, O_RDWR | O_CREAT);
+  LockGuard guard(lock_file_);
+  SyncTailLocked();
+  if (tail_.offset >= options_.segment_bytes) RollOverLocked(/*already_sealed=*/false);
+
+  const uint64_t id = tail_.last_id + 1;
+  const std::string record_header = format::EncodeRecordHeader(id, NowMicros(), encoded);
+  const uint64_t body_length = record_header.size() + encoded.payload.size();
+  const std::string frame_header =
+      EncodeFrameHeader(FrameType::kBatch, id, static_cast<uint32_t>(body_length));
+  if (options_.before_commit) options_.before_commit();
+
+  const File rw = File::Open(tail_.file.path(), O_WRONLY);
+  const std::string_view pieces[] = {frame_header, record_header, encoded.payload};
+  try {
+    rw.WriteAt(tail_.offset, pieces);
+  } catch (const Error&) {
+    // Nobody can have read an incomplete frame: remove it so the segment stays clean.
+    rw.Truncate(tail_.offset);
+    throw;
+  }
+  // Once the frame is complete readers may have applied it, so it stays even if the sync fails.
+  if (options_.fsync == FsyncPolicy::kEveryAppend) rw.SyncData();
+  tail_.offset += kFrameHeaderSize + body_length;
+  tail_.last_id = id;
+  return id;
+}
+
+uint64_t FileLog::HeadId() {
+  if (!tail_.file.is_open()) {
+    const Manifest m = ReadManifest(dir_);
+    OpenSegment(m, m.segments.size() - 1, tail_);
+  }
+  for (int round = 0; round < 1'000'000; ++round) {
+    if (ScanHeaders(tail_, /*truncate_torn=*/false) == ScanEnd::kEndOfData) break;
+    if (!MoveToSuccessor(tail_)) break;
+  }
+  return tail_.last_id;
+}
+
+uint64_t FileLog::Horizon() { return ReadManifest(dir_).horizon; }
+
+std::string FileLog::Describe() const { return "file:" + dir_; }
+
+void FileLog::PositionReader(uint64_t after_id) {
+  const Manifest m = ReadManifest(dir_);
+  size_t index = 0;
+  while (index + 1 < m.segments.size() && m.segments[index + 1].first_id <= after_id + 1) {
+    ++index;
+  }
+  OpenSegment(m, index, reader_);
+  read_buffer_.clear();
+}
+
+std::string_view FileLog::ReadWindow(uint64_t offset, size_t n, uint64_t size) {
+  if (offset >= read_buffer_offset_ && offset + n <= read_buffer_offset_ + read_buffer_.size()) {
+    return std::string_view(read_buffer_).substr(offset - read_buffer_offset_, n);
+  }
+  const uint64_t available = size > offset ? size - offset : 0;
+  const size_t want = static_cast<size_t>(std::min<uint64_t>(
+      available, std::max<uint64_t>(n, std::min<uint64_t>(kReadChunk, available))));
+  read_buffer_.resize(want);
+  read_buffer_.resize(reader_.file.ReadAt(offset, read_buffer_.data(), want));
+  read_buffer_offset_ = offset;
+  return std::string_view(read_buffer_).substr(0, std::min(n, read_buffer_.size()));
+}
+
+std::vector<Update> FileLog::ReadAfter(uint64_t after_id, size_t max_updates) {
+  std::vector<Update> out;
+  if (max_updates == 0) return out;
+  if (!reader_.file.is_open() || after_id < reader_.last_id) PositionReader(after_id);
+  // Bytes read ahead may belong to a torn tail that an appender has since replaced: start
+  // every call from the file.
+  read_buffer_.clear();
+  uint64_t size = reader_.file.Size();
+  size_t bytes = 0;
+  // A frame that fails validation at the end of the active segment is re-read once: it may be
+  // a torn tail that an appender truncated and overwrote while this reader was reading it.
+  bool retried = false;
+  auto retry = [&] {
+    if (reader_.has_successor || retried) return false;
+    retried = true;
+    read_buffer_.clear();
+    size = reader_.file.Size();
+    return true;
+  };
+  try {
+    // Each iteration consumes a frame, moves to the next segment or returns; the bytes of the
+    // log bound the count.
+    while (out.size() < max_updates && bytes < kMaxReadBytes) {
+      const uint64_t offset = reader_.offset;
+      const std::string& path = reader_.file.path();
+      if (offset >= size) {
+        if (reader_.has_successor) CorruptAt(path, offset, "segment ends without its seal");
+        break;
+      }
+      const std::string_view header_bytes = ReadWindow(offset, kFrameHeaderSize, size);
+      if (header_bytes.size() < kFrameHeaderSize) {
+        if (reader_.has_successor) CorruptAt(path, offset, "segment ends inside a frame header");
+        break;
+      }
+      FrameHeader header;
+      std::string error;
+      const FrameHeaderStatus status = ParseFrameHeader(header_bytes, &header, &error);
+      if (status == FrameHeaderStatus::kAllZero && !reader_.has_successor &&
+          AllZeroFrom(reader_.file, offset, size)) {
+        break;
+      }
+      if (status != FrameHeaderStatus::kValid) {
+        if (retry()) continue;
+        CorruptAt(path, offset, error);
+      }
+      const uint64_t end = offset + kFrameHeaderSize + header.body_length;
+      if (end > size) {
+        if (reader_.has_successor) CorruptAt(path, offset, "segment ends inside a frame body");
+        break;
+      }
+      if (header.type == FrameType::kSeal) {
+        if (!MoveToSuccessor(reader_)) break;
+        read_buffer_.clear();
+        size = reader_.file.Size();
+        retried = false;
+        continue;
+      }
+      if (header.update_id <= reader_.last_id) {
+        if (retry()) continue;
+        CorruptAt(path, offset,
+                  "update id " + std::to_string(header.update_id) + " follows update id " +
+                      std::to_string(reader_.last_id));
+      }
+      if (header.update_id > after_id) {
+        const std::string_view body =
+            ReadWindow(offset + kFrameHeaderSize, header.body_length, size);
+        Update update;
+        try {
+          update = format::DecodeBatchRecord(body, path, offset + kFrameHeaderSize);
+        } catch (const Error&) {
+          if (retry()) continue;
+          throw;
+        }
+        if (update.id != header.update_id) {
+          if (retry()) continue;
+          CorruptAt(path, offset,
+                    "record of update " + std::to_string(update.id) + " in the frame of update " +
+                        std::to_string(header.update_id));
+        }
+        out.push_back(std::move(update));
+        bytes += header.body_length;
+      }
+      reader_.offset = end;
+      reader_.last_id = header.update_id;
+      retried = false;
+    }
+  } catch (const Error& e) {
+    // Return what was read before the damage; the next call starts at the damaged frame and
+    // throws, so the caller stops exactly there.
+    if (e.code() == Error::Code::kCorruption && !out.empty()) return out;
+    throw;
+  }
+  return out;
+}
+
+}  // namespace whycache::log

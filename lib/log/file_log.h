@@ -1,0 +1,115 @@
+// The file change log: a directory of append-only segment files and a manifest, shared by any
+// number of appending and reading processes on one machine.
+//
+// Directory layout:
+//   MANIFEST                 the segments in log order and the horizon (lib/log/manifest.h)
+//   LOCK                     appenders hold flock(LOCK_EX) on it while they append
+//   NNNNNNNNNNNNNNNNNNNN.seg segments (lib/log/segment_format.h); the last one is active
+//
+// Appending: the appender takes the lock, catches up with what others appended (reading frame
+// headers from where it last stopped), truncates a torn tail left by a killed appender, assigns
+// the next id, writes the frame with one positioned write and, by default, fdatasyncs before
+// releasing the lock. Ids are therefore strictly increasing in file order, and a frame that
+// is complete on disk is committed. A full segment is sealed (a seal frame) and a new one is
+// created and published in the manifest before the append.
+//
+// Reading takes no lock: a reader keeps its segment open with the offset and id it has read up
+// to, so a poll that finds nothing new costs one fstat. A frame that is incomplete at the end of
+// the active segment is not yet committed (or torn) and is not returned. Anything else that fails
+// validation throws Error(kCorruption) naming the segment file and offset.
+#ifndef WHYCACHE_LIB_LOG_FILE_LOG_H_
+#define WHYCACHE_LIB_LOG_FILE_LOG_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "lib/log/manifest.h"
+#include "lib/log/posix_file.h"
+#include "whycache/change_log.h"
+
+namespace whycache::log {
+
+struct FileLogOptions {
+  // As in LogOptions.
+  bool create_if_missing = false;
+  FsyncPolicy fsync = FsyncPolicy::kEveryAppend;
+  // An append that finds the active segment at least this large first seals it and starts a new
+  // one.
+  uint64_t segment_bytes = uint64_t{64} << 20;
+  // If set, Append calls it with the lock held, after assigning the id and before writing the
+  // frame: tests use it to inject delays and crashes inside the append transaction.
+  std::function<void()> before_commit;
+
+  static FileLogOptions From(const LogOptions& options);
+};
+
+class FileLog final : public ChangeLog {
+ public:
+  // Opens the log in directory `dir` (relative paths are made absolute). With
+  // create_if_missing, creates the directory (not its parents) and an empty log if needed.
+  // Throws Error(kUnavailable) if the log does not exist or was never initialized,
+  // Error(kCorruption) if its manifest is invalid, Error(kIOError) on other failures.
+  static std::unique_ptr<FileLog> Open(const std::string& dir, FileLogOptions options);
+
+  // ChangeLog. Thread-safety: one thread at a time per object; any number of objects in any
+  // number of processes on this machine.
+  uint64_t Append(std::span<const Mutation> batch) override;
+  std::vector<Update> ReadAfter(uint64_t after_id, size_t max_updates) override;
+  uint64_t HeadId() override;
+  uint64_t Horizon() override;
+  std::string Describe() const override;
+
+  const std::string& dir() const { return dir_; }
+
+ private:
+  // A position in one segment: the next frame starts at `offset`, and `last_id` is the id of the
+  // last batch before it (the segment's first id - 1 at its start).
+  struct Cursor {
+    uint64_t segment = 0;
+    File file;
+    uint64_t offset = 0;
+    uint64_t last_id = 0;
+    // The manifest listed a later segment when this one was opened: it must end with a seal, so
+    // running out of bytes before the seal is corruption rather than "nothing new yet".
+    bool has_successor = false;
+  };
+  enum class ScanEnd { kEndOfData, kSealed };
+
+  FileLog(std::string dir, FileLogOptions options);
+
+  static void Initialize(const std::string& dir);
+  static void CreateSegment(const std::string& dir, uint64_t number);
+  // Opens segment `index` of `manifest` into `cursor`, positioned at its first frame.
+  void OpenSegment(const Manifest& manifest, size_t index, Cursor& cursor) const;
+  // Moves `cursor` from a sealed segment to its successor; false if the manifest has none yet.
+  bool MoveToSuccessor(Cursor& cursor) const;
+
+  // Advances `cursor` over complete frames by reading their headers only. With `truncate_torn`
+  // (REQUIRES: the lock is held) an incomplete tail is cut off; otherwise it stops before it.
+  ScanEnd ScanHeaders(Cursor& cursor, bool truncate_torn) const;
+  // Brings tail_ to the end of the log. REQUIRES: the lock is held.
+  void SyncTailLocked();
+  // Seals tail_'s segment and starts the next. REQUIRES: the lock is held.
+  void RollOverLocked(bool already_sealed);
+
+  void PositionReader(uint64_t after_id);
+  // Returns a view of `n` bytes of the reader's segment at `offset`, shorter if the file (of
+  // `size` bytes) ends first. Reads ahead into read_buffer_.
+  std::string_view ReadWindow(uint64_t offset, size_t n, uint64_t size);
+
+  const std::string dir_;
+  const FileLogOptions options_;
+  File lock_file_;  // Opened on first append.
+  Cursor tail_;     // Where the appender (and HeadId) got to.
+  Cursor reader_;   // Where ReadAfter got to.
+  std::string read_buffer_;
+  uint64_t read_buffer_offset_ = 0;
+};
+
+}  // namespace whycache::log
+
+#endif  // WHYCACHE_LIB_LOG_FILE_LOG_H_

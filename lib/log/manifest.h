@@ -1,0 +1,54 @@
+// The file log's manifest: which segment files make up the log, in order, and its horizon.
+//
+// It is replaced only as a whole (write a temporary file, fsync, rename), so readers that do not
+// take the log's lock always see one complete version. A compaction rewrites old segments into
+// new ones and publishes them by swapping the manifest; readers that reach the end of a segment
+// consult the manifest for its successor.
+//
+// File "MANIFEST", little-endian:
+//   "WHYCMAN\0", fixed32 format version (kManifestFormatVersion), fixed64 generation (+1 per
+//   rewrite), fixed64 horizon, fixed64 next segment number, varint segment count, then per
+//   segment: fixed64 number, fixed64 first update id it may hold; fixed32 CRC-32C of all of it.
+#ifndef WHYCACHE_LIB_LOG_MANIFEST_H_
+#define WHYCACHE_LIB_LOG_MANIFEST_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace whycache::log {
+
+inline constexpr uint32_t kManifestFormatVersion = 1;
+inline constexpr const char* kManifestFileName = "MANIFEST";
+
+struct SegmentInfo {
+  uint64_t number = 0;
+  // Every update in this segment has an id >= first_id, and every update in earlier segments an
+  // id < first_id.
+  uint64_t first_id = 0;
+  friend bool operator==(const SegmentInfo&, const SegmentInfo&) = default;
+};
+
+struct Manifest {
+  uint64_t generation = 0;
+  uint64_t horizon = 0;
+  uint64_t next_segment_number = 0;
+  std::vector<SegmentInfo> segments;  // In log order; the last one is the active one.
+  friend bool operator==(const Manifest&, const Manifest&) = default;
+};
+
+std::string EncodeManifest(const Manifest& manifest);
+// `bytes` are untrusted; throws Error(kCorruption) naming `path` and the offset unless they are a
+// valid manifest with at least one segment, increasing numbers and non-decreasing first ids.
+Manifest DecodeManifest(std::string_view bytes, const std::string& path);
+
+// Reads DIR/MANIFEST. Throws Error(kUnavailable) if it does not exist, Error(kCorruption) if it is
+// invalid.
+Manifest ReadManifest(const std::string& dir);
+// Replaces DIR/MANIFEST atomically and durably. REQUIRES: the log's lock is held.
+void WriteManifest(const std::string& dir, const Manifest& manifest);
+
+}  // namespace whycache::log
+
+#endif  // WHYCACHE_LIB_LOG_MANIFEST_H_

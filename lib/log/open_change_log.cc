@@ -1,0 +1,23 @@
+// OpenChangeLog: picks the implementation a URI names.
+#include "lib/log/file_log.h"
+#include "lib/log/file_uri.h"
+#include "whycache/change_log.h"
+#include "whycache/error.h"
+
+namespace whycache {
+
+std::unique_ptr<ChangeLog> OpenChangeLog(std::string_view uri, const LogOptions& options) {
+  if (log::IsFileLogUri(uri)) {
+    return log::FileLog::Open(log::FileLogDirectory(uri), log::FileLogOptions::From(options));
+  }
+  if (uri.starts_with("mysql://")) {
+    throw Error(
+        Error::Code::kInvalidArgument,
+        "cannot open '" + std::string(uri) + "': mysql logs are not built into this binary yet");
+  }
+  throw Error(Error::Code::kInvalidArgument,
+              "unsupported change log URI '" + std::string(uri) +
+                  "': use file:DIR or mysql://USER@HOST:PORT/DATABASE");
+}
+
+}  // namespace whycache
