@@ -9,6 +9,7 @@
 #include <random>
 #include <utility>
 
+#include "lib/format/batch_record.h"
 #include "lib/log/mysql/connection.h"
 #include "lib/log/mysql/mysql_uri.h"
 #include "lib/log/mysql/row_codec.h"
@@ -28,42 +29,6 @@ constexpr size_t kMaxReadBytes = size_t{64} << 20;
 // Deadlocks, lock wait timeouts and token collisions are retried this often per append.
 constexpr int kMaxConflictRetries = 10;
 constexpr size_t kLogColumns = 9;
-
-[[noreturn]] void Invalid(const std::string& what) {
-  throw Error(Error::Code::kInvalidArgument, "cannot append: " + what);
-}
-
-void ValidateBatch(std::span<const Mutation> batch) {
-  if (batch.empty()) Invalid("the batch is empty");
-  if (batch.size() > kMaxBatchMutations) {
-    Invalid("the batch has " + std::to_string(batch.size()) + " mutations, more than the limit " +
-            std::to_string(kMaxBatchMutations));
-  }
-  size_t bytes = 0;
-  for (size_t i = 0; i < batch.size(); ++i) {
-    const Mutation& m = batch[i];
-    if (m.op != Mutation::Op::kSet && m.op != Mutation::Op::kDelete) {
-      Invalid("mutation " + std::to_string(i) + " has an unknown op");
-    }
-    if (m.key.size() > kMaxKeyBytes) {
-      Invalid("mutation " + std::to_string(i) + " has a key of " + std::to_string(m.key.size()) +
-              " bytes, more than the limit " + std::to_string(kMaxKeyBytes));
-    }
-    if (m.value.size() > kMaxValueBytes) {
-      Invalid("mutation " + std::to_string(i) + " has a value of " +
-              std::to_string(m.value.size()) + " bytes, more than the limit " +
-              std::to_string(kMaxValueBytes));
-    }
-    if (m.op == Mutation::Op::kDelete && !m.value.empty()) {
-      Invalid("mutation " + std::to_string(i) + " is a delete that carries a value");
-    }
-    bytes += m.key.size() + m.value.size();
-  }
-  if (bytes > kMaxBatchBytes) {
-    Invalid("the batch has " + std::to_string(bytes) +
-            " key and value bytes, more than the limit " + std::to_string(kMaxBatchBytes));
-  }
-}
 
 std::string RandomToken() {
   std::random_device device;
@@ -143,7 +108,7 @@ class MysqlChangeLog final : public ChangeLog {
 };
 
 uint64_t MysqlChangeLog::Append(std::span<const Mutation> batch) {
-  ValidateBatch(batch);
+  format::CheckBatchLimits(batch);
   std::vector<StoredValue> values(batch.size());
   for (size_t i = 0; i < batch.size(); ++i) EncodeValue(batch[i], &values[i]);
   // Chosen once for all attempts: the token is how a retry recognizes its own earlier commit.
@@ -313,77 +278,83 @@ std::vector<Update> MysqlChangeLog::ReadOnce(uint64_t after_id, size_t max_updat
 
   // Each page either returns rows (every row advances the cursor) or ends the loop, and the
   // rows below kMaxBatchMutations per batch bound the pages per batch: the loop ends.
-  while (true) {
-    size_t limit;
-    sql::PreparedStatement* query;
-    if (!partial.mutations.empty()) {
-      limit = std::min<size_t>(options_.read_page_rows, partial_size - partial.mutations.size());
-      query = &rest_of_batch;
-      query->setUInt64(1, partial.id);
-      query->setUInt(2, static_cast<uint32_t>(partial.mutations.size()));
-      query->setUInt64(3, limit);
-    } else {
-      // Ask for about as many rows as the remaining batches need, judged by the batches seen.
-      size_t per_batch = batches_seen == 0 ? 1 : (rows_seen + batches_seen - 1) / batches_seen;
-      size_t per_row_bytes = rows_seen == 0 ? 1 : std::max<size_t>(bytes / rows_seen, 1);
-      limit = std::min({options_.read_page_rows, (max_updates - updates.size()) * per_batch,
-                        std::max<size_t>(kMaxReadBytes / per_row_bytes, 1)});
-      query = &next_rows;
-      query->setUInt64(1, cursor);
-      query->setUInt64(2, limit);
-    }
-    std::unique_ptr<sql::ResultSet> rows(query->executeQuery());
-    size_t page_rows = 0;
-    bool full = false;
-    while (!full && rows->next()) {
-      ++page_rows;
-      StoredRow row;
-      row.update_id = rows->getUInt64(1);
-      row.pos = rows->getUInt(2);
-      const uint32_t batch_size = rows->getUInt(3);
-      row.op = static_cast<uint8_t>(rows->getUInt(4));
-      row.key = rows->getString(5).asStdString();
-      row.value = rows->getString(6).asStdString();
-      row.encoding = static_cast<uint8_t>(rows->getUInt(7));
-      row.checksum = rows->getUInt(8);
-      if (partial.mutations.empty()) {
-        if (row.pos != 0) corrupt(row.update_id, "has no row at position 0");
-        if (batch_size == 0 || batch_size > kMaxBatchMutations) {
-          corrupt(row.update_id, "claims a batch size of " + std::to_string(batch_size));
-        }
-        partial.id = row.update_id;
-        partial.write_time_us = rows->getInt64(9);
-        partial_size = batch_size;
-      } else if (row.update_id != partial.id) {
-        corrupt(partial.id, "has " + std::to_string(partial.mutations.size()) + " of its " +
-                                std::to_string(partial_size) + " rows");
-      } else if (row.pos > partial.mutations.size()) {
-        corrupt(row.update_id,
-                "lacks its row at position " + std::to_string(partial.mutations.size()));
-      } else if (row.pos != partial.mutations.size() || batch_size != partial_size) {
-        corrupt(row.update_id, "has an inconsistent row at position " + std::to_string(row.pos));
-      }
-      bytes += row.key.size() + row.value.size();
-      ++rows_seen;
-      partial.mutations.push_back(DecodeRow(row));
-      if (partial.mutations.size() == partial_size) {
-        cursor = partial.id;
-        ++batches_seen;
-        updates.push_back(std::move(partial));
-        partial = Update();
-        full = updates.size() == max_updates;
-      }
-    }
-    if (full || (partial.mutations.empty() && bytes >= kMaxReadBytes)) break;
-    if (page_rows < limit) {
-      // The page ended before its limit: nothing more is committed. A batch cut short here
-      // cannot be a page boundary, so rows are missing.
+  try {
+    while (true) {
+      size_t limit;
+      sql::PreparedStatement* query;
       if (!partial.mutations.empty()) {
-        corrupt(partial.id, "has " + std::to_string(partial.mutations.size()) + " of its " +
-                                std::to_string(partial_size) + " rows");
+        limit = std::min<size_t>(options_.read_page_rows, partial_size - partial.mutations.size());
+        query = &rest_of_batch;
+        query->setUInt64(1, partial.id);
+        query->setUInt(2, static_cast<uint32_t>(partial.mutations.size()));
+        query->setUInt64(3, limit);
+      } else {
+        // Ask for about as many rows as the remaining batches need, judged by the batches seen.
+        size_t per_batch = batches_seen == 0 ? 1 : (rows_seen + batches_seen - 1) / batches_seen;
+        size_t per_row_bytes = rows_seen == 0 ? 1 : std::max<size_t>(bytes / rows_seen, 1);
+        limit = std::min({options_.read_page_rows, (max_updates - updates.size()) * per_batch,
+                          std::max<size_t>(kMaxReadBytes / per_row_bytes, 1)});
+        query = &next_rows;
+        query->setUInt64(1, cursor);
+        query->setUInt64(2, limit);
       }
-      break;
+      std::unique_ptr<sql::ResultSet> rows(query->executeQuery());
+      size_t page_rows = 0;
+      bool full = false;
+      while (!full && rows->next()) {
+        ++page_rows;
+        StoredRow row;
+        row.update_id = rows->getUInt64(1);
+        row.pos = rows->getUInt(2);
+        const uint32_t batch_size = rows->getUInt(3);
+        row.op = static_cast<uint8_t>(rows->getUInt(4));
+        row.key = rows->getString(5).asStdString();
+        row.value = rows->getString(6).asStdString();
+        row.encoding = static_cast<uint8_t>(rows->getUInt(7));
+        row.checksum = rows->getUInt(8);
+        if (partial.mutations.empty()) {
+          if (row.pos != 0) corrupt(row.update_id, "has no row at position 0");
+          if (batch_size == 0 || batch_size > kMaxBatchMutations) {
+            corrupt(row.update_id, "claims a batch size of " + std::to_string(batch_size));
+          }
+          partial.id = row.update_id;
+          partial.write_time_us = rows->getInt64(9);
+          partial_size = batch_size;
+        } else if (row.update_id != partial.id) {
+          corrupt(partial.id, "has " + std::to_string(partial.mutations.size()) + " of its " +
+                                  std::to_string(partial_size) + " rows");
+        } else if (row.pos > partial.mutations.size()) {
+          corrupt(row.update_id,
+                  "lacks its row at position " + std::to_string(partial.mutations.size()));
+        } else if (row.pos != partial.mutations.size() || batch_size != partial_size) {
+          corrupt(row.update_id, "has an inconsistent row at position " + std::to_string(row.pos));
+        }
+        bytes += row.key.size() + row.value.size();
+        ++rows_seen;
+        partial.mutations.push_back(DecodeRow(row));
+        if (partial.mutations.size() == partial_size) {
+          cursor = partial.id;
+          ++batches_seen;
+          updates.push_back(std::move(partial));
+          partial = Update();
+          full = updates.size() == max_updates;
+        }
+      }
+      if (full || (partial.mutations.empty() && bytes >= kMaxReadBytes)) break;
+      if (page_rows < limit) {
+        // The page ended before its limit: nothing more is committed. A batch cut short here
+        // cannot be a page boundary, so rows are missing.
+        if (!partial.mutations.empty()) {
+          corrupt(partial.id, "has " + std::to_string(partial.mutations.size()) + " of its " +
+                                  std::to_string(partial_size) + " rows");
+        }
+        break;
+      }
     }
+  } catch (const Error& e) {
+    // Hand out the whole batches before the damaged one: the caller's next read starts at it
+    // and gets this error again, so nothing is skipped.
+    if (e.code() != Error::Code::kCorruption || updates.empty()) throw;
   }
   if (!updates.empty() && updates.back().id > durable_through_ && options_.make_reads_durable) {
     MakeDurable();

@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include "lib/format/compression.h"
 #include "whycache/error.h"
 #include "whycache/limits.h"
 
@@ -46,6 +47,15 @@ void EncodeValue(const Mutation& mutation, StoredValue* out) {
   out->encoding = ValueEncoding::kRaw;
   out->bytes = mutation.value;
   out->owned.clear();
+  if (mutation.value.size() >= format::kCompressionThreshold) {
+    out->owned = format::ZstdCompress(mutation.value);
+    if (out->owned.size() < mutation.value.size()) {
+      out->encoding = ValueEncoding::kZstd;
+      out->bytes = out->owned;
+    } else {
+      out->owned.clear();
+    }
+  }
   out->checksum = RowChecksum(static_cast<uint8_t>(mutation.op), mutation.key,
                               static_cast<uint8_t>(out->encoding), out->bytes);
 }
@@ -65,6 +75,12 @@ Mutation DecodeRow(StoredRow& row) {
   switch (static_cast<ValueEncoding>(row.encoding)) {
     case ValueEncoding::kRaw:
       mutation.value = std::move(row.value);
+      break;
+    case ValueEncoding::kZstd:
+      mutation.value = format::ZstdDecompress(row.value, kMaxValueBytes,
+                                              "corrupt MySQL log row: update id " +
+                                                  std::to_string(row.update_id) + ", position " +
+                                                  std::to_string(row.pos) + ": compressed value");
       break;
     default:
       Corrupt(row, "unknown value encoding " + std::to_string(row.encoding));
