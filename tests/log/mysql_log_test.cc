@@ -236,6 +236,27 @@ TEST(MysqlLogTest, UnknownEncodingNamesTheUpdateId) {
                         "unknown value encoding 9");
 }
 
+TEST(MysqlLogTest, UndecodableCompressedValueNamesTheUpdateId) {
+  ExpectCorruptionNamed("UPDATE {log} SET encoding = 1, checksum = " + SqlChecksum("op", "1") +
+                            " WHERE update_id = 2 AND pos = 1",
+                        "compressed value");
+}
+
+TEST(MysqlLogTest, LargeCompressibleValuesAreStoredCompressed) {
+  std::string prefix;
+  auto log = CreateFreshLog({}, &prefix);
+  std::vector<Mutation> batch = {Mutation::Set("big", std::string(100000, 'z')),
+                                 Mutation::Set("small", std::string(100, 'z'))};
+  log->Append(batch);
+  auto raw = RawConnection();
+  EXPECT_EQ(QueryOne(*raw, "SELECT GROUP_CONCAT(encoding ORDER BY pos) FROM " + prefix + "_log"),
+            "1,0");
+  EXPECT_LT(
+      std::stoul(QueryOne(*raw, "SELECT LENGTH(value) FROM " + prefix + "_log WHERE pos = 0")),
+      1000u);
+  EXPECT_EQ(log->ReadAfter(0, 1).at(0).mutations, batch);
+}
+
 TEST(MysqlLogTest, MissingRowNamesTheUpdateId) {
   ExpectCorruptionNamed("DELETE FROM {log} WHERE update_id = 2 AND pos = 1",
                         "lacks its row at position 1");
