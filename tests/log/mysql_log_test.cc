@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -157,7 +158,7 @@ TEST(MysqlLogTest, PagingNeverSplitsABatch) {
     log->Append(batch);
     batches.push_back(std::move(batch));
   }
-  for (size_t max : {size_t{1}, size_t{3}, size_t{1000}}) {
+  for (size_t max : {size_t{1}, size_t{3}, size_t{1000}, std::numeric_limits<size_t>::max()}) {
     std::vector<Update> read = ReadAll(*log, max);
     ASSERT_EQ(read.size(), batches.size()) << max;
     for (size_t i = 0; i < read.size(); ++i) EXPECT_EQ(read[i].mutations, batches[i]);

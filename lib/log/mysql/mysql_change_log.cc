@@ -292,8 +292,10 @@ std::vector<Update> MysqlChangeLog::ReadOnce(uint64_t after_id, size_t max_updat
         // Ask for about as many rows as the remaining batches need, judged by the batches seen.
         size_t per_batch = batches_seen == 0 ? 1 : (rows_seen + batches_seen - 1) / batches_seen;
         size_t per_row_bytes = rows_seen == 0 ? 1 : std::max<size_t>(bytes / rows_seen, 1);
-        limit = std::min({options_.read_page_rows, (max_updates - updates.size()) * per_batch,
-                          std::max<size_t>(kMaxReadBytes / per_row_bytes, 1)});
+        limit =
+            std::min({options_.read_page_rows,
+                      std::min(max_updates - updates.size(), options_.read_page_rows) * per_batch,
+                      std::max<size_t>(kMaxReadBytes / per_row_bytes, 1)});
         query = &next_rows;
         query->setUInt64(1, cursor);
         query->setUInt64(2, limit);
