@@ -11,6 +11,7 @@
 #include <fstream>
 #include <iostream>
 #include <optional>
+#include <random>
 #include <sstream>
 #include <thread>
 
@@ -89,8 +90,16 @@ std::string Await(ChildProcess& child, const std::string& name) {
 }  // namespace
 
 std::string FreshTablePrefix() {
+  // Test processes in separate sandboxes can share a pid (each has its own pid namespace) and,
+  // after a restart moved a server, even a server: a random part keeps their tables apart.
+  static const std::string process_part = [] {
+    std::random_device random;
+    char hex[9];
+    std::snprintf(hex, sizeof hex, "%08x", static_cast<unsigned>(random()));
+    return std::string(hex);
+  }();
   static std::atomic<int> counter{0};
-  return "t" + std::to_string(getpid()) + "_" + std::to_string(counter++);
+  return "t" + process_part + "_" + std::to_string(counter++);
 }
 
 std::string LogUri(const std::string& prefix) {

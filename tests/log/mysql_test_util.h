@@ -17,7 +17,7 @@
 
 namespace whycache::mysql_log::testing {
 
-// A table prefix no other test of this run uses ("t<pid>_<n>").
+// A table prefix no other test uses ("t<random hex>_<n>").
 std::string FreshTablePrefix();
 
 // The fixture server's URI for the log with table prefix `prefix`.
