@@ -31,8 +31,8 @@ using whycache::testing::TestMariaDb;
 void KillOtherConnections(sql::Connection& raw) {
   std::unique_ptr<sql::Statement> statement(raw.createStatement());
   std::unique_ptr<sql::ResultSet> ids(statement->executeQuery(
-      "SELECT id FROM information_schema.processlist WHERE user = CURRENT_USER() + 0 OR "
-      "user = SUBSTRING_INDEX(USER(), '@', 1) AND id <> CONNECTION_ID()"));
+      "SELECT id FROM information_schema.processlist "
+      "WHERE user = SUBSTRING_INDEX(USER(), '@', 1) AND id <> CONNECTION_ID()"));
   std::vector<uint64_t> victims;
   while (ids->next()) victims.push_back(ids->getUInt64(1));
   for (uint64_t id : victims) {
@@ -61,6 +61,30 @@ TEST(MysqlRestartTest, AppendSurvivesAConnectionKilledInsideItsTransaction) {
   ASSERT_EQ(read.size(), 1u);
   EXPECT_EQ(read[0].id, id);
   EXPECT_EQ(log->HeadId(), id);
+}
+
+// The COMMIT happens but its answer is lost: the retry finds the batch's token and returns the
+// committed id instead of appending the batch again.
+TEST(MysqlRestartTest, RetryAfterALostCommitAnswerDoesNotDuplicate) {
+  auto raw = RawConnection();
+  int commits = 0;
+  MysqlLogOptions options;
+  options.after_commit = [&] {
+    if (commits++ == 0) {
+      KillOtherConnections(*raw);
+      throw sql::SQLException("Lost connection to server during query", "HY000", 2013);
+    }
+  };
+  auto log = CreateFreshLog(options);
+  std::vector<Mutation> batch = {Mutation::Set("a", "1"), Mutation::Set("b", "2")};
+  uint64_t id = log->Append(batch);
+  EXPECT_EQ(commits, 1) << "the batch was committed again";
+  std::vector<Update> read = log->ReadAfter(0, 10);
+  ASSERT_EQ(read.size(), 1u);
+  EXPECT_EQ(read[0].id, id);
+  EXPECT_EQ(read[0].mutations, batch);
+  Mutation next = Mutation::Set("c", "3");
+  EXPECT_EQ(log->Append({&next, 1}), id + 1);
 }
 
 TEST(MysqlRestartTest, ReadsAndHeadReconnectAfterAKilledConnection) {

@@ -167,6 +167,7 @@ uint64_t MysqlChangeLog::AppendOnce(std::span<const Mutation> batch,
   }
   if (options_.before_commit) options_.before_commit();
   connection_.Execute("COMMIT");
+  if (options_.after_commit) options_.after_commit();
   return id;
 }
 

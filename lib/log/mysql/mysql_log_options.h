@@ -27,6 +27,9 @@ struct MysqlLogOptions {
   // Test hook: runs inside every append transaction, after the batch is written and before
   // COMMIT (e.g. to sleep, so that concurrent writers interleave).
   std::function<void()> before_commit;
+  // Test hook: runs right after COMMIT succeeds, before Append returns. A lost-connection
+  // sql::SQLException (e.g. 2013) thrown here stands for a COMMIT whose answer never arrived.
+  std::function<void()> after_commit;
 
   // Test only: allocate update ids the way AUTO_INCREMENT does, in a statement of their own
   // before the batch's transaction, instead of under the meta-row lock. Ids then become
