@@ -83,12 +83,8 @@ MysqlConnection::MysqlConnection(MysqlUri uri, std::chrono::milliseconds reconne
 
 MysqlConnection::~MysqlConnection() { Drop(); }
 
-sql::Connection& MysqlConnection::Get() {
-  if (connection_ == nullptr) Connect();
-  return *connection_;
-}
-
-void MysqlConnection::Connect() {
+void MysqlConnection::EnsureConnected() {
+  if (connection_ != nullptr) return;
   sql::ConnectOptionsMap options;
   if (uri_.socket.empty()) {
     options["hostName"] = sql::SQLString("tcp://" + uri_.host);
@@ -158,12 +154,12 @@ void MysqlConnection::Fail(std::string_view doing, const sql::SQLException& e) c
 sql::PreparedStatement& MysqlConnection::Prepare(const std::string& sql) {
   auto it = statements_.find(sql);
   if (it != statements_.end()) return *it->second;
-  std::unique_ptr<sql::PreparedStatement> statement(Get().prepareStatement(sql));
+  std::unique_ptr<sql::PreparedStatement> statement(connection_->prepareStatement(sql));
   return *statements_.emplace(sql, std::move(statement)).first->second;
 }
 
 void MysqlConnection::Execute(const std::string& sql) {
-  std::unique_ptr<sql::Statement> statement(Get().createStatement());
+  std::unique_ptr<sql::Statement> statement(connection_->createStatement());
   statement->execute(sql);
 }
 

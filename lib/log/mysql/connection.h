@@ -40,18 +40,20 @@ class MysqlConnection {
 
   const MysqlUri& uri() const { return uri_; }
 
-  // Runs `work(connection, attempt)` (attempt counts from 0) and returns its result. When it
-  // throws a lost-connection error, drops the connection, waits (10 ms doubling up to 1 s),
-  // reconnects and runs it again from the start; `work` must therefore be a whole unit that is
-  // safe to repeat (a transaction, or a read). Throws Error(kUnavailable) naming the endpoint
-  // when the server stays unreachable past the reconnect budget or refuses the login; any other
-  // SQL error propagates as sql::SQLException.
+  // Connects if needed, runs `work(attempt)` (attempt counts from 0; `work` issues its
+  // statements through Prepare() and Execute()) and returns its result. When it throws a
+  // lost-connection error, drops the connection, waits (10 ms doubling up to 1 s), reconnects
+  // and runs it again from the start; `work` must therefore be a whole unit that is safe to
+  // repeat (a transaction, or a read). Throws Error(kUnavailable) naming the endpoint when the
+  // server stays unreachable past the reconnect budget or refuses the login; any other SQL
+  // error propagates as sql::SQLException.
   template <typename Work>
   auto Run(Work&& work) {
     auto deadline = std::chrono::steady_clock::now() + reconnect_budget_;
     for (int attempt = 0;; ++attempt) {
       try {
-        return work(Get(), attempt);
+        EnsureConnected();
+        return work(attempt);
       } catch (const sql::SQLException& e) {
         if (!IsConnectionLost(e)) throw;
         Drop();
@@ -80,8 +82,7 @@ class MysqlConnection {
   [[noreturn]] void Fail(std::string_view doing, const sql::SQLException& e) const;
 
  private:
-  sql::Connection& Get();
-  void Connect();
+  void EnsureConnected();
   void WaitBeforeRetry(int attempt, std::chrono::steady_clock::time_point deadline,
                        const sql::SQLException& cause);
   [[noreturn]] void ThrowUnreachable(const sql::SQLException& cause) const;

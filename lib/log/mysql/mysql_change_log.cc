@@ -77,11 +77,6 @@ class MysqlChangeLog final : public ChangeLog {
   std::string Describe() const override { return connection_.uri().Describe(); }
 
  private:
-  struct PageResult {
-    size_t rows = 0;
-    size_t bytes = 0;
-  };
-
   uint64_t AppendOnce(std::span<const Mutation> batch, const std::vector<StoredValue>& values,
                       const std::string& token, int64_t write_time_us);
   uint64_t NextIdLocked();
@@ -116,7 +111,7 @@ uint64_t MysqlChangeLog::Append(std::span<const Mutation> batch) {
   const int64_t write_time_us = NowMicros();
   for (int conflict = 0;; ++conflict) {
     try {
-      return connection_.Run([&](sql::Connection&, int attempt) -> uint64_t {
+      return connection_.Run([&](int attempt) -> uint64_t {
         if (attempt > 0 || conflict > 0) {
           // The previous attempt may have committed before its connection died.
           if (std::optional<uint64_t> id = FindToken(token)) {
@@ -247,7 +242,7 @@ std::optional<uint64_t> MysqlChangeLog::FindToken(const std::string& token) {
 std::vector<Update> MysqlChangeLog::ReadAfter(uint64_t after_id, size_t max_updates) {
   if (max_updates == 0) return {};
   try {
-    return connection_.Run([&](sql::Connection&, int) { return ReadOnce(after_id, max_updates); });
+    return connection_.Run([&](int) { return ReadOnce(after_id, max_updates); });
   } catch (const sql::SQLException& e) {
     connection_.Fail("reading the updates after id " + std::to_string(after_id), e);
   }
@@ -377,7 +372,7 @@ void MysqlChangeLog::MakeDurable() {
 
 uint64_t MysqlChangeLog::ReadMeta(const std::string& column) {
   try {
-    return connection_.Run([&](sql::Connection&, int) -> uint64_t {
+    return connection_.Run([&](int) -> uint64_t {
       sql::PreparedStatement& read =
           connection_.Prepare("SELECT " + column + " FROM " + meta_table_ + " WHERE id = 1");
       std::unique_ptr<sql::ResultSet> rows(read.executeQuery());

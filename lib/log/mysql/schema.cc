@@ -121,7 +121,7 @@ std::vector<std::string> SchemaStatements(std::string_view text, std::string_vie
 
 void ApplySchema(MysqlConnection& connection) {
   try {
-    connection.Run([&](sql::Connection&, int) {
+    connection.Run([&](int) {
       sql::PreparedStatement& lock = connection.Prepare(
           "SELECT GET_LOCK(CONCAT('whycache_init.', LEFT(MD5(CONCAT(DATABASE(), '.', ?)), 32)),"
           " ?)");
@@ -146,7 +146,7 @@ void ApplySchema(MysqlConnection& connection) {
 void CheckSchema(MysqlConnection& connection) {
   uint32_t version = 0;
   try {
-    version = connection.Run([&](sql::Connection&, int) { return AppliedVersion(connection); });
+    version = connection.Run([&](int) { return AppliedVersion(connection); });
   } catch (const sql::SQLException& e) {
     if (e.getErrorCode() != 1146) connection.Fail("reading the schema version", e);
   }
