@@ -26,7 +26,7 @@ using testing::FreshTablePrefix;
 using testing::LogUri;
 using testing::QueryOne;
 using testing::RawConnection;
-using whycache::testing::TestMariaDb;
+using testing::Server;
 
 std::string Bytes(const char* s, size_t n) { return std::string(s, n); }
 
@@ -312,7 +312,7 @@ TEST(MysqlLogTest, WrongPasswordNamesTheAccountNotThePassword) {
   WithPasswordVariable("not-the-secret-1234", [&] {
     std::string message;
     EXPECT_EQ(OpenErrorCode(LogUri(prefix), &message), Error::Code::kUnavailable);
-    const auto& s = TestMariaDb::Shared().settings();
+    const auto& s = Server().settings();
     EXPECT_NE(message.find(s.user + "@" + s.host + ":" + std::to_string(s.port)), std::string::npos)
         << message;
     EXPECT_NE(message.find("WHYCACHE_MYSQL_PASSWORD"), std::string::npos) << message;
@@ -323,7 +323,7 @@ TEST(MysqlLogTest, WrongPasswordNamesTheAccountNotThePassword) {
 TEST(MysqlLogTest, PasswordFromADefaultsFileAndNeverInDescribe) {
   std::string prefix;
   CreateFreshLog({}, &prefix);
-  const auto& s = TestMariaDb::Shared().settings();
+  const auto& s = Server().settings();
   whycache::testing::TempDir dir;
   std::ofstream(dir.File("my.cnf")) << "# credentials\n[mysqld]\npassword=wrong\n[client]\n"
                                     << "password = \"" << s.password << "\"\n";
@@ -337,7 +337,7 @@ TEST(MysqlLogTest, PasswordFromADefaultsFileAndNeverInDescribe) {
 }
 
 TEST(MysqlLogTest, UnreachableServerIsUnavailableWithinTheBudget) {
-  const auto& s = TestMariaDb::Shared().settings();
+  const auto& s = Server().settings();
   // Port 1 on loopback: nothing listens there, the connection is refused at once.
   std::string uri = "mysql://" + s.user + "@127.0.0.1:1/" + s.database;
   MysqlLogOptions options;

@@ -22,6 +22,7 @@ using testing::FreshTablePrefix;
 using testing::LogUri;
 using testing::RawConnection;
 using testing::RunWritersAndTailer;
+using testing::Server;
 using testing::WritersAndTailerResult;
 using testing::WritersAndTailerRun;
 using whycache::testing::TestMariaDb;
@@ -103,7 +104,7 @@ void RandomDelay() {
 }
 
 TEST(MysqlRestartTest, NoBatchLostOrDuplicatedAcrossServerRestarts) {
-  TestMariaDb& server = TestMariaDb::Shared();
+  TestMariaDb& server = Server();
   if (!server.owned()) GTEST_SKIP() << "the server named by MDB_* is not ours to restart";
   std::string uri = LogUri(FreshTablePrefix());
   LogOptions create;

@@ -3,6 +3,7 @@
 #include <cppconn/resultset.h>
 #include <cppconn/statement.h>
 #include <mysql_driver.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -89,6 +90,14 @@ std::string Await(ChildProcess& child, const std::string& name) {
 
 }  // namespace
 
+TestMariaDb& Server() {
+  static TestMariaDb& server = []() -> TestMariaDb& {
+    if (const char* test_tmpdir = getenv("TEST_TMPDIR")) setenv("TMPDIR", test_tmpdir, 1);
+    return TestMariaDb::Shared();
+  }();
+  return server;
+}
+
 std::string FreshTablePrefix() {
   // Test processes in separate sandboxes can share a pid (each has its own pid namespace) and,
   // after a restart moved a server, even a server: a random part keeps their tables apart.
@@ -102,9 +111,7 @@ std::string FreshTablePrefix() {
   return "t" + process_part + "_" + std::to_string(counter++);
 }
 
-std::string LogUri(const std::string& prefix) {
-  return TestMariaDb::Shared().settings().Uri(prefix);
-}
+std::string LogUri(const std::string& prefix) { return Server().settings().Uri(prefix); }
 
 std::unique_ptr<ChangeLog> CreateFreshLog(const MysqlLogOptions& options, std::string* prefix_out) {
   std::string prefix = FreshTablePrefix();
@@ -115,7 +122,7 @@ std::unique_ptr<ChangeLog> CreateFreshLog(const MysqlLogOptions& options, std::s
 }
 
 std::unique_ptr<sql::Connection> RawConnection() {
-  const auto& s = TestMariaDb::Shared().settings();
+  const auto& s = Server().settings();
   std::unique_ptr<sql::Connection> connection(
       sql::mysql::get_mysql_driver_instance()->connect(s.ConnectorUrl(), s.user, s.password));
   connection->setSchema(s.database);

@@ -13,9 +13,15 @@
 #include <vector>
 
 #include "lib/log/mysql/mysql_log_options.h"
+#include "tests/support/test_mariadb.h"
 #include "whycache/change_log.h"
 
 namespace whycache::mysql_log::testing {
+
+// The fixture's server (TestMariaDb::Shared()), started with the test's own temporary
+// directory as TMPDIR: MariaDB names its temporary files after thread and process ids, which
+// repeat across sandboxes, so servers installed at once in a shared /tmp collide.
+whycache::testing::TestMariaDb& Server();
 
 // A table prefix no other test uses ("t<random hex>_<n>").
 std::string FreshTablePrefix();
