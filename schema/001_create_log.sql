@@ -131,3 +131,93 @@ BEGIN
   COMMIT;
 END
 //
+
+-- Batches of several mutations, appended atomically, from any language: stage the mutations
+-- in this session with {prefix}_batch_add, then append them as one batch:
+--   CALL {prefix}_batch_add(1, 'k1', 'v1');
+--   CALL {prefix}_batch_add(2, 'k2', NULL);
+--   CALL {prefix}_batch_commit(token, @id); SELECT @id;
+-- The staged mutations live in a temporary table of the session: a lost connection discards
+-- them, and a retry stages them again and commits with the same token (NULL for none), which
+-- returns the id of an earlier attempt that committed instead of appending again.
+-- {prefix}_batch_discard drops what is staged.
+DROP PROCEDURE IF EXISTS {prefix}_batch_add
+//
+
+CREATE PROCEDURE {prefix}_batch_add(IN p_op TINYINT UNSIGNED, IN p_key VARBINARY(4096),
+                                    IN p_value LONGBLOB)
+  MODIFIES SQL DATA
+BEGIN
+  IF p_op IS NULL OR p_op NOT IN (1, 2) THEN
+    SIGNAL SQLSTATE '45000'
+      SET MESSAGE_TEXT = '{prefix}_batch_add: op must be 1 (set) or 2 (delete)';
+  END IF;
+  IF p_key IS NULL THEN
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = '{prefix}_batch_add: key must not be NULL';
+  END IF;
+  IF p_op = 2 AND LENGTH(IFNULL(p_value, '')) > 0 THEN
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = '{prefix}_batch_add: a delete carries no value';
+  END IF;
+  CREATE TEMPORARY TABLE IF NOT EXISTS {prefix}_staged (
+    pos INT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+    op TINYINT UNSIGNED NOT NULL,
+    k VARBINARY(4096) NOT NULL,
+    value LONGBLOB NOT NULL
+  );
+  INSERT INTO {prefix}_staged (op, k, value) VALUES (p_op, p_key, IFNULL(p_value, ''));
+END
+//
+
+DROP PROCEDURE IF EXISTS {prefix}_batch_discard
+//
+
+CREATE PROCEDURE {prefix}_batch_discard()
+  MODIFIES SQL DATA
+BEGIN
+  DROP TEMPORARY TABLE IF EXISTS {prefix}_staged;
+END
+//
+
+DROP PROCEDURE IF EXISTS {prefix}_batch_commit
+//
+
+CREATE PROCEDURE {prefix}_batch_commit(IN p_token BINARY(16), OUT p_update_id BIGINT UNSIGNED)
+  MODIFIES SQL DATA
+BEGIN
+  DECLARE v_token BINARY(16) DEFAULT IFNULL(p_token, UNHEX(REPLACE(UUID(), '-', '')));
+  DECLARE v_id BIGINT UNSIGNED;
+  DECLARE v_count INT UNSIGNED DEFAULT 0;
+  DECLARE EXIT HANDLER FOR SQLEXCEPTION
+  BEGIN
+    ROLLBACK;
+    RESIGNAL;
+  END;
+  CREATE TEMPORARY TABLE IF NOT EXISTS {prefix}_staged (
+    pos INT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+    op TINYINT UNSIGNED NOT NULL,
+    k VARBINARY(4096) NOT NULL,
+    value LONGBLOB NOT NULL
+  );
+  START TRANSACTION;
+  SELECT head_id + 1 INTO v_id FROM {prefix}_meta WHERE id = 1 FOR UPDATE;
+  SET p_update_id = (SELECT update_id FROM {prefix}_batch WHERE token = v_token);
+  IF p_update_id IS NULL THEN
+    SET v_count = (SELECT COUNT(*) FROM {prefix}_staged);
+    IF v_count = 0 THEN
+      SIGNAL SQLSTATE '45000'
+        SET MESSAGE_TEXT = '{prefix}_batch_commit: no mutations staged with {prefix}_batch_add';
+    END IF;
+    INSERT INTO {prefix}_batch (update_id, token) VALUES (v_id, v_token);
+    INSERT INTO {prefix}_log
+      (update_id, pos, batch_size, op, k, value, encoding, checksum, write_time_us)
+      SELECT v_id, pos - 1, v_count, op, k, value, 0,
+             CRC32(CONCAT(CHAR(op), UNHEX(LPAD(HEX(LENGTH(k)), 8, '0')), k, CHAR(0), value)),
+             ROUND(@@timestamp * 1000000)
+      FROM {prefix}_staged ORDER BY pos;
+    UPDATE {prefix}_meta SET head_id = v_id WHERE id = 1;
+    SET p_update_id = v_id;
+  END IF;
+  COMMIT;
+  DROP TEMPORARY TABLE IF EXISTS {prefix}_staged;
+END
+//

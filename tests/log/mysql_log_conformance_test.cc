@@ -23,7 +23,9 @@ class FreshMysqlLog : public FreshLog {
   ~FreshMysqlLog() override {
     auto raw = mysql_log::testing::RawConnection();
     std::unique_ptr<sql::Statement> statement(raw->createStatement());
-    statement->execute("DROP PROCEDURE IF EXISTS " + prefix_ + "_append");
+    for (const char* procedure : {"_append", "_batch_add", "_batch_commit", "_batch_discard"}) {
+      statement->execute("DROP PROCEDURE IF EXISTS " + prefix_ + procedure);
+    }
     statement->execute("DROP VIEW IF EXISTS " + prefix_ + "_history");
     statement->execute("DROP TABLE IF EXISTS " + prefix_ + "_log, " + prefix_ + "_batch, " +
                        prefix_ + "_meta, " + prefix_ + "_reader_sync, " + prefix_ +

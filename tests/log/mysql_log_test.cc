@@ -306,6 +306,42 @@ TEST(MysqlLogTest, StoredProcedureAppendsAreReadBack) {
   EXPECT_EQ(log->HeadId(), id4);
 }
 
+// A batch of several mutations staged and committed with plain SQL is one update.
+TEST(MysqlLogTest, StoredProcedureBatchesAreAtomicUpdates) {
+  std::string prefix;
+  auto log = CreateFreshLog({}, &prefix);
+  auto raw = RawConnection();
+  std::unique_ptr<sql::Statement> statement(raw->createStatement());
+  EXPECT_THROW(statement->execute("CALL " + prefix + "_batch_commit(NULL, @id)"),
+               sql::SQLException);
+  const std::string token = "X'00000000000000000000000000000042'";
+  statement->execute("CALL " + prefix + "_batch_add(1, 'a', X'00FF')");
+  statement->execute("CALL " + prefix + "_batch_add(2, 'b', NULL)");
+  EXPECT_THROW(statement->execute("CALL " + prefix + "_batch_add(2, 'c', 'x')"), sql::SQLException);
+  statement->execute("CALL " + prefix + "_batch_add(1, '', '')");
+  statement->execute("CALL " + prefix + "_batch_commit(" + token + ", @id)");
+  uint64_t id = std::stoull(QueryOne(*raw, "SELECT @id"));
+  // A retry with the same token after a success returns the same id and appends nothing.
+  statement->execute("CALL " + prefix + "_batch_add(1, 'a', X'00FF')");
+  statement->execute("CALL " + prefix + "_batch_commit(" + token + ", @id)");
+  EXPECT_EQ(std::stoull(QueryOne(*raw, "SELECT @id")), id);
+  statement->execute("CALL " + prefix + "_batch_add(1, 'dropped', 'x')");
+  statement->execute("CALL " + prefix + "_batch_discard()");
+  statement->execute("CALL " + prefix + "_batch_add(1, 'z', 'last')");
+  statement->execute("CALL " + prefix + "_batch_commit(NULL, @id)");
+  uint64_t id2 = std::stoull(QueryOne(*raw, "SELECT @id"));
+  EXPECT_EQ(id2, id + 1);
+
+  std::vector<Update> read = log->ReadAfter(0, 10);
+  ASSERT_EQ(read.size(), 2u);
+  EXPECT_EQ(read[0].id, id);
+  EXPECT_EQ(read[0].mutations,
+            (std::vector<Mutation>{Mutation::Set("a", Bytes("\0\xff", 2)), Mutation::Delete("b"),
+                                   Mutation::Set("", "")}));
+  EXPECT_EQ(read[1].mutations, std::vector<Mutation>{Mutation::Set("z", "last")});
+  EXPECT_EQ(log->HeadId(), id2);
+}
+
 TEST(MysqlLogTest, WrongPasswordNamesTheAccountNotThePassword) {
   std::string prefix;
   CreateFreshLog({}, &prefix);
