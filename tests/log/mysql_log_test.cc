@@ -13,6 +13,7 @@
 #include "gtest/gtest.h"
 #include "lib/log/mysql/mysql_change_log.h"
 #include "tests/log/mysql_test_util.h"
+#include "tests/support/child_process.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_mariadb.h"
 #include "whycache/error.h"
@@ -96,6 +97,31 @@ TEST(MysqlLogTest, InitIsIdempotentAndRecordsTheSchemaVersion) {
   auto raw = RawConnection();
   EXPECT_EQ(QueryOne(*raw, "SELECT GROUP_CONCAT(version) FROM " + prefix + "_schema_version"), "1");
   EXPECT_EQ(again->Horizon(), 0u);
+}
+
+TEST(MysqlLogTest, ConcurrentInitsCreateTheTablesOnce) {
+  const std::string prefix = FreshTablePrefix();
+  const std::string uri = LogUri(prefix);  // Starts the server here, not in each child.
+  std::vector<whycache::testing::ChildProcess> children;
+  for (int i = 0; i < 4; ++i) {
+    children.emplace_back([&] {
+      LogOptions create;
+      create.create_if_missing = true;
+      auto log = OpenMysqlChangeLog(uri, create);
+      Mutation m = Mutation::Set("k", "v");
+      log->Append({&m, 1});
+      return 0;
+    });
+  }
+  for (auto& child : children) {
+    int status = child.Wait();
+    EXPECT_TRUE(whycache::testing::ChildProcess::Succeeded(status))
+        << whycache::testing::ChildProcess::Describe(status);
+  }
+  auto log = OpenMysqlChangeLog(uri, {});
+  EXPECT_EQ(log->HeadId(), 4u);
+  auto raw = RawConnection();
+  EXPECT_EQ(QueryOne(*raw, "SELECT COUNT(*) FROM " + prefix + "_schema_version"), "1");
 }
 
 TEST(MysqlLogTest, RoundTripsBinaryBatchesInOrder) {
