@@ -2,16 +2,18 @@
 
 #include <array>
 
+#include "cli/log_commands.h"
+
 namespace whycache::cli {
 namespace {
 
 constexpr std::array kCommands = {
     Command{"init", "", "create the change log's storage (directory or tables); idempotent", "",
-            nullptr},
+            RunInit},
     Command{"set", "KEY VALUE [KEY VALUE ...] | --stdin KEY",
-            "append one atomic batch of sets; prints the update id", "", nullptr},
+            "append one atomic batch of sets; prints the update id", "", RunSet},
     Command{"del", "KEY [KEY ...]", "append one atomic batch of deletes; prints the update id", "",
-            nullptr},
+            RunDel},
     Command{"update", "[--wait-for ID]", "apply new updates to the local state now", "", nullptr},
     Command{"get", "[--raw] KEY", "print a key's value from the local state (exit 1 if absent)", "",
             nullptr},
@@ -24,7 +26,7 @@ constexpr std::array kCommands = {
             "write, restore or verify a snapshot of the local state", "", nullptr},
     Command{"check", "[--against-log]", "verify the local state (exit 3 if it is damaged)", "",
             nullptr},
-    Command{"tail", "[--from ID] [--follow]", "print the log's updates in id order", "", nullptr},
+    Command{"tail", "[--from ID] [--follow]", "print the log's updates in id order", "", RunTail},
     Command{"demo", "[--keep]", "run the main job on a temporary file log and report", "", nullptr},
     Command{"bench", "[--quick] [--json]", "run the built-in benchmark suite", "", nullptr},
 };

@@ -37,20 +37,21 @@ struct EncodedBatch {
   std::string payload;
 };
 
-// Throws Error(kInvalidArgument) naming the limit (whycache/limits.h) if `batch` is empty or
-// exceeds one.
+// Throws Error(kInvalidArgument) naming the limit (whycache/limits.h) if `batch` is empty,
+// exceeds one, or holds a delete with a value. Thread-safe.
 void CheckBatchLimits(std::span<const Mutation> batch);
 
-// Checks limits as CheckBatchLimits does (throwing before any work), then encodes.
+// Checks limits as CheckBatchLimits does (throwing before any work), then encodes, compressing
+// the payload if it has at least kCompressionThreshold bytes and zstd shrinks it. Thread-safe.
 EncodedBatch EncodeBatch(std::span<const Mutation> batch,
                          int compression_level = kDefaultCompressionLevel);
 
 // Returns the record's bytes that precede the payload (checksum included); the whole record is
-// the returned bytes followed by batch.payload.
+// the returned bytes followed by batch.payload. Thread-safe.
 std::string EncodeRecordHeader(uint64_t update_id, int64_t write_time_us,
                                const EncodedBatch& batch);
 
-// EncodeRecordHeader + payload in one string.
+// EncodeBatch, then EncodeRecordHeader + payload in one string. Thread-safe.
 std::string EncodeBatchRecord(uint64_t update_id, int64_t write_time_us,
                               std::span<const Mutation> batch);
 

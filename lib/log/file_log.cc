@@ -19,8 +19,10 @@ namespace {
 constexpr const char* kLockFileName = "LOCK";
 // Reads ahead this much of a segment per system call.
 constexpr size_t kReadChunk = size_t{1} << 20;
-// ReadAfter stops adding updates once their records hold this many bytes.
-constexpr size_t kMaxReadBytes = size_t{64} << 20;
+// ReadAfter stops adding updates once their records hold this many bytes. Small enough that the
+// decoded updates of one call fit in memory the allocator reuses from the previous call (larger
+// calls spent much of their time faulting in fresh pages), large enough to amortize the call.
+constexpr size_t kMaxReadBytes = size_t{4} << 20;
 
 [[noreturn]] void CorruptAt(const std::string& path, uint64_t offset, const std::string& detail) {
   throw Error(Error::Code::kCorruption,
@@ -156,12 +158,24 @@ bool FileLog::MoveToSuccessor(Cursor& cursor) const {
 FileLog::ScanEnd FileLog::ScanHeaders(Cursor& cursor, bool truncate_torn) const {
   const File& file = cursor.file;
   const uint64_t size = file.Size();
+  // A segment the manifest lists a successor for ends with a seal: appending to it, or cutting
+  // it, would fork the log.
+  auto end_of_data = [&] {
+    if (cursor.has_successor) {
+      CorruptAt(file.path(), cursor.offset,
+                "segment ends without its seal but a later one follows");
+    }
+    return ScanEnd::kEndOfData;
+  };
   // Each iteration consumes one frame, so the loop ends within size / kFrameHeaderSize steps.
   while (cursor.offset < size) {
     auto torn = [&] {
+      end_of_data();
       if (truncate_torn) {
-        file.Truncate(cursor.offset);
-        file.SyncData();
+        // Cursors hold segments read-only (readers may lack write permission).
+        const File rw = File::Open(file.path(), O_WRONLY);
+        rw.Truncate(cursor.offset);
+        rw.SyncData();
       }
       return ScanEnd::kEndOfData;
     };
@@ -194,13 +208,28 @@ FileLog::ScanEnd FileLog::ScanHeaders(Cursor& cursor, bool truncate_torn) const 
     cursor.offset = end;
     cursor.last_id = header.update_id;
   }
-  return ScanEnd::kEndOfData;
+  return end_of_data();
 }
 
 void FileLog::SyncTailLocked() {
-  if (!tail_.file.is_open()) {
+  // The manifest changes rarely (rollover); one stat per append notices when it did, so that an
+  // appender whose segment has since been sealed knows the seal must be there.
+  const FileStamp stamp = StampOf(dir_ + "/" + kManifestFileName);
+  if (!tail_.file.is_open() || stamp != tail_manifest_stamp_) {
     const Manifest m = ReadManifest(dir_);
-    OpenSegment(m, m.segments.size() - 1, tail_);
+    tail_manifest_stamp_ = stamp;
+    size_t index = m.segments.size() - 1;
+    if (tail_.file.is_open()) {
+      while (index > 0 && m.segments[index].number > tail_.segment) --index;
+      if (m.segments[index].number != tail_.segment) {
+        throw Error(Error::Code::kCorruption, dir_ + "/" + SegmentFileName(tail_.segment) +
+                                                  " is missing from " + dir_ + "/" +
+                                                  kManifestFileName);
+      }
+      tail_.has_successor = index + 1 < m.segments.size();
+    } else {
+      OpenSegment(m, index, tail_);
+    }
   }
   // Each round moves to a later segment; a log has far fewer than this many.
   for (int round = 0; round < 1'000'000; ++round) {
@@ -216,9 +245,7 @@ void FileLog::SyncTailLocked() {
 
 void FileLog::RollOverLocked(bool already_sealed) {
   if (!already_sealed) {
-    // The seal is written read-write through a separate descriptor: cursors open segments
-    // read-only.
-    const File rw = File::Open(tail_.file.path(), O_WRONLY);
+    const File& rw = AppendFile();
     const std::string seal = EncodeFrameHeader(FrameType::kSeal, 0, 0);
     const std::string_view pieces[] = {seal};
     rw.WriteAt(tail_.offset, pieces);
@@ -242,6 +269,14 @@ void FileLog::RollOverLocked(bool already_sealed) {
   tail_.last_id = last_id;
 }
 
+const File& FileLog::AppendFile() {
+  if (append_segment_ != tail_.segment || !append_file_.is_open()) {
+    append_file_ = File::Open(tail_.file.path(), O_WRONLY);
+    append_segment_ = tail_.segment;
+  }
+  return append_file_;
+}
+
 uint64_t FileLog::Append(std::span<const Mutation> batch) {
   // Validate and compress before taking the lock: other appenders wait while it is held.
   const format::EncodedBatch encoded = format::EncodeBatch(batch);
@@ -257,7 +292,7 @@ uint64_t FileLog::Append(std::span<const Mutation> batch) {
       EncodeFrameHeader(FrameType::kBatch, id, static_cast<uint32_t>(body_length));
   if (options_.before_commit) options_.before_commit();
 
-  const File rw = File::Open(tail_.file.path(), O_WRONLY);
+  const File& rw = AppendFile();
   const std::string_view pieces[] = {frame_header, record_header, encoded.payload};
   try {
     rw.WriteAt(tail_.offset, pieces);
@@ -398,6 +433,8 @@ std::vector<Update> FileLog::ReadAfter(uint64_t after_id, size_t max_updates) {
       reader_.last_id = header.update_id;
       retried = false;
     }
+    // A large frame grew the buffer; do not hold on to that memory between polls.
+    if (read_buffer_.capacity() > 2 * kReadChunk) std::string().swap(read_buffer_);
   } catch (const Error& e) {
     // Return what was read before the damage; the next call starts at the damaged frame and
     // throws, so the caller stops exactly there.

@@ -44,6 +44,7 @@ struct FileLogOptions {
   // frame: tests use it to inject delays and crashes inside the append transaction.
   std::function<void()> before_commit;
 
+  // The file-log options equivalent to `options`, with the defaults above for the rest.
   static FileLogOptions From(const LogOptions& options);
 };
 
@@ -95,6 +96,9 @@ class FileLog final : public ChangeLog {
   void SyncTailLocked();
   // Seals tail_'s segment and starts the next. REQUIRES: the lock is held.
   void RollOverLocked(bool already_sealed);
+  // A write-only descriptor of tail_'s segment (cursors hold segments read-only: readers may
+  // lack write permission).
+  const File& AppendFile();
 
   void PositionReader(uint64_t after_id);
   // Returns a view of `n` bytes of the reader's segment at `offset`, shorter if the file (of
@@ -103,9 +107,12 @@ class FileLog final : public ChangeLog {
 
   const std::string dir_;
   const FileLogOptions options_;
-  File lock_file_;  // Opened on first append.
-  Cursor tail_;     // Where the appender (and HeadId) got to.
-  Cursor reader_;   // Where ReadAfter got to.
+  File lock_file_;                 // Opened on first append.
+  Cursor tail_;                    // Where the appender (and HeadId) got to.
+  FileStamp tail_manifest_stamp_;  // The manifest version tail_.has_successor comes from.
+  File append_file_;               // See AppendFile().
+  uint64_t append_segment_ = 0;
+  Cursor reader_;  // Where ReadAfter got to.
   std::string read_buffer_;
   uint64_t read_buffer_offset_ = 0;
 };

@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <vector>
 
 #include "whycache/error.h"
@@ -41,12 +42,23 @@ File& File::operator=(File&& other) noexcept {
 }
 
 File File::Open(const std::string& path, int flags, mode_t mode) {
-  const int fd = open(path.c_str(), flags | O_CLOEXEC, mode);
+  int fd = -1;
+  bool created = false;
+  if ((flags & O_CREAT) != 0) {
+    // Create exclusively first, to know whether this call created the file.
+    fd = open(path.c_str(), flags | O_EXCL | O_CLOEXEC, mode);
+    created = fd >= 0;
+    if (fd < 0 && errno == EEXIST && (flags & O_EXCL) == 0) {
+      fd = open(path.c_str(), (flags & ~O_CREAT) | O_CLOEXEC);
+    }
+  } else {
+    fd = open(path.c_str(), flags | O_CLOEXEC);
+  }
   if (fd < 0) ThrowErrno("open", path);
   File file(fd, path);
   // The mode given to open() is filtered by the umask; the log's files must be group-readable
-  // whatever the creating process's umask is.
-  if ((flags & O_CREAT) != 0 && fchmod(fd, mode) != 0) ThrowErrno("chmod", path);
+  // whatever the creating process's umask is. Files that already existed keep their mode.
+  if (created && fchmod(fd, mode) != 0) ThrowErrno("chmod", path);
   return file;
 }
 
@@ -111,6 +123,7 @@ void File::SyncData() const {
 bool CreateDirectory(const std::string& path) {
   if (mkdir(path.c_str(), kDirectoryMode) == 0) {
     if (chmod(path.c_str(), kDirectoryMode) != 0) ThrowErrno("chmod", path);
+    SyncDirectory(std::filesystem::path(path).parent_path().string());
     return true;
   }
   if (errno == EEXIST) return false;
@@ -152,6 +165,14 @@ std::string ReadWholeFile(const std::string& path, size_t max_bytes) {
 bool PathExists(const std::string& path) {
   struct stat st;
   return stat(path.c_str(), &st) == 0;
+}
+
+FileStamp StampOf(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) ThrowErrno("stat", path);
+  return {.inode = static_cast<uint64_t>(st.st_ino),
+          .change_time_ns = int64_t{st.st_ctim.tv_sec} * 1'000'000'000 + st.st_ctim.tv_nsec,
+          .size = static_cast<uint64_t>(st.st_size)};
 }
 
 }  // namespace whycache::log

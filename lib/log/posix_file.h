@@ -32,8 +32,8 @@ class File {
   int fd() const { return fd_; }
   const std::string& path() const { return path_; }
 
-  // Opens `path` with open(2) `flags`; a created file gets exactly `mode` (umask aside). Throws
-  // Error(kIOError) on failure.
+  // Opens `path` with open(2) `flags` (O_CLOEXEC added). A file this call creates gets exactly
+  // `mode`, whatever the umask; an existing file keeps its mode. Throws Error(kIOError).
   static File Open(const std::string& path, int flags, mode_t mode = kFileMode);
 
   // Current size (fstat).
@@ -51,19 +51,32 @@ class File {
   std::string path_;
 };
 
-// Creates directory `path` with kDirectoryMode if missing; returns true if it created it.
+// Creates directory `path` with exactly kDirectoryMode if missing, durably (its parent is
+// fsynced); returns true if it created it. The parent must exist.
 bool CreateDirectory(const std::string& path);
 // fsync of a directory, so that renames and creations in it are durable.
 void SyncDirectory(const std::string& path);
-// Replaces `path` atomically by a file holding `contents`: writes `path`.tmp, fsyncs it, renames
-// it over `path` and fsyncs the directory. A crash leaves either the old or the new file.
-// REQUIRES: the caller excludes other writers of `path` (the file log holds its lock).
+// Replaces DIR/NAME atomically by a file holding `contents` (mode kFileMode): writes
+// DIR/NAME.tmp, fsyncs it, renames it over DIR/NAME and fsyncs DIR. A crash leaves either the old
+// or the new file, plus possibly a stale .tmp that the next call overwrites.
+// REQUIRES: the caller excludes other writers of DIR/NAME (the file log holds its lock).
 void WriteFileAtomically(const std::string& dir, const std::string& name,
                          std::string_view contents);
 // The whole content of `path`, or throws Error(kCorruption) if it exceeds `max_bytes`.
 std::string ReadWholeFile(const std::string& path, size_t max_bytes);
 // True if `path` exists (stat succeeds).
 bool PathExists(const std::string& path);
+
+// What distinguishes one version of a file that is only ever replaced by rename: a replacement
+// has another inode and change time. Equal stamps mean the same version.
+struct FileStamp {
+  uint64_t inode = 0;
+  int64_t change_time_ns = 0;
+  uint64_t size = 0;
+  friend bool operator==(const FileStamp&, const FileStamp&) = default;
+};
+// The stamp of `path`, or throws Error(kIOError).
+FileStamp StampOf(const std::string& path);
 
 }  // namespace whycache::log
 

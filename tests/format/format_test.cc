@@ -168,7 +168,8 @@ TEST(BatchRecordTest, LimitsAreInvalidArgument) {
 TEST(BatchRecordTest, EveryFlipAndTruncationIsCorruption) {
   for (bool large : {false, true}) {
     std::vector<Mutation> batch = SampleBatch();
-    if (large) batch.push_back(Mutation::Set("big", std::string(3000, 'z')));
+    if (large) batch.push_back(Mutation::Set("big", std::string(kCompressionThreshold, 'z')));
+    ASSERT_EQ(EncodeBatch(batch).compressed, large);
     const std::string record = EncodeBatchRecord(77, 123, batch);
     for (size_t i = 0; i < record.size(); ++i) {
       std::string damaged = record;
