@@ -20,17 +20,7 @@ class FreshMysqlLog : public FreshLog {
   }
 
   // Drops what `whycache init` created, so that a long run leaves the database small.
-  ~FreshMysqlLog() override {
-    auto raw = mysql_log::testing::RawConnection();
-    std::unique_ptr<sql::Statement> statement(raw->createStatement());
-    for (const char* procedure : {"_append", "_batch_add", "_batch_commit", "_batch_discard"}) {
-      statement->execute("DROP PROCEDURE IF EXISTS " + prefix_ + procedure);
-    }
-    statement->execute("DROP VIEW IF EXISTS " + prefix_ + "_history");
-    statement->execute("DROP TABLE IF EXISTS " + prefix_ + "_log, " + prefix_ + "_batch, " +
-                       prefix_ + "_meta, " + prefix_ + "_reader_sync, " + prefix_ +
-                       "_schema_version");
-  }
+  ~FreshMysqlLog() override { mysql_log::testing::DropLog(prefix_); }
 
   std::string uri() const override { return mysql_log::testing::LogUri(prefix_); }
 

@@ -121,6 +121,17 @@ std::unique_ptr<ChangeLog> CreateFreshLog(const MysqlLogOptions& options, std::s
   return OpenMysqlChangeLog(LogUri(prefix), log_options, options);
 }
 
+void DropLog(const std::string& prefix) {
+  auto raw = RawConnection();
+  std::unique_ptr<sql::Statement> statement(raw->createStatement());
+  for (const char* procedure : {"_append", "_batch_add", "_batch_commit", "_batch_discard"}) {
+    statement->execute("DROP PROCEDURE IF EXISTS " + prefix + procedure);
+  }
+  statement->execute("DROP VIEW IF EXISTS " + prefix + "_history");
+  statement->execute("DROP TABLE IF EXISTS " + prefix + "_log, " + prefix + "_batch, " + prefix +
+                     "_meta, " + prefix + "_reader_sync, " + prefix + "_schema_version");
+}
+
 std::unique_ptr<sql::Connection> RawConnection() {
   const auto& s = Server().settings();
   std::unique_ptr<sql::Connection> connection(

@@ -33,6 +33,9 @@ std::string LogUri(const std::string& prefix);
 std::unique_ptr<ChangeLog> CreateFreshLog(const MysqlLogOptions& options = {},
                                           std::string* prefix_out = nullptr);
 
+// Drops everything `whycache init` created for the log with table prefix `prefix`.
+void DropLog(const std::string& prefix);
+
 // A plain Connector/C++ connection to the fixture's database, for SQL the way other clients
 // write it.
 std::unique_ptr<sql::Connection> RawConnection();
