@@ -1,7 +1,6 @@
 // OpenChangeLog: picks the implementation a URI names.
 #include "lib/log/file_log.h"
 #include "lib/log/file_uri.h"
-#include "lib/log/mysql/mysql_change_log.h"
 #include "whycache/change_log.h"
 #include "whycache/error.h"
 
@@ -11,7 +10,11 @@ std::unique_ptr<ChangeLog> OpenChangeLog(std::string_view uri, const LogOptions&
   if (log::IsFileLogUri(uri)) {
     return log::FileLog::Open(log::FileLogDirectory(uri), log::FileLogOptions::From(options));
   }
-  if (uri.starts_with("mysql://")) return mysql_log::OpenMysqlChangeLog(uri, options);
+  if (uri.starts_with("mysql://")) {
+    throw Error(
+        Error::Code::kInvalidArgument,
+        "cannot open '" + std::string(uri) + "': mysql logs are not built into this binary yet");
+  }
   throw Error(Error::Code::kInvalidArgument,
               "unsupported change log URI '" + std::string(uri) +
                   "': use file:DIR or mysql://USER@HOST:PORT/DATABASE");
