@@ -29,7 +29,7 @@ INSERT IGNORE INTO {prefix}_meta (id, head_id, horizon) VALUES (1, 0, 0)
 //
 
 -- Readers make what they read durable before returning it. InnoDB makes a commit visible to
--- other sessions a moment before its redo log is flushed; a server crash in that moment loses a
+-- other connections a moment before its redo log is flushed; a server crash in that moment loses a
 -- batch that a tailer has already seen, and the id is then reused by another batch. A reader
 -- that has seen new batches therefore commits a change to this row first: its commit flushes
 -- the redo log up to its own record, which lies after the commit records of everything it read.
@@ -133,11 +133,11 @@ END
 //
 
 -- Batches of several mutations, appended atomically, from any language: stage the mutations
--- in this session with {prefix}_batch_add, then append them as one batch:
+-- on one connection with {prefix}_batch_add, then append them as one batch:
 --   CALL {prefix}_batch_add(1, 'k1', 'v1');
 --   CALL {prefix}_batch_add(2, 'k2', NULL);
 --   CALL {prefix}_batch_commit(token, @id); SELECT @id;
--- The staged mutations live in a temporary table of the session: a lost connection discards
+-- The staged mutations live in a temporary table of the connection: a lost connection discards
 -- them, and a retry stages them again and commits with the same token (NULL for none), which
 -- returns the id of an earlier attempt that committed instead of appending again.
 -- {prefix}_batch_discard drops what is staged.

@@ -1,4 +1,4 @@
-// Helpers shared by the MySQL log's tests and benchmarks: fresh logs in the fixture's server,
+// Shared by the MySQL log's tests and benchmarks: fresh logs in the fixture's server,
 // raw SQL access, and a run of concurrent writer processes against a tailer process.
 #ifndef WHYCACHE_TESTS_LOG_MYSQL_TEST_UTIL_H_
 #define WHYCACHE_TESTS_LOG_MYSQL_TEST_UTIL_H_
