@@ -97,6 +97,11 @@ TEST(MysqlLogTest, InitIsIdempotentAndRecordsTheSchemaVersion) {
   auto raw = RawConnection();
   EXPECT_EQ(QueryOne(*raw, "SELECT GROUP_CONCAT(version) FROM " + prefix + "_schema_version"), "1");
   EXPECT_EQ(again->Horizon(), 0u);
+  // The horizon lives in the database, where compaction will move it.
+  std::unique_ptr<sql::Statement> statement(raw->createStatement());
+  statement->executeUpdate("UPDATE " + prefix + "_meta SET horizon = 7 WHERE id = 1");
+  EXPECT_EQ(again->Horizon(), 7u);
+  EXPECT_EQ(log->Horizon(), 7u);
 }
 
 TEST(MysqlLogTest, ConcurrentInitsCreateTheTablesOnce) {
