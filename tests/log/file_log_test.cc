@@ -315,13 +315,26 @@ TEST_F(FileLogTest, SigkillDuringAppendsNeverExposesPartialRecords) {
     return u.mutations == batch(i, n);
   };
   OpenLog(kSegmentBytes);
+  // Follows the writers while they are killed, across iterations.
+  auto tailer = OpenLog(kSegmentBytes);
+  uint64_t tailer_last = 0;
+  size_t tailer_count = 0;
+  auto follow = [&] {
+    for (const Update& u : tailer->ReadAfter(tailer_last, 100)) {
+      if (!check(u) || u.id <= tailer_last) return false;
+      tailer_last = u.id;
+      ++tailer_count;
+    }
+    return true;
+  };
   std::mt19937 rng(12345);
   int torn_tails = 0;
   uint64_t last_seen = 0;
   size_t total = 0;
   for (int i = 0; i < kIterations; ++i) {
     // Odd iterations kill shortly after the writer announces (through a pipe, from inside its
-    // append transaction) that it is about to write a frame; even ones at a random time.
+    // append transaction) that it is about to write a frame; even ones at a random time, while
+    // the tailer reads what the writer is writing.
     int ready[2];
     ASSERT_EQ(pipe(ready), 0);
     ChildProcess writer([&] {
@@ -340,7 +353,11 @@ TEST_F(FileLogTest, SigkillDuringAppendsNeverExposesPartialRecords) {
       ASSERT_EQ(read(ready[0], &c, 1), 1);
       std::this_thread::sleep_for(std::chrono::microseconds(rng() % 100));
     } else {
-      std::this_thread::sleep_for(std::chrono::microseconds(500 + rng() % 3000));
+      const auto until =
+          std::chrono::steady_clock::now() + std::chrono::microseconds(500 + rng() % 3000);
+      while (std::chrono::steady_clock::now() < until) {
+        ASSERT_TRUE(follow()) << "iteration " << i << ": the tailer saw a partial batch";
+      }
     }
     writer.Signal(SIGKILL);
     writer.Wait();
@@ -376,6 +393,9 @@ TEST_F(FileLogTest, SigkillDuringAppendsNeverExposesPartialRecords) {
               total);
   EXPECT_GT(torn_tails, 0) << "no kill landed inside a write; the test lost its point";
   EXPECT_EQ(ReadAll(*OpenLog()).size(), total + kIterations);
+  // The tailer, which read during the kills, missed and repeated nothing either.
+  for (int i = 0; i < 100'000 && tailer_last < last_seen; ++i) ASSERT_TRUE(follow());
+  EXPECT_EQ(tailer_count, total + kIterations);
 }
 
 // Threads of one process, each with its own FileLog object, exclude each other through the lock
@@ -436,15 +456,28 @@ TEST_F(FileLogTest, PermissionsAreGroupReadable) {
   EXPECT_GE(files, 4);  // MANIFEST, LOCK and two segments.
 }
 
-TEST_F(FileLogTest, ManifestDamageIsCorruption) {
-  OpenLog();
-  FlipByte(dir_ + "/MANIFEST", 20);
+TEST_F(FileLogTest, EveryManifestFlipIsCorruption) {
+  // Two segments, so that the manifest has a list to damage.
+  OpenLog(/*segment_bytes=*/16)->Append(Batch("k", "v"));
+  const std::string path = dir_ + "/MANIFEST";
+  const uint64_t size = FileSize(path);
+  for (uint64_t offset = 0; offset < size; ++offset) {
+    FlipByte(path, offset);
+    try {
+      log::FileLog::Open(dir_, {});
+      ADD_FAILURE() << "opened a log whose manifest has a flip at " << offset;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), Error::Code::kCorruption) << e.what();
+      EXPECT_THAT(e.what(), HasSubstr(path));
+    }
+    FlipByte(path, offset);
+  }
+  TruncateFile(path, size - 1);
   try {
     log::FileLog::Open(dir_, {});
-    ADD_FAILURE() << "opened a log with a damaged manifest";
+    ADD_FAILURE() << "opened a log with a truncated manifest";
   } catch (const Error& e) {
-    EXPECT_EQ(e.code(), Error::Code::kCorruption);
-    EXPECT_THAT(e.what(), HasSubstr("MANIFEST"));
+    EXPECT_EQ(e.code(), Error::Code::kCorruption) << e.what();
   }
 }
 
