@@ -1,0 +1,400 @@
+#include "lib/log/mysql/mysql_change_log.h"
+
+#include <cppconn/resultset.h>
+
+#include <algorithm>
+#include <bit>
+#include <chrono>
+#include <optional>
+#include <random>
+#include <utility>
+
+#include "lib/format/batch_record.h"
+#include "lib/log/mysql/connection.h"
+#include "lib/log/mysql/mysql_uri.h"
+#include "lib/log/mysql/row_codec.h"
+#include "lib/log/mysql/schema.h"
+#include "whycache/error.h"
+#include "whycache/limits.h"
+
+namespace whycache::mysql_log {
+namespace {
+
+constexpr size_t kTokenBytes = 16;
+// One multi-row INSERT stays below this many value and key bytes (servers refuse statements
+// above max_allowed_packet, 16 MiB by default), unless one row alone is bigger.
+constexpr size_t kMaxInsertBytes = size_t{4} << 20;
+// A read returns early, at a batch boundary, once it holds this many bytes.
+constexpr size_t kMaxReadBytes = size_t{64} << 20;
+// Deadlocks, lock wait timeouts and token collisions are retried this often per append.
+constexpr int kMaxConflictRetries = 10;
+constexpr size_t kLogColumns = 9;
+
+std::string RandomToken() {
+  std::random_device device;
+  std::string token(kTokenBytes, '\0');
+  for (size_t i = 0; i < kTokenBytes; i += 4) {
+    uint32_t r = device();
+    for (size_t j = 0; j < 4; ++j) token[i + j] = static_cast<char>(r >> (8 * j));
+  }
+  return token;
+}
+
+int64_t NowMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+class MysqlChangeLog final : public ChangeLog {
+ public:
+  MysqlChangeLog(MysqlUri uri, const MysqlLogOptions& options)
+      : options_(options),
+        connection_(std::move(uri), options.reconnect_budget),
+        meta_table_(connection_.uri().table_prefix + "_meta"),
+        batch_table_(connection_.uri().table_prefix + "_batch"),
+        log_table_(connection_.uri().table_prefix + "_log"),
+        reader_sync_table_(connection_.uri().table_prefix + "_reader_sync"),
+        log_columns_(
+            "update_id, pos, batch_size, op, k, value, encoding, checksum, write_time_us") {
+    options_.rows_per_insert = std::max<size_t>(options_.rows_per_insert, 1);
+    options_.read_page_rows = std::max<size_t>(options_.read_page_rows, 1);
+    for (size_t size = options_.rows_per_insert; size > 0; size = std::bit_floor(size - 1)) {
+      insert_sizes_.push_back(size);
+      if (size == 1) break;
+    }
+  }
+
+  void Open(const LogOptions& options) {
+    if (options.create_if_missing) ApplySchema(connection_);
+    CheckSchema(connection_);
+  }
+
+  uint64_t Append(std::span<const Mutation> batch) override;
+  std::vector<Update> ReadAfter(uint64_t after_id, size_t max_updates) override;
+  uint64_t HeadId() override { return ReadMeta("head_id"); }
+  uint64_t Horizon() override { return ReadMeta("horizon"); }
+  std::string Describe() const override { return connection_.uri().Describe(); }
+
+ private:
+  uint64_t AppendOnce(std::span<const Mutation> batch, const std::vector<StoredValue>& values,
+                      const std::string& token, int64_t write_time_us);
+  uint64_t NextIdLocked();
+  uint64_t NextIdUnordered();
+  void InsertRows(uint64_t id, std::span<const Mutation> batch,
+                  const std::vector<StoredValue>& values, int64_t write_time_us);
+  std::optional<uint64_t> FindToken(const std::string& token);
+  std::vector<Update> ReadOnce(uint64_t after_id, size_t max_updates);
+  uint64_t ReadMeta(const std::string& column);
+  void MakeDurable();
+
+  MysqlLogOptions options_;
+  MysqlConnection connection_;
+  const std::string meta_table_;
+  const std::string batch_table_;
+  const std::string log_table_;
+  const std::string reader_sync_table_;
+  const std::string log_columns_;
+  // Row counts with a cached multi-row INSERT, largest first: rows_per_insert and the powers
+  // of two below it, so any batch is written with few statements and few prepared ones.
+  std::vector<size_t> insert_sizes_;
+  // Every update up to this id is known to be durable (MakeDurable() ran after it was read).
+  uint64_t durable_through_ = 0;
+};
+
+uint64_t MysqlChangeLog::Append(std::span<const Mutation> batch) {
+  format::CheckBatchLimits(batch);
+  std::vector<StoredValue> values(batch.size());
+  for (size_t i = 0; i < batch.size(); ++i) EncodeValue(batch[i], &values[i]);
+  // Chosen once for all attempts: the token is how a retry recognizes its own earlier commit.
+  const std::string token = RandomToken();
+  const int64_t write_time_us = NowMicros();
+  for (int conflict = 0;; ++conflict) {
+    try {
+      return connection_.Run([&](int attempt) -> uint64_t {
+        if (attempt > 0 || conflict > 0) {
+          // The previous attempt may have committed before its connection died.
+          if (std::optional<uint64_t> id = FindToken(token)) {
+            MakeDurable();
+            return *id;
+          }
+        }
+        return AppendOnce(batch, values, token, write_time_us);
+      });
+    } catch (const sql::SQLException& e) {
+      connection_.RollbackQuietly();
+      const int code = e.getErrorCode();
+      // 1213 deadlock, 1205 lock wait timeout: rolled back, safe to redo. 1062 on the token:
+      // an earlier attempt committed after all; the lookup at the top finds it.
+      if ((code == 1213 || code == 1205 || code == 1062) && conflict < kMaxConflictRetries) {
+        continue;
+      }
+      connection_.Fail("appending a batch of " + std::to_string(batch.size()) + " mutations", e);
+    } catch (...) {
+      connection_.RollbackQuietly();
+      throw;
+    }
+  }
+}
+
+uint64_t MysqlChangeLog::AppendOnce(std::span<const Mutation> batch,
+                                    const std::vector<StoredValue>& values,
+                                    const std::string& token, int64_t write_time_us) {
+  uint64_t id = 0;
+  if (options_.auto_increment_ids_for_test) {
+    id = NextIdUnordered();
+    connection_.Execute("START TRANSACTION");
+  } else {
+    connection_.Execute("START TRANSACTION");
+    id = NextIdLocked();
+  }
+  sql::PreparedStatement& record =
+      connection_.Prepare("INSERT INTO " + batch_table_ + " (update_id, token) VALUES (?, ?)");
+  record.setUInt64(1, id);
+  record.setString(2, sql::SQLString(token));
+  record.executeUpdate();
+  InsertRows(id, batch, values, write_time_us);
+  if (!options_.auto_increment_ids_for_test) {
+    sql::PreparedStatement& advance =
+        connection_.Prepare("UPDATE " + meta_table_ + " SET head_id = ? WHERE id = 1");
+    advance.setUInt64(1, id);
+    advance.executeUpdate();
+  }
+  if (options_.before_commit) options_.before_commit();
+  connection_.Execute("COMMIT");
+  if (options_.after_commit) options_.after_commit();
+  return id;
+}
+
+// Locks the meta row until COMMIT: writers queue here, so the next writer takes its id only
+// after this one's batch is visible, and ids become visible in id order.
+uint64_t MysqlChangeLog::NextIdLocked() {
+  sql::PreparedStatement& lock =
+      connection_.Prepare("SELECT head_id FROM " + meta_table_ + " WHERE id = 1 FOR UPDATE");
+  std::unique_ptr<sql::ResultSet> rows(lock.executeQuery());
+  if (!rows->next()) {
+    throw Error(Error::Code::kCorruption, "the MySQL log " + Describe() + " has no row 1 in " +
+                                              meta_table_ + ": run `whycache init` to restore it");
+  }
+  return rows->getUInt64(1) + 1;
+}
+
+// The AUTO_INCREMENT way, for the trap test only: the id is taken and published at once, in
+// its own autocommitted statement, long before the batch using it commits.
+uint64_t MysqlChangeLog::NextIdUnordered() {
+  connection_
+      .Prepare("UPDATE " + meta_table_ + " SET head_id = LAST_INSERT_ID(head_id + 1) " +
+               "WHERE id = 1")
+      .executeUpdate();
+  std::unique_ptr<sql::ResultSet> rows(
+      connection_.Prepare("SELECT LAST_INSERT_ID()").executeQuery());
+  rows->next();
+  return rows->getUInt64(1);
+}
+
+void MysqlChangeLog::InsertRows(uint64_t id, std::span<const Mutation> batch,
+                                const std::vector<StoredValue>& values, int64_t write_time_us) {
+  const uint32_t batch_size = static_cast<uint32_t>(batch.size());
+  size_t next = 0;
+  while (next < batch.size()) {
+    size_t rows = 1;
+    for (size_t size : insert_sizes_) {
+      if (size > batch.size() - next) continue;
+      size_t bytes = 0;
+      for (size_t i = next; i < next + size; ++i)
+        bytes += batch[i].key.size() + values[i].bytes.size();
+      if (bytes <= kMaxInsertBytes) {
+        rows = size;
+        break;
+      }
+    }
+    std::string sql = "INSERT INTO " + log_table_ + " (" + log_columns_ + ") VALUES ";
+    for (size_t r = 0; r < rows; ++r)
+      sql += r == 0 ? "(?,?,?,?,?,?,?,?,?)" : ",(?,?,?,?,?,?,?,?,?)";
+    sql::PreparedStatement& insert = connection_.Prepare(sql);
+    for (size_t r = 0; r < rows; ++r) {
+      const size_t i = next + r;
+      const unsigned int p = static_cast<unsigned int>(r * kLogColumns);
+      insert.setUInt64(p + 1, id);
+      insert.setUInt(p + 2, static_cast<uint32_t>(i));
+      insert.setUInt(p + 3, batch_size);
+      insert.setUInt(p + 4, static_cast<uint8_t>(batch[i].op));
+      insert.setString(p + 5, sql::SQLString(batch[i].key));
+      insert.setString(p + 6, sql::SQLString(values[i].bytes.data(), values[i].bytes.size()));
+      insert.setUInt(p + 7, static_cast<uint8_t>(values[i].encoding));
+      insert.setUInt(p + 8, values[i].checksum);
+      insert.setInt64(p + 9, write_time_us);
+    }
+    insert.executeUpdate();
+    next += rows;
+  }
+}
+
+std::optional<uint64_t> MysqlChangeLog::FindToken(const std::string& token) {
+  sql::PreparedStatement& find =
+      connection_.Prepare("SELECT update_id FROM " + batch_table_ + " WHERE token = ?");
+  find.setString(1, sql::SQLString(token));
+  std::unique_ptr<sql::ResultSet> rows(find.executeQuery());
+  if (!rows->next()) return std::nullopt;
+  return rows->getUInt64(1);
+}
+
+std::vector<Update> MysqlChangeLog::ReadAfter(uint64_t after_id, size_t max_updates) {
+  if (max_updates == 0) return {};
+  try {
+    return connection_.Run([&](int) { return ReadOnce(after_id, max_updates); });
+  } catch (const sql::SQLException& e) {
+    connection_.Fail("reading the updates after id " + std::to_string(after_id), e);
+  }
+}
+
+// Pages through {prefix}_log in primary-key order. Batches commit whole (one transaction) and
+// in id order (the meta-row lock), so every row of a batch is visible as soon as any is, and
+// none with a smaller id can appear later. A page may still end inside a batch: batch_size in
+// every row tells, and the rest is fetched by (update_id, pos) before the batch is returned.
+std::vector<Update> MysqlChangeLog::ReadOnce(uint64_t after_id, size_t max_updates) {
+  std::vector<Update> updates;
+  Update partial;  // The batch being assembled; empty mutations when none is.
+  uint32_t partial_size = 0;
+  uint64_t cursor = after_id;
+  size_t bytes = 0;
+  size_t rows_seen = 0;
+  size_t batches_seen = 0;
+  sql::PreparedStatement& next_rows =
+      connection_.Prepare("SELECT " + log_columns_ + " FROM " + log_table_ +
+                          " WHERE update_id > ? ORDER BY update_id, pos LIMIT ?");
+  sql::PreparedStatement& rest_of_batch =
+      connection_.Prepare("SELECT " + log_columns_ + " FROM " + log_table_ +
+                          " WHERE update_id = ? AND pos >= ? ORDER BY pos LIMIT ?");
+  auto corrupt = [&](uint64_t id, const std::string& what) {
+    throw Error(Error::Code::kCorruption, "corrupt MySQL log " + Describe() + ": update id " +
+                                              std::to_string(id) + " " + what +
+                                              "; stop applying here and repair the log");
+  };
+
+  // Each page either returns rows (every row advances the cursor) or ends the loop, and the
+  // rows below kMaxBatchMutations per batch bound the pages per batch: the loop ends.
+  try {
+    while (true) {
+      size_t limit;
+      sql::PreparedStatement* query;
+      if (!partial.mutations.empty()) {
+        limit = std::min<size_t>(options_.read_page_rows, partial_size - partial.mutations.size());
+        query = &rest_of_batch;
+        query->setUInt64(1, partial.id);
+        query->setUInt(2, static_cast<uint32_t>(partial.mutations.size()));
+        query->setUInt64(3, limit);
+      } else {
+        // Ask for about as many rows as the remaining batches need, judged by the batches seen.
+        size_t per_batch = batches_seen == 0 ? 1 : (rows_seen + batches_seen - 1) / batches_seen;
+        size_t per_row_bytes = rows_seen == 0 ? 1 : std::max<size_t>(bytes / rows_seen, 1);
+        limit =
+            std::min({options_.read_page_rows,
+                      std::min(max_updates - updates.size(), options_.read_page_rows) * per_batch,
+                      std::max<size_t>(kMaxReadBytes / per_row_bytes, 1)});
+        query = &next_rows;
+        query->setUInt64(1, cursor);
+        query->setUInt64(2, limit);
+      }
+      std::unique_ptr<sql::ResultSet> rows(query->executeQuery());
+      size_t page_rows = 0;
+      bool full = false;
+      while (!full && rows->next()) {
+        ++page_rows;
+        StoredRow row;
+        row.update_id = rows->getUInt64(1);
+        row.pos = rows->getUInt(2);
+        const uint32_t batch_size = rows->getUInt(3);
+        row.op = static_cast<uint8_t>(rows->getUInt(4));
+        row.key = rows->getString(5).asStdString();
+        row.value = rows->getString(6).asStdString();
+        row.encoding = static_cast<uint8_t>(rows->getUInt(7));
+        row.checksum = rows->getUInt(8);
+        if (partial.mutations.empty()) {
+          if (row.pos != 0) corrupt(row.update_id, "has no row at position 0");
+          if (batch_size == 0 || batch_size > kMaxBatchMutations) {
+            corrupt(row.update_id, "claims a batch size of " + std::to_string(batch_size));
+          }
+          partial.id = row.update_id;
+          partial.write_time_us = rows->getInt64(9);
+          partial_size = batch_size;
+        } else if (row.update_id != partial.id) {
+          corrupt(partial.id, "has " + std::to_string(partial.mutations.size()) + " of its " +
+                                  std::to_string(partial_size) + " rows");
+        } else if (row.pos > partial.mutations.size()) {
+          corrupt(row.update_id,
+                  "lacks its row at position " + std::to_string(partial.mutations.size()));
+        } else if (row.pos != partial.mutations.size() || batch_size != partial_size) {
+          corrupt(row.update_id, "has an inconsistent row at position " + std::to_string(row.pos));
+        }
+        bytes += row.key.size() + row.value.size();
+        ++rows_seen;
+        partial.mutations.push_back(DecodeRow(row));
+        if (partial.mutations.size() == partial_size) {
+          cursor = partial.id;
+          ++batches_seen;
+          updates.push_back(std::move(partial));
+          partial = Update();
+          full = updates.size() == max_updates;
+        }
+      }
+      if (full || (partial.mutations.empty() && bytes >= kMaxReadBytes)) break;
+      if (page_rows < limit) {
+        // The page ended before its limit: nothing more is committed. A batch cut short here
+        // cannot be a page boundary, so rows are missing.
+        if (!partial.mutations.empty()) {
+          corrupt(partial.id, "has " + std::to_string(partial.mutations.size()) + " of its " +
+                                  std::to_string(partial_size) + " rows");
+        }
+        break;
+      }
+    }
+  } catch (const Error& e) {
+    // Hand out the whole batches before the damaged one: the caller's next read starts at it
+    // and gets this error again, so nothing is skipped.
+    if (e.code() != Error::Code::kCorruption || updates.empty()) throw;
+  }
+  if (!updates.empty() && updates.back().id > durable_through_ && options_.make_reads_durable) {
+    MakeDurable();
+    durable_through_ = updates.back().id;
+  }
+  return updates;
+}
+
+// Commits a change (with the server's flush at commit, innodb_flush_log_at_trx_commit = 1):
+// when it returns, every commit this connection has seen is durable, since their redo records
+// precede this one. A change is needed: an UPDATE that matches but changes nothing writes no
+// redo and flushes nothing.
+void MysqlChangeLog::MakeDurable() {
+  connection_.Prepare("UPDATE " + reader_sync_table_ + " SET syncs = syncs + 1 WHERE id = 1")
+      .executeUpdate();
+}
+
+uint64_t MysqlChangeLog::ReadMeta(const std::string& column) {
+  try {
+    return connection_.Run([&](int) -> uint64_t {
+      sql::PreparedStatement& read =
+          connection_.Prepare("SELECT " + column + " FROM " + meta_table_ + " WHERE id = 1");
+      std::unique_ptr<sql::ResultSet> rows(read.executeQuery());
+      if (!rows->next()) {
+        throw Error(Error::Code::kCorruption, "the MySQL log " + Describe() + " has no row 1 in " +
+                                                  meta_table_ +
+                                                  ": run `whycache init` to restore it");
+      }
+      return rows->getUInt64(1);
+    });
+  } catch (const sql::SQLException& e) {
+    connection_.Fail("reading " + column + " from " + meta_table_, e);
+  }
+}
+
+}  // namespace
+
+std::unique_ptr<ChangeLog> OpenMysqlChangeLog(std::string_view uri, const LogOptions& options,
+                                              const MysqlLogOptions& mysql_options) {
+  auto log = std::make_unique<MysqlChangeLog>(ParseMysqlUri(uri), mysql_options);
+  log->Open(options);
+  return log;
+}
+
+}  // namespace whycache::mysql_log

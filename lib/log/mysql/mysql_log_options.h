@@ -1,0 +1,43 @@
+// Settings of the MySQL log beyond the public LogOptions: tuning, and hooks for tests.
+#ifndef WHYCACHE_LIB_LOG_MYSQL_MYSQL_LOG_OPTIONS_H_
+#define WHYCACHE_LIB_LOG_MYSQL_MYSQL_LOG_OPTIONS_H_
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+
+namespace whycache::mysql_log {
+
+struct MysqlLogOptions {
+  // Total time one call may spend reconnecting (with backoff) before it throws
+  // Error(kUnavailable).
+  std::chrono::milliseconds reconnect_budget{30'000};
+
+  // Rows per multi-row INSERT of a batch (fewer when the rows are large).
+  size_t rows_per_insert = 250;
+  // Most rows one tail query asks for.
+  size_t read_page_rows = 10'000;
+
+  // Before returning batches it has not returned before, a read commits a one-row update (see
+  // {prefix}_reader_sync in schema/) so that no batch it returns can vanish in a server crash.
+  // Turn it off only where the reader cannot write, e.g. on a read replica, whose own
+  // durability then applies.
+  bool make_reads_durable = true;
+
+  // Test hook: runs inside every append transaction, after the batch is written and before
+  // COMMIT (e.g. to sleep, so that concurrent writers interleave).
+  std::function<void()> before_commit;
+  // Test hook: runs right after COMMIT succeeds, before Append returns. A lost-connection
+  // sql::SQLException (e.g. 2013) thrown here stands for a COMMIT whose answer never arrived.
+  std::function<void()> after_commit;
+
+  // Test only: allocate update ids the way AUTO_INCREMENT does, in a statement of their own
+  // before the batch's transaction, instead of under the meta-row lock. Ids then become
+  // visible in commit order rather than id order, and a tailer loses batches: the trap this
+  // log's protocol exists to avoid. Never set it outside that test.
+  bool auto_increment_ids_for_test = false;
+};
+
+}  // namespace whycache::mysql_log
+
+#endif  // WHYCACHE_LIB_LOG_MYSQL_MYSQL_LOG_OPTIONS_H_

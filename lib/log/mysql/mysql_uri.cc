@@ -1,0 +1,126 @@
+#include "lib/log/mysql/mysql_uri.h"
+
+#include <charconv>
+
+#include "whycache/error.h"
+
+namespace whycache::mysql_log {
+namespace {
+
+constexpr std::string_view kScheme = "mysql://";
+
+// The URI for messages: a "user:password@" part, which this parser refuses, is blanked out so
+// that a mistyped URI never prints a secret.
+std::string Redacted(std::string_view uri) {
+  size_t start = uri.starts_with(kScheme) ? kScheme.size() : 0;
+  size_t at = uri.find('@', start);
+  size_t colon = uri.find(':', start);
+  if (at == std::string_view::npos || colon == std::string_view::npos || colon > at) {
+    return std::string(uri);
+  }
+  return std::string(uri.substr(0, colon)) + ":***" + std::string(uri.substr(at));
+}
+
+[[noreturn]] void Malformed(std::string_view uri, const std::string& why) {
+  throw Error(Error::Code::kInvalidArgument,
+              "malformed MySQL log URI '" + Redacted(uri) + "': " + why +
+                  " (expected mysql://USER@HOST:PORT/DATABASE[?table=NAME][&socket=PATH]"
+                  "[&defaults-file=PATH])");
+}
+
+bool IsIdentifierChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+}  // namespace
+
+bool IsValidTablePrefix(std::string_view prefix) {
+  if (prefix.empty() || prefix.size() > kMaxTablePrefixBytes) return false;
+  if (prefix[0] >= '0' && prefix[0] <= '9') return false;
+  for (char c : prefix) {
+    if (!IsIdentifierChar(c)) return false;
+  }
+  return true;
+}
+
+std::string MysqlUri::Endpoint() const { return user + "@" + host + ":" + std::to_string(port); }
+
+std::string MysqlUri::Describe() const {
+  std::string s = "mysql://" + Endpoint() + "/" + database + "?table=" + table_prefix;
+  if (!socket.empty()) s += "&socket=" + socket;
+  if (!defaults_file.empty()) s += "&defaults-file=" + defaults_file;
+  return s;
+}
+
+MysqlUri ParseMysqlUri(std::string_view uri) {
+  if (!uri.starts_with(kScheme)) Malformed(uri, "it does not start with mysql://");
+  std::string_view rest = uri.substr(kScheme.size());
+  std::string_view query;
+  if (size_t q = rest.find('?'); q != std::string_view::npos) {
+    query = rest.substr(q + 1);
+    rest = rest.substr(0, q);
+  }
+  MysqlUri result;
+
+  size_t at = rest.find('@');
+  if (at == std::string_view::npos || at == 0) Malformed(uri, "no USER@ before the host");
+  std::string_view user = rest.substr(0, at);
+  if (user.find(':') != std::string_view::npos) {
+    Malformed(uri,
+              "a password does not belong in the URI; set WHYCACHE_MYSQL_PASSWORD or use "
+              "&defaults-file=PATH");
+  }
+  result.user = std::string(user);
+  rest = rest.substr(at + 1);
+
+  size_t slash = rest.find('/');
+  if (slash == std::string_view::npos) Malformed(uri, "no /DATABASE after the host");
+  std::string_view host_port = rest.substr(0, slash);
+  std::string_view database = rest.substr(slash + 1);
+  if (database.empty()) Malformed(uri, "the database name is empty");
+  if (database.find('/') != std::string_view::npos) Malformed(uri, "the database name has a '/'");
+  result.database = std::string(database);
+
+  std::string_view host = host_port;
+  if (size_t colon = host_port.rfind(':'); colon != std::string_view::npos) {
+    host = host_port.substr(0, colon);
+    std::string_view port = host_port.substr(colon + 1);
+    int value = 0;
+    auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+    if (port.empty() || ec != std::errc() || end != port.data() + port.size() || value < 1 ||
+        value > 65535) {
+      Malformed(uri, "the port is not a number from 1 to 65535");
+    }
+    result.port = value;
+  }
+  if (host.empty()) Malformed(uri, "the host is empty");
+  result.host = std::string(host);
+
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view param = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    size_t eq = param.find('=');
+    if (eq == std::string_view::npos) Malformed(uri, "parameter without '=VALUE'");
+    std::string_view name = param.substr(0, eq);
+    std::string value(param.substr(eq + 1));
+    if (value.empty()) Malformed(uri, "parameter '" + std::string(name) + "' has no value");
+    if (name == "table") {
+      if (!IsValidTablePrefix(value)) {
+        Malformed(uri, "table prefix '" + value + "' must be 1 to " +
+                           std::to_string(kMaxTablePrefixBytes) +
+                           " letters, digits or underscores, not starting with a digit");
+      }
+      result.table_prefix = value;
+    } else if (name == "socket") {
+      result.socket = value;
+    } else if (name == "defaults-file") {
+      result.defaults_file = value;
+    } else {
+      Malformed(uri, "unknown parameter '" + std::string(name) + "'");
+    }
+  }
+  return result;
+}
+
+}  // namespace whycache::mysql_log

@@ -1,0 +1,40 @@
+// The mysql:// change-log URI: where the log lives and how to log in, minus the password.
+#ifndef WHYCACHE_LIB_LOG_MYSQL_MYSQL_URI_H_
+#define WHYCACHE_LIB_LOG_MYSQL_MYSQL_URI_H_
+
+#include <string>
+#include <string_view>
+
+namespace whycache::mysql_log {
+
+inline constexpr std::string_view kDefaultTablePrefix = "whycache";
+inline constexpr size_t kMaxTablePrefixBytes = 32;
+
+// mysql://USER@HOST[:PORT]/DATABASE[?table=NAME][&socket=PATH][&defaults-file=PATH]
+struct MysqlUri {
+  std::string user;
+  std::string host;
+  int port = 3306;
+  std::string database;
+  std::string table_prefix{kDefaultTablePrefix};
+  std::string socket;         // When set, connect through this Unix socket instead of TCP.
+  std::string defaults_file;  // An option file whose [client] password is used.
+
+  // "user@host:port": names the server and account in messages.
+  std::string Endpoint() const;
+  // The URI in canonical form; never contains a password (the URI cannot hold one).
+  std::string Describe() const;
+};
+
+// Parses `uri`. Throws Error(kInvalidArgument) naming the URI (with any password part blanked
+// out) for anything malformed: wrong scheme, missing user, host or database, bad port, an
+// unknown parameter, a table prefix that is not a valid identifier, or a password in the URI.
+MysqlUri ParseMysqlUri(std::string_view uri);
+
+// True if `prefix` may name the log's tables: 1 to kMaxTablePrefixBytes ASCII letters, digits
+// and underscores, not starting with a digit. It is the only text ever spliced into SQL.
+bool IsValidTablePrefix(std::string_view prefix);
+
+}  // namespace whycache::mysql_log
+
+#endif  // WHYCACHE_LIB_LOG_MYSQL_MYSQL_URI_H_

@@ -1,0 +1,110 @@
+// Parsing of mysql:// log URIs and splitting of the schema files; needs no server.
+#include "lib/log/mysql/mysql_uri.h"
+
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "lib/log/mysql/schema.h"
+#include "whycache/error.h"
+#include "whycache/version.h"
+
+namespace whycache::mysql_log {
+namespace {
+
+std::string ParseError(const std::string& uri) {
+  try {
+    ParseMysqlUri(uri);
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Error::Code::kInvalidArgument) << uri;
+    return e.what();
+  }
+  ADD_FAILURE() << "accepted: " << uri;
+  return "";
+}
+
+TEST(MysqlUriTest, ParsesEveryPart) {
+  MysqlUri uri = ParseMysqlUri(
+      "mysql://app@db.example:3307/prod?table=flags&socket=/run/m.sock"
+      "&defaults-file=/etc/app.cnf");
+  EXPECT_EQ(uri.user, "app");
+  EXPECT_EQ(uri.host, "db.example");
+  EXPECT_EQ(uri.port, 3307);
+  EXPECT_EQ(uri.database, "prod");
+  EXPECT_EQ(uri.table_prefix, "flags");
+  EXPECT_EQ(uri.socket, "/run/m.sock");
+  EXPECT_EQ(uri.defaults_file, "/etc/app.cnf");
+  EXPECT_EQ(uri.Endpoint(), "app@db.example:3307");
+}
+
+TEST(MysqlUriTest, DefaultsPortAndTablePrefix) {
+  MysqlUri uri = ParseMysqlUri("mysql://app@localhost/db");
+  EXPECT_EQ(uri.port, 3306);
+  EXPECT_EQ(uri.table_prefix, "whycache");
+  EXPECT_EQ(uri.Describe(), "mysql://app@localhost:3306/db?table=whycache");
+}
+
+TEST(MysqlUriTest, RejectsMalformedUrisNamingThem) {
+  for (const char* bad :
+       {"file:/tmp/x", "mysql://", "mysql://host:1/db", "mysql://u@host:1", "mysql://u@host:1/",
+        "mysql://u@:1/db", "mysql://u@h:0/db", "mysql://u@h:99999/db", "mysql://u@h:12x/db",
+        "mysql://u@h/db?x=1", "mysql://u@h/db?table", "mysql://u@h/db?table=", "mysql://u@h/a/b"}) {
+    std::string message = ParseError(bad);
+    EXPECT_NE(message.find(bad), std::string::npos) << message;
+  }
+}
+
+TEST(MysqlUriTest, TablePrefixMustBeAPlainIdentifier) {
+  EXPECT_TRUE(IsValidTablePrefix("whycache"));
+  EXPECT_TRUE(IsValidTablePrefix("_a9_Z"));
+  EXPECT_TRUE(IsValidTablePrefix(std::string(kMaxTablePrefixBytes, 'a')));
+  const std::vector<std::string> bad_prefixes = {"",
+                                                 "9lives",
+                                                 "a-b",
+                                                 "a b",
+                                                 "a;DROP TABLE x",
+                                                 "a`b",
+                                                 "a.b",
+                                                 std::string(kMaxTablePrefixBytes + 1, 'a'),
+                                                 std::string("a\0b", 3)};
+  for (const std::string& bad : bad_prefixes) {
+    EXPECT_FALSE(IsValidTablePrefix(bad)) << bad;
+  }
+  ParseError("mysql://u@h/db?table=x;DROP");
+}
+
+TEST(MysqlUriTest, NeverRepeatsAPasswordGivenInTheUri) {
+  std::string message = ParseError("mysql://u:hunter2@h:1/db");
+  EXPECT_EQ(message.find("hunter2"), std::string::npos) << message;
+  EXPECT_NE(message.find("WHYCACHE_MYSQL_PASSWORD"), std::string::npos) << message;
+}
+
+TEST(SchemaTest, FilesAreVersionedInOrderUpToTheCurrentVersion) {
+  uint32_t expected = 1;
+  for (const SchemaFile& file : SchemaFiles()) {
+    EXPECT_EQ(SchemaFileVersion(file), expected) << file.name;
+    ++expected;
+  }
+  EXPECT_EQ(expected - 1, kMysqlSchemaVersion);
+}
+
+TEST(SchemaTest, SplitsLikeTheMysqlClient) {
+  auto statements = SchemaStatements(
+      "-- a comment\n"
+      "CREATE TABLE {prefix}_a (x INT);\n"
+      "DELIMITER //\n"
+      "\n"
+      "-- another\n"
+      "CREATE PROCEDURE {prefix}_p()\n"
+      "BEGIN\n"
+      "  SELECT 1;\n"
+      "END\n"
+      "//\n",
+      "t1");
+  ASSERT_EQ(statements.size(), 2u);
+  EXPECT_EQ(statements[0], "CREATE TABLE t1_a (x INT)");
+  EXPECT_EQ(statements[1], "CREATE PROCEDURE t1_p()\nBEGIN\n  SELECT 1;\nEND\n");
+}
+
+}  // namespace
+}  // namespace whycache::mysql_log
