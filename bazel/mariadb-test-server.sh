@@ -77,7 +77,9 @@ start() {
   fi
   rm -rf "$data"
   # --no-defaults must come first, or /etc/mysql (port 3306, /run/mysqld) is read.
-  if ! mariadb-install-db --no-defaults --user=root --datadir="$data" \
+  # --tmpdir: MariaDB names temporary files after thread and process ids, which repeat across
+  # test sandboxes, so servers installed at once in a shared /tmp would collide.
+  if ! mariadb-install-db --no-defaults --user=root --datadir="$data" --tmpdir="$dir" \
       --auth-root-authentication-method=socket --skip-test-db >"$dir/install.log" 2>&1; then
     say "mariadb-install-db failed:"; tail -20 "$dir/install.log" >&2; exit 1
   fi
@@ -90,7 +92,7 @@ start_server() {
   local port=${MDB_PORT:-33306} pid=""
   for _ in $(seq 1 30); do
     : >"$errlog"
-    setsid mariadbd --no-defaults --user=root --datadir="$data" --socket="$sock" \
+    setsid mariadbd --no-defaults --user=root --datadir="$data" --tmpdir="$dir" --socket="$sock" \
       --port="$port" --bind-address=127.0.0.1 --pid-file="$pidfile" --log-error="$errlog" \
       --skip-name-resolve --innodb-buffer-pool-size=256M --max-allowed-packet=256M \
       --innodb-flush-log-at-trx-commit=1 </dev/null >>"$dir/stdout.log" 2>&1 &

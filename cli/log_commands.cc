@@ -27,8 +27,14 @@ Error UsageError(const std::string& message) {
   return Error(Error::Code::kInvalidArgument, message);
 }
 
-std::unique_ptr<ChangeLog> OpenLog(const Invocation& inv) {
-  return OpenChangeLog(inv.RequireLogUri());
+// A command waits a few seconds for a database that is restarting, then says it is down.
+constexpr auto kReconnectBudget = std::chrono::seconds(5);
+
+std::unique_ptr<ChangeLog> OpenLog(const Invocation& inv, bool create = false) {
+  LogOptions options;
+  options.create_if_missing = create;
+  options.reconnect_budget = kReconnectBudget;
+  return OpenChangeLog(inv.RequireLogUri(), options);
 }
 
 int PrintId(uint64_t id) {
@@ -79,9 +85,7 @@ void PrintUpdates(const std::vector<Update>& updates) {
 
 int RunInit(const Invocation& inv) {
   CommandArgs("init", inv.args, {}, {}).ExpectPositional(0, 0, "no arguments");
-  LogOptions options;
-  options.create_if_missing = true;
-  auto log = OpenChangeLog(inv.RequireLogUri(), options);
+  auto log = OpenLog(inv, /*create=*/true);
   std::cout << "initialized " << log->Describe() << " (head id " << log->HeadId() << ")\n";
   return kExitOk;
 }

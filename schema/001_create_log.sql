@@ -16,16 +16,19 @@ DELIMITER //
 
 -- The log's single metadata row (id = 1). head_id is the newest committed update id (0 for an
 -- empty log); horizon is the id below which history has been compacted so that a machine
--- behind it must resync (0 while history is complete). Writers lock this row to order their
+-- behind it must resync (0 while history is complete); dataset_id, made once here, is the
+-- dataset's identity that state files and snapshots are checked against. Writers lock this row to order their
 -- commits.
 CREATE TABLE IF NOT EXISTS {prefix}_meta (
   id TINYINT UNSIGNED NOT NULL PRIMARY KEY,
   head_id BIGINT UNSIGNED NOT NULL,
-  horizon BIGINT UNSIGNED NOT NULL
+  horizon BIGINT UNSIGNED NOT NULL,
+  dataset_id CHAR(32) NOT NULL
 ) ENGINE = InnoDB
 //
 
-INSERT IGNORE INTO {prefix}_meta (id, head_id, horizon) VALUES (1, 0, 0)
+INSERT IGNORE INTO {prefix}_meta (id, head_id, horizon, dataset_id)
+  VALUES (1, 0, 0, REPLACE(UUID(), '-', ''))
 //
 
 -- Readers make what they read durable before returning it. InnoDB makes a commit visible to

@@ -38,7 +38,9 @@ struct CacheOptions {
   std::chrono::milliseconds poll_interval{50};
   // Apply at most this many updates per poll, so one Update() never runs for long.
   size_t max_updates_per_poll = 100'000;
-  LogOptions log_options;
+  // A poll that cannot reach the log gives up within a second, so that Update() never holds up
+  // a request for long; the next due poll retries.
+  LogOptions log_options{.reconnect_budget = std::chrono::milliseconds(1000)};
 };
 
 // Figures about the local state and the log as this machine last saw it.

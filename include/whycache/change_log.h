@@ -7,6 +7,7 @@
 #ifndef WHYCACHE_CHANGE_LOG_H_
 #define WHYCACHE_CHANGE_LOG_H_
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -50,6 +51,10 @@ struct LogOptions {
   // log that was never initialized fails with Error(kUnavailable) saying to run `whycache init`.
   bool create_if_missing = false;
   FsyncPolicy fsync = FsyncPolicy::kEveryAppend;
+  // How long one call may keep reconnecting, with backoff, to a log it cannot reach (a database
+  // server that is down or restarting) before it throws Error(kUnavailable). The file log does
+  // not wait.
+  std::chrono::milliseconds reconnect_budget{30'000};
 };
 
 // Thread-safety: a ChangeLog object is used by one thread at a time (a MySQL connection cannot be

@@ -1,6 +1,7 @@
 // OpenChangeLog: picks the implementation a URI names.
 #include "lib/log/file_log.h"
 #include "lib/log/file_uri.h"
+#include "lib/log/mysql/mysql_change_log.h"
 #include "whycache/change_log.h"
 #include "whycache/error.h"
 
@@ -11,9 +12,9 @@ std::unique_ptr<ChangeLog> OpenChangeLog(std::string_view uri, const LogOptions&
     return log::FileLog::Open(log::FileLogDirectory(uri), log::FileLogOptions::From(options));
   }
   if (uri.starts_with("mysql://")) {
-    throw Error(
-        Error::Code::kInvalidArgument,
-        "cannot open '" + std::string(uri) + "': mysql logs are not built into this binary yet");
+    mysql_log::MysqlLogOptions mysql_options;
+    mysql_options.reconnect_budget = options.reconnect_budget;
+    return mysql_log::OpenMysqlChangeLog(uri, options, mysql_options);
   }
   throw Error(Error::Code::kInvalidArgument,
               "unsupported change log URI '" + std::string(uri) +

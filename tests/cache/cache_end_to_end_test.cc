@@ -190,7 +190,8 @@ TEST_P(CacheEndToEndTest, CorruptLogRecordStopsApplyingLoudly) {
   EXPECT_LT(cache->AppliedId(), bad);
 }
 
-INSTANTIATE_TEST_SUITE_P(Logs, CacheEndToEndTest, ::testing::Values(FileLogBackend()), BackendName);
+INSTANTIATE_TEST_SUITE_P(Logs, CacheEndToEndTest,
+                         ::testing::Values(FileLogBackend(), MysqlLogBackend()), BackendName);
 
 }  // namespace
 }  // namespace whycache::testing

@@ -121,7 +121,8 @@ TEST_P(PerRequestTest, ManyProcessesSeeWholeBatchesAndPollWithinTheBudget) {
               static_cast<unsigned long long>(stats.batches_applied));
 }
 
-INSTANTIATE_TEST_SUITE_P(Logs, PerRequestTest, ::testing::Values(FileLogBackend()), BackendName);
+INSTANTIATE_TEST_SUITE_P(Logs, PerRequestTest,
+                         ::testing::Values(FileLogBackend(), MysqlLogBackend()), BackendName);
 
 }  // namespace
 }  // namespace whycache::testing

@@ -122,9 +122,9 @@ printf '\xff' | dd of="$segment" bs=1 seek=50 conv=notrunc status=none
 expect_status 5 tail
 expect_err_mentions "00000000000000000001.seg at offset"
 
-# mysql logs are not in this build yet: a clear usage error.
-expect_status 2 --log "mysql://u@127.0.0.1:1/db" tail
-expect_err_mentions "mysql"
+# A MySQL server that cannot be reached: exit 4, naming the server.
+expect_status 4 --log "mysql://u@127.0.0.1:1/db" tail
+expect_err_mentions "127.0.0.1:1"
 
 rm -rf "$WORK"
 if ((FAILURES > 0)); then

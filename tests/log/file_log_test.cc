@@ -495,7 +495,7 @@ TEST(OpenChangeLogTest, Uris) {
   EXPECT_EQ(code_of("file:" + temp.File("missing")), Error::Code::kUnavailable);
   EXPECT_EQ(code_of("file:"), Error::Code::kInvalidArgument);
   EXPECT_EQ(code_of("file://otherhost/x"), Error::Code::kInvalidArgument);
-  EXPECT_EQ(code_of("mysql://u@127.0.0.1:3306/db"), Error::Code::kInvalidArgument);
+  EXPECT_EQ(code_of("mysql:/no-authority"), Error::Code::kInvalidArgument);
   EXPECT_EQ(code_of("/just/a/path"), Error::Code::kInvalidArgument);
   EXPECT_EQ(code_of(""), Error::Code::kInvalidArgument);
 

@@ -53,6 +53,10 @@ std::string BackendName(const ::testing::TestParamInfo<ChangeLogBackend>& info);
 // Logs in fresh temporary directories.
 ChangeLogBackend FileLogBackend();
 
+// Logs under fresh table prefixes in the test MariaDB (tests/support/test_mariadb.h), which
+// the first one starts. Tests using it carry the "mysql" and "external" tags.
+ChangeLogBackend MysqlLogBackend();
+
 }  // namespace whycache::testing
 
 #endif  // WHYCACHE_TESTS_LOG_LOG_BACKENDS_H_

@@ -90,13 +90,7 @@ std::string Await(ChildProcess& child, const std::string& name) {
 
 }  // namespace
 
-TestMariaDb& Server() {
-  static TestMariaDb& server = []() -> TestMariaDb& {
-    if (const char* test_tmpdir = getenv("TEST_TMPDIR")) setenv("TMPDIR", test_tmpdir, 1);
-    return TestMariaDb::Shared();
-  }();
-  return server;
-}
+TestMariaDb& Server() { return TestMariaDb::Shared(); }
 
 std::string FreshTablePrefix() {
   // Test processes in separate sandboxes can share a pid (each has its own pid namespace) and,

@@ -18,9 +18,7 @@
 
 namespace whycache::mysql_log::testing {
 
-// The fixture's server (TestMariaDb::Shared()), started with the test's own temporary
-// directory as TMPDIR: MariaDB names its temporary files after thread and process ids, which
-// repeat across sandboxes, so servers installed at once in a shared /tmp collide.
+// The fixture's server (TestMariaDb::Shared()).
 whycache::testing::TestMariaDb& Server();
 
 // A table prefix no other test uses ("t<random hex>_<n>").

@@ -74,6 +74,7 @@ class MysqlChangeLog final : public ChangeLog {
   std::vector<Update> ReadAfter(uint64_t after_id, size_t max_updates) override;
   uint64_t HeadId() override { return ReadMeta("head_id"); }
   uint64_t Horizon() override { return ReadMeta("horizon"); }
+  std::string DatasetId() override;
   std::string Describe() const override { return connection_.uri().Describe(); }
 
  private:
@@ -98,6 +99,7 @@ class MysqlChangeLog final : public ChangeLog {
   // Row counts with a cached multi-row INSERT, largest first: rows_per_insert and the powers
   // of two below it, so any batch is written with few statements and few prepared ones.
   std::vector<size_t> insert_sizes_;
+  std::string dataset_id_;  // Read on first use; it never changes.
   // Every update up to this id is known to be durable (MakeDurable() ran after it was read).
   uint64_t durable_through_ = 0;
 };
@@ -386,6 +388,26 @@ uint64_t MysqlChangeLog::ReadMeta(const std::string& column) {
   } catch (const sql::SQLException& e) {
     connection_.Fail("reading " + column + " from " + meta_table_, e);
   }
+}
+
+std::string MysqlChangeLog::DatasetId() {
+  if (!dataset_id_.empty()) return dataset_id_;
+  try {
+    dataset_id_ = connection_.Run([&](int) -> std::string {
+      sql::PreparedStatement& read =
+          connection_.Prepare("SELECT dataset_id FROM " + meta_table_ + " WHERE id = 1");
+      std::unique_ptr<sql::ResultSet> rows(read.executeQuery());
+      if (!rows->next() || rows->getString(1).length() == 0) {
+        throw Error(Error::Code::kCorruption, "the MySQL log " + Describe() +
+                                                  " has no dataset id in row 1 of " + meta_table_ +
+                                                  ": run `whycache init` to restore it");
+      }
+      return std::string(rows->getString(1));
+    });
+  } catch (const sql::SQLException& e) {
+    connection_.Fail("reading dataset_id from " + meta_table_, e);
+  }
+  return dataset_id_;
 }
 
 }  // namespace

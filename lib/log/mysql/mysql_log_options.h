@@ -10,7 +10,7 @@ namespace whycache::mysql_log {
 
 struct MysqlLogOptions {
   // Total time one call may spend reconnecting (with backoff) before it throws
-  // Error(kUnavailable).
+  // Error(kUnavailable). OpenChangeLog sets it from LogOptions::reconnect_budget.
   std::chrono::milliseconds reconnect_budget{30'000};
 
   // Rows per multi-row INSERT of a batch (fewer when the rows are large).
