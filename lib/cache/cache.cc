@@ -174,8 +174,11 @@ class CacheImpl final : public Cache {
     std::unique_lock lock(log_mu_, std::try_to_lock);
     if (!lock.owns_lock()) return;
     try {
-      cache::ApplyFromLog(*tree_, Log(), /*wait=*/false, options_.max_updates_per_poll);
-      cache::PollSucceeded(control);
+      // Another process applying (it holds the writer lock) says nothing about the log's health.
+      if (cache::ApplyFromLog(*tree_, Log(), /*wait=*/false, options_.max_updates_per_poll)
+              .applied) {
+        cache::PollSucceeded(control);
+      }
     } catch (const std::exception& e) {
       NotePollFailure(e.what());
     }
@@ -225,7 +228,9 @@ class CacheImpl final : public Cache {
     s.log_head_id = std::max(c.log_head_seen.load(std::memory_order_relaxed), t.applied_id);
     s.ids_behind = s.log_head_id - s.applied_id;
     const int64_t newest = c.newest_applied_write_us.load(std::memory_order_relaxed);
-    s.lag_us = newest == 0 || s.ids_behind == 0 ? 0 : WallMicros() - newest;
+    // Behind, or unable to tell (the last poll failed): the newest applied update is this old.
+    const bool failing = c.consecutive_failures.load(std::memory_order_relaxed) > 0;
+    s.lag_us = newest == 0 || (s.ids_behind == 0 && !failing) ? 0 : WallMicros() - newest;
     s.bytes_used = t.used_bytes;
     s.file_bytes = t.file_bytes;
     s.oldest_pinned_version = t.oldest_pinned_version;

@@ -197,6 +197,7 @@ void RegisterLogBenchmarks(const ChangeLogBackend& backend) {
 
 int main(int argc, char** argv) {
   whycache::testing::RegisterLogBenchmarks(whycache::testing::FileLogBackend());
+  whycache::testing::RegisterLogBenchmarks(whycache::testing::MysqlLogBackend());
   benchmark::Initialize(&argc, argv);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
