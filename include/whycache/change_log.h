@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -57,6 +58,26 @@ struct LogOptions {
   std::chrono::milliseconds reconnect_budget{30'000};
 };
 
+// What Compact() does; see ChangeLog::Compact.
+struct CompactionOptions {
+  // Only entries with a smaller id are rewritten; 0 means the head id + 1 (all history).
+  uint64_t before_id = 0;
+  // A delete (tombstone) that is the newest entry of its key is dropped once it was written
+  // longer ago than this; the horizon then moves up to its id. Machines are expected to apply
+  // within the retention, so that only machines switched off for longer must resync.
+  std::chrono::seconds tombstone_retention{std::chrono::hours(24 * 7)};
+  // Called now and then with the work done and the work to do in all (e.g. bytes or rows).
+  std::function<void(uint64_t done, uint64_t total)> progress;
+};
+
+struct CompactionResult {
+  uint64_t removed = 0;       // Mutations dropped: superseded entries and expired tombstones.
+  uint64_t kept = 0;          // Mutations with an id below before_id that remain.
+  uint64_t bytes_before = 0;  // Storage the log used before and after (as the backend counts).
+  uint64_t bytes_after = 0;
+  uint64_t horizon = 0;       // The horizon afterwards.
+};
+
 // Thread-safety: a ChangeLog object is used by one thread at a time (a MySQL connection cannot be
 // shared). Any number of objects, in any number of processes and machines, may append to and read
 // the same log at once.
@@ -87,6 +108,19 @@ class ChangeLog {
   // below it cannot catch up from (dropped tombstones): it must resync. 0 for a log whose
   // history is complete. Never decreases.
   virtual uint64_t Horizon() = 0;
+
+  // Rewrites history below options.before_id: for every key, only its newest entry with an id
+  // below before_id is kept (a set, or a tombstone until it expires), with its original id;
+  // entries it superseded are dropped, and batches left without mutations disappear. Entries
+  // with larger ids are untouched. So a machine at any applied id at or above the horizon that
+  // applies the compacted log reaches exactly the state that replaying the full history gives.
+  //
+  // Runs while writers append and readers read, in bounded steps: readers never see part of a
+  // batch, and never miss an update without the horizon telling them (the horizon is raised
+  // before the tombstones it covers are dropped). HeadId() never decreases. Only one compaction
+  // of a log runs at a time: a second one waits. A compactor killed at any point leaves the
+  // log as it was or compacted, never damaged.
+  virtual CompactionResult Compact(const CompactionOptions& options) = 0;
 
   // The dataset's identity: made when the storage is created and the same through every URI
   // that reaches this log (a MySQL replica too). A state file remembers it, so that it is

@@ -340,6 +340,10 @@ std::string FileLog::DatasetId() {
 
 std::string FileLog::Describe() const { return "file:" + dir_; }
 
+CompactionResult FileLog::Compact(const CompactionOptions&) {
+  throw Error(Error::Code::kInvalidArgument, "compaction of file logs is not implemented yet");
+}
+
 void FileLog::PositionReader(uint64_t after_id) {
   const Manifest m = ReadManifest(dir_);
   size_t index = 0;

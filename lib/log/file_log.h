@@ -65,6 +65,7 @@ class FileLog final : public ChangeLog {
   uint64_t Horizon() override;
   std::string DatasetId() override;
   std::string Describe() const override;
+  CompactionResult Compact(const CompactionOptions& options) override;
 
   const std::string& dir() const { return dir_; }
 

@@ -75,6 +75,9 @@ class MysqlChangeLog final : public ChangeLog {
   uint64_t HeadId() override { return ReadMeta("head_id"); }
   uint64_t Horizon() override { return ReadMeta("horizon"); }
   std::string DatasetId() override;
+  CompactionResult Compact(const CompactionOptions&) override {
+    throw Error(Error::Code::kInvalidArgument, "compaction of MySQL logs is not implemented yet");
+  }
   std::string Describe() const override { return connection_.uri().Describe(); }
 
  private:
