@@ -11,6 +11,7 @@
 
 #include "cli/command_args.h"
 #include "cli/exit_status.h"
+#include "cli/progress.h"
 #include "lib/format/escape.h"
 #include "whycache/change_log.h"
 #include "whycache/error.h"
@@ -139,6 +140,29 @@ int RunTail(const Invocation& inv) {
     }
     if (!follow) break;
     std::this_thread::sleep_for(kFollowPollInterval);
+  }
+  return kExitOk;
+}
+
+int RunCompact(const Invocation& inv) {
+  CommandArgs args("compact", inv.args, {"--json"}, {"--before", "--tombstone-retention-s"});
+  args.ExpectPositional(0, 0,
+                        "no arguments besides --before ID, --tombstone-retention-s N, --json");
+  CompactionOptions options;
+  options.before_id = args.Number("--before", 0);
+  options.tombstone_retention = std::chrono::seconds(
+      args.Number("--tombstone-retention-s", options.tombstone_retention.count()));
+  options.progress = TerminalProgress("compact");
+  auto log = OpenLog(inv);
+  const CompactionResult r = log->Compact(options);
+  if (args.Has("--json")) {
+    std::cout << "{\"removed\":" << r.removed << ",\"kept\":" << r.kept
+              << ",\"bytes_before\":" << r.bytes_before << ",\"bytes_after\":" << r.bytes_after
+              << ",\"horizon\":" << r.horizon << "}\n";
+  } else {
+    std::cout << "compacted " << log->Describe() << ": removed " << r.removed << " mutations, kept "
+              << r.kept << "; " << r.bytes_before << " -> " << r.bytes_after << " bytes; horizon "
+              << r.horizon << "\n";
   }
   return kExitOk;
 }

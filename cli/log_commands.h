@@ -18,6 +18,7 @@ int RunDel(const Invocation& inv);
 // `tail [--from ID] [--follow]`: prints the updates after ID (default 0), one line per mutation;
 // with --follow keeps polling until SIGINT or SIGTERM, then exits 0.
 int RunTail(const Invocation& inv);
+int RunCompact(const Invocation& inv);
 
 }  // namespace whycache::cli
 

@@ -38,6 +38,10 @@ struct CacheOptions {
   std::chrono::milliseconds poll_interval{50};
   // Apply at most this many updates per poll, so one Update() never runs for long.
   size_t max_updates_per_poll = 100'000;
+  // A machine whose state fell below the log's horizon (it missed deletes that compaction has
+  // since dropped) rebuilds its state: from this snapshot file when it is set, usable and recent
+  // enough, else by replaying the compacted log from its start.
+  std::string resync_snapshot;
   // A poll that cannot reach the log gives up within a second, so that Update() never holds up
   // a request for long; the next due poll retries.
   LogOptions log_options{.reconnect_budget = std::chrono::milliseconds(1000)};
@@ -61,7 +65,7 @@ struct CacheStats {
   uint64_t batches_applied = 0;
   uint64_t mutations_applied = 0;
   uint64_t apply_us = 0;
-  uint64_t resyncs = 0;
+  uint64_t resyncs = 0;  // State rebuilds after falling below the log's horizon.
   // This process's counters.
   uint64_t reads = 0;
   uint64_t hits = 0;
@@ -140,6 +144,11 @@ class Cache {
   virtual uint64_t AppliedId() = 0;
 
   virtual CacheStats Stats() = 0;
+
+  // Compacts the log's history (see ChangeLog::Compact): run it from one place, e.g. a cron job;
+  // machines keep applying meanwhile, and those that fall below the new horizon resync by
+  // themselves. Throws the log's errors.
+  virtual CompactionResult RewriteHistory(const CompactionOptions& options) = 0;
 
   // Walks the local state and checks every structural invariant. Throws Error(kCorruption).
   virtual void Verify() = 0;

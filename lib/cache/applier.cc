@@ -53,6 +53,10 @@ ApplyResult ApplyFromLog(tree::Tree& tree, ChangeLog& log, bool wait, size_t max
     std::vector<Update> page = log.ReadAfter(applied, want);
     if (result.updates == 0) control->polls.fetch_add(1, std::memory_order_relaxed);
     control->last_poll_wall_us.store(WallMicros(), std::memory_order_relaxed);
+    if (applied > 0 && applied < log.Horizon()) {
+      result.below_horizon = true;
+      return result;
+    }
     if (page.empty()) {
       control->log_head_seen.store(applied, std::memory_order_relaxed);
       result.caught_up = true;

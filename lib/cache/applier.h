@@ -15,6 +15,9 @@ struct ApplyResult {
   uint64_t applied_id = 0;  // The state's applied id afterwards.
   size_t updates = 0;       // Updates applied by this call.
   bool caught_up = false;   // The log had nothing newer when this call stopped.
+  // The state is below the log's horizon: compaction dropped deletes it has not applied, so it
+  // cannot catch up from the log and must be rebuilt (nothing was applied by this call).
+  bool below_horizon = false;
 };
 
 // Reads the updates after the tree's applied id from `log` and applies them in id order, a page
@@ -25,6 +28,11 @@ struct ApplyResult {
 //
 // With `wait`, waits for the tree's writer lock; without, returns at once (applied = false)
 // when another process is applying.
+//
+// A state whose applied id is below the log's horizon (checked after each read, since the
+// horizon is raised before the deletes it covers disappear) applies nothing and reports
+// below_horizon. A state at id 0 (empty) replays the compacted log from its start, which is
+// always correct.
 //
 // Throws Error(kCorruption) naming the update id when the log returns an update that cannot be
 // applied (out of order, or a key or value beyond the limits): applying stops there, loudly,

@@ -19,6 +19,7 @@
 #include "lib/cache/poll_schedule.h"
 #include "lib/cache/read_counters.h"
 #include "lib/cache/shared_control.h"
+#include "lib/cache/state_rebuild.h"
 #include "lib/cache/state_snapshots.h"
 #include "lib/tree/tree.h"
 #include "whycache/error.h"
@@ -36,25 +37,6 @@ int64_t WallMicros() {
              std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
-
-// Holds an exclusive flock on a file while it lives.
-class ScopedFlock {
- public:
-  explicit ScopedFlock(const std::string& path) {
-    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640);
-    if (fd_ < 0 || flock(fd_, LOCK_EX) != 0) {
-      const int err = errno;
-      if (fd_ >= 0) ::close(fd_);
-      throw Error(Error::Code::kIOError, "cannot lock " + path + ": " + std::strerror(err));
-    }
-  }
-  ~ScopedFlock() { ::close(fd_); }
-  ScopedFlock(const ScopedFlock&) = delete;
-  ScopedFlock& operator=(const ScopedFlock&) = delete;
-
- private:
-  int fd_;
-};
 
 SharedControl* ControlOf(tree::Tree& t) { return reinterpret_cast<SharedControl*>(t.UserArea()); }
 
@@ -80,7 +62,7 @@ std::unique_ptr<tree::Tree> OpenOrReplaceState(const std::string& path, bool fro
   {
     // Processes that found the same damaged file at once move it aside only once: a file at
     // PATH with another inode is the replacement another process made.
-    ScopedFlock lock(path + ".replace");
+    cache::ScopedFlock lock(cache::ReplacementLockPath(path));
     struct stat now;
     if (::stat(path.c_str(), &now) == 0 && now.st_ino == damaged.st_ino &&
         now.st_dev == damaged.st_dev && ::rename(path.c_str(), (path + ".bad").c_str()) != 0) {
@@ -175,10 +157,7 @@ class CacheImpl final : public Cache {
     if (!lock.owns_lock()) return;
     try {
       // Another process applying (it holds the writer lock) says nothing about the log's health.
-      if (cache::ApplyFromLog(*tree_, Log(), /*wait=*/false, options_.max_updates_per_poll)
-              .applied) {
-        cache::PollSucceeded(control);
-      }
+      if (Poll(/*wait=*/false).applied) cache::PollSucceeded(control);
     } catch (const std::exception& e) {
       NotePollFailure(e.what());
     }
@@ -189,7 +168,7 @@ class CacheImpl final : public Cache {
     try {
       cache::ApplyResult r;
       do {
-        r = cache::ApplyFromLog(*tree_, Log(), /*wait=*/true, options_.max_updates_per_poll);
+        r = Poll(/*wait=*/true);
       } while (!r.caught_up);
       cache::PollSucceeded(ControlOf(*tree_));
       return r.applied_id;
@@ -206,7 +185,7 @@ class CacheImpl final : public Cache {
       {
         std::lock_guard lock(log_mu_);
         try {
-          cache::ApplyFromLog(*tree_, Log(), /*wait=*/true, options_.max_updates_per_poll);
+          Poll(/*wait=*/true);
         } catch (const std::exception& e) {
           NotePollFailure(e.what());
           throw;
@@ -252,6 +231,11 @@ class CacheImpl final : public Cache {
     return s;
   }
 
+  CompactionResult RewriteHistory(const CompactionOptions& options) override {
+    std::lock_guard lock(log_mu_);
+    return Log().Compact(options);
+  }
+
   void Verify() override { tree_->Verify(); }
 
   std::string CheckAgainstLog() override {
@@ -275,6 +259,45 @@ class CacheImpl final : public Cache {
   }
 
  private:
+  // Applies what is new in the log; a state below the log's horizon is rebuilt first.
+  // REQUIRES: log_mu_ held.
+  cache::ApplyResult Poll(bool wait) {
+    cache::ApplyResult r = cache::ApplyFromLog(*tree_, Log(), wait, options_.max_updates_per_poll);
+    if (!r.below_horizon) return r;
+    Resync();
+    return cache::ApplyFromLog(*tree_, Log(), wait, options_.max_updates_per_poll);
+  }
+
+  // Rebuilds the state from a snapshot (CacheOptions::resync_snapshot) or the compacted log
+  // replayed from its start, caught up to the log's head, and swaps it in while readers carry
+  // on. REQUIRES: log_mu_ held.
+  void Resync() {
+    cache::ScopedFlock replacing(cache::ReplacementLockPath(options_.state_path));
+    ChangeLog& log = Log();
+    const uint64_t horizon = log.Horizon();
+    if (AppliedId() >= horizon) return;  // Another process of the machine did it meanwhile.
+    std::string why_not_snapshot;
+    const bool from_snapshot =
+        !options_.resync_snapshot.empty() &&
+        cache::SnapshotUsable(*tree_, options_.resync_snapshot, horizon, &why_not_snapshot);
+    if (!why_not_snapshot.empty()) {
+      std::fprintf(stderr, "whycache: resync of %s replays the log: %s\n",
+                   options_.state_path.c_str(), why_not_snapshot.c_str());
+    }
+    cache::BuildAndInstall(*tree_, 0, [&](tree::Tree& fresh) {
+      if (from_snapshot) cache::FillFromSnapshot(fresh, options_.resync_snapshot, nullptr);
+      for (cache::ApplyResult r; !r.caught_up;) {
+        r = cache::ApplyFromLog(fresh, log, /*wait=*/true, SIZE_MAX);
+        if (r.below_horizon) {
+          throw Error(Error::Code::kUnavailable,
+                      "the log " + log.Describe() + " was compacted again during the resync of " +
+                          options_.state_path + "; the next update retries");
+        }
+      }
+    });
+    ControlOf(*tree_)->resyncs.fetch_add(1, std::memory_order_relaxed);
+  }
+
   // The log, connecting first if it could not be reached before. REQUIRES: log_mu_ held.
   ChangeLog& Log() {
     if (log_ == nullptr) {

@@ -1,21 +1,12 @@
 #include "lib/cache/state_snapshots.h"
 
-#include <unistd.h>
-
-#include <algorithm>
-#include <cstring>
-#include <filesystem>
-#include <memory>
-
 #include "lib/cache/shared_control.h"
+#include "lib/cache/state_rebuild.h"
 #include "lib/snapshot/snapshot_file.h"
 #include "whycache/error.h"
 
 namespace whycache {
 namespace {
-
-// Entries per write transaction while restoring: bounds the memory a transaction buffers.
-constexpr size_t kRestoreBatch = 65536;
 
 SnapshotInfo ToPublic(const snapshot::SnapshotInfo& s) {
   SnapshotInfo info;
@@ -27,12 +18,6 @@ SnapshotInfo ToPublic(const snapshot::SnapshotInfo& s) {
   info.raw_bytes = s.raw_bytes;
   info.file_bytes = s.file_bytes;
   return info;
-}
-
-void RemoveBuildFiles(const std::string& built) {
-  std::error_code ignored;
-  std::filesystem::remove(built, ignored);
-  std::filesystem::remove(built + ".lock", ignored);
 }
 
 }  // namespace
@@ -57,11 +42,12 @@ SnapshotInfo CreateStateSnapshot(tree::Tree& tree, const std::string& path, uint
       progress));
 }
 
-SnapshotInfo RestoreStateSnapshot(tree::Tree& tree, const std::string& path, uint64_t horizon,
-                                  const ProgressCallback& progress) {
+namespace {
+
+// Throws the reason why the snapshot at `path` cannot seed `tree`'s state.
+void CheckUsable(tree::Tree& tree, const std::string& path, uint64_t horizon) {
   const snapshot::SnapshotInfo header = snapshot::ReadSnapshotHeader(path);
-  const SharedControl& control = *reinterpret_cast<SharedControl*>(tree.UserArea());
-  const std::string dataset(DatasetId(control));
+  const std::string dataset(DatasetId(*reinterpret_cast<SharedControl*>(tree.UserArea())));
   if (header.dataset_id != dataset) {
     throw Error(Error::Code::kIncompatible,
                 "snapshot " + path + " is of dataset " + header.dataset_id + ", but " +
@@ -74,42 +60,38 @@ SnapshotInfo RestoreStateSnapshot(tree::Tree& tree, const std::string& path, uin
                     ", below the log's horizon " + std::to_string(horizon) +
                     ": the log can no longer bring it up to date; make a newer snapshot");
   }
+}
 
-  const std::string built = tree.path() + ".restore";
-  RemoveBuildFiles(built);
+}  // namespace
+
+bool SnapshotUsable(tree::Tree& tree, const std::string& path, uint64_t horizon, std::string* why) {
   try {
-    snapshot::SnapshotInfo read;
-    {
-      tree::TreeOptions options;
-      options.initial_file_bytes =
-          std::max<uint64_t>(options.initial_file_bytes, header.raw_bytes * 2);
-      std::unique_ptr<tree::Tree> fresh = tree::Tree::Open(built, options);
-      // A new machine-wide control block: the same dataset and poll schedule, fresh counters.
-      auto* fresh_control = reinterpret_cast<SharedControl*>(fresh->UserArea());
-      std::memset(static_cast<void*>(fresh_control), 0, sizeof(SharedControl));
-      InitializeControl(fresh_control, dataset,
-                        control.poll_interval_ns.load(std::memory_order_relaxed));
-      std::unique_ptr<tree::WriteTxn> txn = fresh->BeginWrite(true);
-      read = snapshot::ReadSnapshot(
-          path,
-          [&](std::string_view key, std::string_view value) {
-            txn->Put(key, value);
-            if (txn->size() >= kRestoreBatch) {
-              txn->Commit(header.applied_id);
-              txn.reset();  // Releases the writer lock before taking it again.
-              txn = fresh->BeginWrite(true);
-            }
-          },
-          progress);
-      txn->Commit(read.applied_id);
-    }
-    tree.Install(built);
-    RemoveBuildFiles(built);
-    return ToPublic(read);
-  } catch (...) {
-    RemoveBuildFiles(built);
-    throw;
+    CheckUsable(tree, path, horizon);
+    return true;
+  } catch (const Error& e) {
+    *why = e.what();
+    return false;
   }
+}
+
+SnapshotInfo FillFromSnapshot(tree::Tree& fresh, const std::string& path,
+                              const ProgressCallback& progress) {
+  snapshot::SnapshotInfo read;
+  PutAll(fresh, [&](const auto& put) {
+    read = snapshot::ReadSnapshot(path, put, progress);
+    return read.applied_id;
+  });
+  return ToPublic(read);
+}
+
+SnapshotInfo RestoreStateSnapshot(tree::Tree& tree, const std::string& path, uint64_t horizon,
+                                  const ProgressCallback& progress) {
+  CheckUsable(tree, path, horizon);
+  ScopedFlock replacing(ReplacementLockPath(tree.path()));
+  SnapshotInfo restored;
+  BuildAndInstall(tree, snapshot::ReadSnapshotHeader(path).raw_bytes,
+                  [&](tree::Tree& fresh) { restored = FillFromSnapshot(fresh, path, progress); });
+  return restored;
 }
 
 }  // namespace cache

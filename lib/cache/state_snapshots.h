@@ -22,6 +22,15 @@ SnapshotInfo CreateStateSnapshot(tree::Tree& tree, const std::string& path, uint
 SnapshotInfo RestoreStateSnapshot(tree::Tree& tree, const std::string& path, uint64_t horizon,
                                   const ProgressCallback& progress);
 
+// True if the snapshot at `path` (a readable header) is of the tree's dataset and recent enough
+// for a log at `horizon` to bring it up to date; else false with the reason in `*why`.
+bool SnapshotUsable(tree::Tree& tree, const std::string& path, uint64_t horizon, std::string* why);
+
+// Writes the snapshot at `path` into `fresh`, an empty state file being built, and returns
+// what it held. Throws Error(kCorruption) for a damaged snapshot.
+SnapshotInfo FillFromSnapshot(tree::Tree& fresh, const std::string& path,
+                              const ProgressCallback& progress);
+
 }  // namespace whycache::cache
 
 #endif  // WHYCACHE_LIB_CACHE_STATE_SNAPSHOTS_H_

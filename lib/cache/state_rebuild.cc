@@ -1,0 +1,84 @@
+#include "lib/cache/state_rebuild.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+
+#include "lib/cache/shared_control.h"
+#include "whycache/error.h"
+
+namespace whycache::cache {
+namespace {
+
+// Entries per write transaction while building: bounds what a transaction buffers.
+constexpr size_t kBuildBatch = 65536;
+
+void RemoveBuildFiles(const std::string& built) {
+  std::error_code ignored;
+  std::filesystem::remove(built, ignored);
+  std::filesystem::remove(built + ".lock", ignored);
+}
+
+}  // namespace
+
+ScopedFlock::ScopedFlock(const std::string& path) {
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+  if (fd_ < 0 || flock(fd_, LOCK_EX) != 0) {
+    const int err = errno;
+    if (fd_ >= 0) ::close(fd_);
+    throw Error(Error::Code::kIOError, "cannot lock " + path + ": " + std::strerror(err));
+  }
+}
+
+ScopedFlock::~ScopedFlock() { ::close(fd_); }
+
+std::string ReplacementLockPath(const std::string& state_path) { return state_path + ".replace"; }
+
+void BuildAndInstall(tree::Tree& tree, uint64_t size_hint, const FillFn& fill) {
+  const SharedControl& control = *reinterpret_cast<SharedControl*>(tree.UserArea());
+  const std::string dataset(DatasetId(control));
+  const int64_t poll_interval_ns = control.poll_interval_ns.load(std::memory_order_relaxed);
+  const std::string built = tree.path() + ".rebuild-state";
+  RemoveBuildFiles(built);
+  try {
+    {
+      tree::TreeOptions options;
+      options.initial_file_bytes = std::max<uint64_t>(options.initial_file_bytes, size_hint * 2);
+      std::unique_ptr<tree::Tree> fresh = tree::Tree::Open(built, options);
+      // A new machine-wide control block: the same dataset and poll schedule, fresh counters.
+      auto* fresh_control = reinterpret_cast<SharedControl*>(fresh->UserArea());
+      std::memset(static_cast<void*>(fresh_control), 0, sizeof(SharedControl));
+      InitializeControl(fresh_control, dataset, poll_interval_ns);
+      fill(*fresh);
+    }
+    tree.Install(built);
+    RemoveBuildFiles(built);
+  } catch (...) {
+    RemoveBuildFiles(built);
+    throw;
+  }
+}
+
+void PutAll(
+    tree::Tree& fresh,
+    const std::function<uint64_t(
+        const std::function<void(std::string_view key, std::string_view value)>& put)>& produce) {
+  std::unique_ptr<tree::WriteTxn> txn = fresh.BeginWrite(true);
+  const uint64_t applied_id = produce([&](std::string_view key, std::string_view value) {
+    txn->Put(key, value);
+    if (txn->size() >= kBuildBatch) {
+      txn->Commit(0);
+      txn.reset();  // Releases the writer lock before taking it again.
+      txn = fresh.BeginWrite(true);
+    }
+  });
+  txn->Commit(applied_id);
+}
+
+}  // namespace whycache::cache

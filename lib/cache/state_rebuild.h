@@ -1,0 +1,50 @@
+// Replacing a machine's state file with a freshly built one, without stopping its readers: the
+// one mechanism behind snapshot restore and resync below the log's horizon.
+#ifndef WHYCACHE_LIB_CACHE_STATE_REBUILD_H_
+#define WHYCACHE_LIB_CACHE_STATE_REBUILD_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "lib/tree/tree.h"
+
+namespace whycache::cache {
+
+// Holds an exclusive flock on a file while it lives; the kernel drops it if the process dies.
+class ScopedFlock {
+ public:
+  // Throws Error(kIOError) naming the path if the file cannot be opened or locked.
+  explicit ScopedFlock(const std::string& path);
+  ~ScopedFlock();
+  ScopedFlock(const ScopedFlock&) = delete;
+  ScopedFlock& operator=(const ScopedFlock&) = delete;
+
+ private:
+  int fd_;
+};
+
+// The lock that processes replacing the state file at `state_path` take first (PATH.replace),
+// so that only one of them builds a replacement at a time.
+std::string ReplacementLockPath(const std::string& state_path);
+
+// Fills a state file being built (through write transactions of `fresh`).
+using FillFn = std::function<void(tree::Tree& fresh)>;
+
+// Builds a state file next to `tree`'s (PATH.rebuild-state) for the same dataset and poll
+// interval, fills it with `fill`, and installs it in place of `tree`'s file; processes move to
+// it at their next read transaction. `size_hint` is the expected bytes of keys and values.
+// REQUIRES: the caller holds the ScopedFlock of ReplacementLockPath. On any error the partial
+// file is removed and `tree` is unchanged.
+void BuildAndInstall(tree::Tree& tree, uint64_t size_hint, const FillFn& fill);
+
+// Writes the entries `produce` calls its argument with into `fresh`, committing every so often
+// (a transaction buffers what it writes), and finally with `applied_id`.
+void PutAll(
+    tree::Tree& fresh,
+    const std::function<uint64_t(
+        const std::function<void(std::string_view key, std::string_view value)>& put)>& produce);
+
+}  // namespace whycache::cache
+
+#endif  // WHYCACHE_LIB_CACHE_STATE_REBUILD_H_
