@@ -277,7 +277,9 @@ ReadTxn Tree::BeginRead() {
     if (a->depth == 0) {
       // Pin, then make sure the pin is visible before re-reading `current` (pairs with the
       // writer's fence in ScanPins): either the writer sees the pin or we see its new version.
-      a->slot->pinned.store(cur, std::memory_order_relaxed);
+      // Release (a plain store on x86) orders this thread's earlier reads before the writer's
+      // reuse of what they read.
+      a->slot->pinned.store(cur, std::memory_order_release);
       std::atomic_thread_fence(std::memory_order_seq_cst);
     }
     const MetaRecord& meta = h->meta[cur & 1];

@@ -194,13 +194,14 @@ class Tree {
 
   // Takes the writer lock of the file. With wait, blocks until it is free; without, returns
   // nullptr at once when another writer holds it. Thread-safe (writers of one process also
-  // exclude each other).
+  // exclude each other). REQUIRES: this thread holds no other WriteTxn (it would wait forever).
   std::unique_ptr<WriteTxn> BeginWrite(bool wait = true);
 
   // Walks the published version and checks every structural invariant: bounds of every offset,
   // node kinds and counts, key order and paths, leaf lengths, key count and content hash, and
   // that reachable space and the free list do not overlap. Throws Error(kCorruption) describing
-  // the first problem.
+  // the first problem. Holds the writer lock meanwhile.
+  // REQUIRES: this thread holds no WriteTxn (the lock is not reentrant).
   void Verify();
 
   TreeStats Stats();
@@ -211,6 +212,7 @@ class Tree {
   unsigned char* UserArea();
 
   // Rebuilds the file compactly now (defragmentation), under the writer lock.
+  // REQUIRES: this thread holds no WriteTxn.
   void Compact();
 
   const std::string& path() const { return path_; }
