@@ -405,7 +405,10 @@ TreeStats Tree::Stats() {
   // This transaction pins a version too; it is at least as new as the published one we read.
   s.oldest_pinned_version = pins.oldest;
   if (pins.oldest < meta.version) {
-    const uint64_t superseded_at = std::max(pins.oldest + 1, meta.version + 1 - kPublishTimeRing);
+    // When it is older than the ring remembers, the oldest remembered time is a lower bound.
+    const uint64_t superseded_at = meta.version - pins.oldest < kPublishTimeRing
+                                       ? pins.oldest + 1
+                                       : meta.version + 1 - kPublishTimeRing;
     const int64_t t = h.publish_time_us[superseded_at % kPublishTimeRing].load();
     s.oldest_pinned_age_seconds = t > 0 ? (NowMicros() - t) / 1e6 : 0;
   }
