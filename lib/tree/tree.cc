@@ -287,6 +287,8 @@ ReadTxn Tree::BeginRead() {
     const Ref root = meta.root.load(std::memory_order_relaxed);
     const uint64_t applied = meta.applied_id.load(std::memory_order_relaxed);
     const uint64_t keys = meta.key_count.load(std::memory_order_relaxed);
+    const uint64_t hash_dir = meta.hash_dir.load(std::memory_order_relaxed);
+    const uint64_t hash_bits = meta.hash_bits.load(std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_acquire);
     if ((h->current.load(std::memory_order_relaxed) & ~kSupersededBit) != cur) continue;
     if (version != cur) {
@@ -295,7 +297,7 @@ ReadTxn Tree::BeginRead() {
                    std::to_string(version) + ", expected " + std::to_string(cur));
     }
     ++a->depth;
-    return ReadTxn(a, a->mapping->space(), root, cur, applied, keys);
+    return ReadTxn(a, a->mapping->space(), root, hash_dir, hash_bits, cur, applied, keys);
   }
 }
 
@@ -350,7 +352,12 @@ void Tree::Publish(Mapping* m, const std::vector<WriteTxn::Op>& ops, uint64_t ap
   const uint64_t next = meta.version + 1;
   const PinSummary pins = ScanPins(m->slots, h->reader_slots, meta.version);
   Allocator alloc(m->base, m->size, h->data_offset, meta, pins.oldest, next);
-  ArtWriter writer(m->base, m->space(), &alloc, meta.root, meta.key_count, meta.content_hash);
+  HashIndexWriter index(m->base, m->space(), &alloc, meta.hash_dir, meta.hash_bits);
+  uint64_t puts = 0;
+  for (const auto& op : ops) puts += op.value.has_value();
+  index.Reserve(meta.key_count + puts);
+  ArtWriter writer(m->base, m->space(), &alloc, &index, meta.root, meta.key_count,
+                   meta.content_hash);
   // Key order gives the writer locality; the stable sort keeps the order of ops on one key.
   std::vector<uint32_t> order(ops.size());
   std::iota(order.begin(), order.end(), 0);
@@ -369,6 +376,8 @@ void Tree::Publish(Mapping* m, const std::vector<WriteTxn::Op>& ops, uint64_t ap
   out.applied_id = applied_id;
   out.key_count = writer.key_count();
   out.content_hash = writer.content_hash();
+  out.hash_dir = index.dir();
+  out.hash_bits = index.bits();
   out.free_list = alloc.Persist();
   out.alloc_top = alloc.top();
   out.free_bytes = alloc.free_bytes();
@@ -433,6 +442,8 @@ ReadTxn::ReadTxn(ReadTxn&& other) noexcept
     : reader_(other.reader_),
       space_(other.space_),
       root_(other.root_),
+      hash_dir_(other.hash_dir_),
+      hash_bits_(other.hash_bits_),
       version_(other.version_),
       applied_id_(other.applied_id_),
       key_count_(other.key_count_) {

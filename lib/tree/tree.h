@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "lib/tree/art_node.h"
+#include "lib/tree/hash_index.h"
 
 namespace whycache::tree {
 
@@ -99,7 +100,10 @@ class ReadTxn {
   // when the key is absent.
   std::optional<std::string_view> Get(std::string_view key) const {
     std::string_view v;
-    if (Lookup(space_, root_, key, &v)) return v;
+    if (hash_dir_ != 0 ? HashLookup(space_, hash_dir_, hash_bits_, key, &v)
+                       : Lookup(space_, root_, key, &v)) {
+      return v;
+    }
     return std::nullopt;
   }
 
@@ -119,11 +123,13 @@ class ReadTxn {
 
  private:
   friend class Tree;
-  ReadTxn(ReaderAttachment* reader, const Space& space, Ref root, uint64_t version,
-          uint64_t applied_id, uint64_t key_count)
+  ReadTxn(ReaderAttachment* reader, const Space& space, Ref root, uint64_t hash_dir,
+          uint64_t hash_bits, uint64_t version, uint64_t applied_id, uint64_t key_count)
       : reader_(reader),
         space_(space),
         root_(root),
+        hash_dir_(hash_dir),
+        hash_bits_(hash_bits),
         version_(version),
         applied_id_(applied_id),
         key_count_(key_count) {}
@@ -131,6 +137,8 @@ class ReadTxn {
   ReaderAttachment* reader_;
   Space space_;
   Ref root_;
+  uint64_t hash_dir_;
+  uint64_t hash_bits_;
   uint64_t version_;
   uint64_t applied_id_;
   uint64_t key_count_;

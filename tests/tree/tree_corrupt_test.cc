@@ -126,7 +126,7 @@ TEST_F(TreeCorruptTest, FlippedMetaRecord) {
   const FileHeader* h = reinterpret_cast<const FileHeader*>(good_.data());
   const uint64_t version = h->current.load() & ~kSupersededBit;
   const size_t meta = offsetof(FileHeader, meta) + (version & 1) * sizeof(MetaRecord);
-  for (size_t field = 0; field < 9; ++field) {
+  for (size_t field = 0; field < 11; ++field) {
     std::string bad = good_;
     bad[meta + field * 8] ^= 0x04;
     WriteAll(path_, bad);
