@@ -98,12 +98,10 @@ class ReadTxn {
 
   // The value of `key` as a view into the mapping, valid until this transaction ends; nothing
   // when the key is absent.
+  // Point gets go through the hash index; a file gets one at its first commit.
   std::optional<std::string_view> Get(std::string_view key) const {
     std::string_view v;
-    if (hash_dir_ != 0 ? HashLookup(space_, hash_dir_, hash_bits_, key, &v)
-                       : Lookup(space_, root_, key, &v)) {
-      return v;
-    }
+    if (hash_dir_ != 0 && HashLookup(space_, hash_dir_, hash_bits_, key, &v)) return v;
     return std::nullopt;
   }
 
