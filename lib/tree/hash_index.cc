@@ -24,9 +24,8 @@ uint64_t EncodeSlot(uint64_t h, Ref leaf) {
 uint64_t KeyHash(std::string_view key) { return Hash64(key.data(), key.size(), 0x696e646578ULL); }
 
 const uint64_t* HashPageAt(const Space& s, uint64_t dir, uint64_t bits, uint64_t page) {
-  const uint64_t dir_bytes = sizeof(uint64_t) << bits;
   if (bits > kMaxHashBits || dir < s.data_offset || (dir & 7) != 0 || dir > s.size ||
-      dir_bytes > s.size - dir) {
+      (sizeof(uint64_t) << bits) > s.size - dir) {
     ThrowCorrupt("hash directory at offset " + std::to_string(dir) + " out of bounds");
   }
   const uint64_t p = reinterpret_cast<const uint64_t*>(s.base + dir)[page];

@@ -109,28 +109,25 @@ bool SameFile(const Mapping& m, const std::string& path) {
   return stat(path.c_str(), &st) == 0 && st.st_dev == m.dev && st.st_ino == m.ino;
 }
 
-class FileLock {
- public:
-  // Opens PATH.lock and takes an exclusive flock on it. Returns -1 when `wait` is false and
-  // another holder exists.
-  static int Acquire(const std::string& path, bool wait) {
-    const std::string lock_path = path + ".lock";
-    const int fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) {
-      throw Error(Error::Code::kIOError,
-                  "cannot open writer lock " + lock_path + ": " + std::strerror(errno));
-    }
-    for (;;) {
-      if (flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) == 0) return fd;
-      if (errno == EINTR) continue;
-      const int saved = errno;
-      close(fd);
-      if (saved == EWOULDBLOCK) return -1;
-      throw Error(Error::Code::kIOError,
-                  "cannot lock writer lock " + lock_path + ": " + std::strerror(saved));
-    }
+// Opens PATH.lock and takes an exclusive flock on it, which the kernel drops when the holder
+// dies. Returns -1 when `wait` is false and another holder exists.
+int AcquireWriterLock(const std::string& path, bool wait) {
+  const std::string lock_path = path + ".lock";
+  const int fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    throw Error(Error::Code::kIOError,
+                "cannot open writer lock " + lock_path + ": " + std::strerror(errno));
   }
-};
+  for (;;) {
+    if (flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) == 0) return fd;
+    if (errno == EINTR) continue;
+    const int saved = errno;
+    close(fd);
+    if (saved == EWOULDBLOCK) return -1;
+    throw Error(Error::Code::kIOError,
+                "cannot lock writer lock " + lock_path + ": " + std::strerror(saved));
+  }
+}
 
 uint64_t EstimateBytes(const std::vector<WriteTxn::Op>& ops) {
   uint64_t n = 0;
@@ -166,7 +163,7 @@ std::unique_ptr<Tree> Tree::Open(const std::string& path, const TreeOptions& opt
                   "cannot open state file " + path + ": " + std::strerror(errno));
     }
     // Created under the writer lock and renamed into place, so racing creators agree.
-    const int fd = FileLock::Acquire(path, true);
+    const int fd = AcquireWriterLock(path, true);
     try {
       if (stat(path.c_str(), &st) != 0) {
         const std::string tmp = path + ".rebuild";
@@ -302,7 +299,7 @@ ReadTxn Tree::BeginRead() {
 }
 
 std::unique_ptr<WriteTxn> Tree::BeginWrite(bool wait) {
-  const int fd = FileLock::Acquire(path_, wait);
+  const int fd = AcquireWriterLock(path_, wait);
   if (fd < 0) return nullptr;
   return std::unique_ptr<WriteTxn>(new WriteTxn(this, fd));
 }
@@ -328,7 +325,11 @@ Mapping* Tree::CurrentForWriter() {
 }
 
 void Tree::RebuildLocked(uint64_t min_file_bytes) {
-  Mapping* old = shared_->current;
+  Mapping* old;
+  {
+    std::lock_guard<std::mutex> lock(shared_->mu);
+    old = shared_->current;
+  }
   const MetaValues meta = PublishedMeta(*old);
   const std::string tmp = path_ + ".rebuild";
   std::unique_ptr<Mapping> fresh = BuildCompactCopy(*old, meta, tmp, min_file_bytes);

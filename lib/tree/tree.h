@@ -204,17 +204,20 @@ class Tree {
   std::unique_ptr<WriteTxn> BeginWrite(bool wait = true);
 
   // Walks the published version and checks every structural invariant: bounds of every offset,
-  // node kinds and counts, key order and paths, leaf lengths, key count and content hash, and
-  // that reachable space and the free list do not overlap. Throws Error(kCorruption) describing
-  // the first problem. Holds the writer lock meanwhile.
+  // node kinds and counts, key order and paths, leaf lengths, key count and content hash, the
+  // hash index against the leaves, and that reachable space and the free list do not overlap.
+  // Throws Error(kCorruption) describing the first problem. Holds the writer lock meanwhile.
   // REQUIRES: this thread holds no WriteTxn (the lock is not reentrant).
   void Verify();
 
+  // Counts of the published version and of the reader table (reaps dead readers' slots).
+  // Thread-safe.
   TreeStats Stats();
 
   // kUserAreaBytes bytes in the file header for the layer above (its own atomics). Copied into
-  // the new file by a rebuild, under the writer lock; the pointer is valid until the next
-  // BeginRead or BeginWrite of this thread may move to a rebuilt file.
+  // the new file by a rebuild, under the writer lock (updates racing with the copy are lost).
+  // The pointer stays valid while this thread stays on that file: until one of its later
+  // BeginRead or UserArea calls moves it to a rebuilt one.
   unsigned char* UserArea();
 
   // Rebuilds the file compactly now (defragmentation), under the writer lock.
@@ -234,7 +237,6 @@ class Tree {
   Mapping* CurrentForWriter();
   void Publish(Mapping* m, const std::vector<WriteTxn::Op>& ops, uint64_t applied_id);
   void RebuildLocked(uint64_t min_file_bytes);
-  void CollectRetired();
 
   std::string path_;
   TreeOptions options_;
