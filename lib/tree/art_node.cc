@@ -99,31 +99,4 @@ uint64_t LeafHash(std::string_view key, std::string_view value) {
   return Hash64(value.data(), value.size(), Hash64(key.data(), key.size(), 0x6c656166ULL));
 }
 
-bool Lookup(const Space& s, Ref ref, std::string_view key, std::string_view* value) {
-  const uint8_t* k = reinterpret_cast<const uint8_t*>(key.data());
-  size_t depth = 0;
-  while (ref != 0) {
-    if (IsLeaf(ref)) {
-      const LeafHeader* l = s.Leaf(ref);
-      if (LeafKey(l) != key) return false;
-      *value = LeafValue(l);
-      return true;
-    }
-    const InnerHeader* n = s.Inner(ref);
-    const uint32_t plen = n->prefix_len;
-    if (plen != 0) {
-      if (key.size() - depth < plen || std::memcmp(Prefix(n), k + depth, plen) != 0) return false;
-      depth += plen;
-    }
-    if (depth == key.size()) {
-      ref = n->end_leaf;
-      if (ref != 0 && !IsLeaf(ref)) ThrowCorrupt("end_leaf is not a leaf");
-      continue;
-    }
-    ref = FindChild(n, k[depth]);
-    ++depth;
-  }
-  return false;
-}
-
 }  // namespace whycache::tree

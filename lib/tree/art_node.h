@@ -159,9 +159,6 @@ Ref ChildAt(const InnerHeader* n, int pos);
 // Contribution of one entry to MetaRecord::content_hash (a sum, so updates are incremental).
 uint64_t LeafHash(std::string_view key, std::string_view value);
 
-// Sets *value to a view of the value stored for `key` under `root`; false when there is none.
-bool Lookup(const Space& s, Ref root, std::string_view key, std::string_view* value);
-
 }  // namespace whycache::tree
 
 #endif  // WHYCACHE_LIB_TREE_ART_NODE_H_

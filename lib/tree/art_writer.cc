@@ -19,10 +19,20 @@ size_t CommonPrefix(std::string_view a, std::string_view b, size_t from) {
 void ArtWriter::Put(std::string_view key, std::string_view value) {
   const Ref leaf = NewLeaf(key, value);
   content_hash_ += LeafHash(key, value);
+  dropped_ = 0;
   root_ = Insert(root_, key, 0, leaf);
+  if (dropped_ != 0) {
+    index_->Replace(key, dropped_, leaf);
+  } else {
+    index_->Insert(key, leaf);
+  }
 }
 
-void ArtWriter::Erase(std::string_view key) { root_ = Remove(root_, key, 0); }
+void ArtWriter::Erase(std::string_view key) {
+  dropped_ = 0;
+  root_ = Remove(root_, key, 0);
+  if (dropped_ != 0) index_->Remove(key, dropped_);
+}
 
 Ref ArtWriter::NewLeaf(std::string_view key, std::string_view value) {
   const uint64_t bytes = LeafBytes(key.size(), value.size());
@@ -50,6 +60,7 @@ void ArtWriter::FreeRef(Ref r) {
 }
 
 void ArtWriter::DropLeaf(Ref leaf) {
+  dropped_ = leaf;
   const LeafHeader* l = space_.Leaf(leaf);
   content_hash_ -= LeafHash(LeafKey(l), LeafValue(l));
   FreeRef(leaf);

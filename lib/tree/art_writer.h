@@ -12,17 +12,20 @@
 
 #include "lib/tree/allocator.h"
 #include "lib/tree/art_node.h"
+#include "lib/tree/hash_index.h"
 
 namespace whycache::tree {
 
 class ArtWriter {
  public:
-  // Starts from the published tree `root` with its key count and content hash.
-  ArtWriter(char* base, const Space& space, Allocator* alloc, Ref root, uint64_t key_count,
-            uint64_t content_hash)
+  // Starts from the published tree `root` with its key count and content hash, keeping
+  // `index` in step with the leaves.
+  ArtWriter(char* base, const Space& space, Allocator* alloc, HashIndexWriter* index, Ref root,
+            uint64_t key_count, uint64_t content_hash)
       : base_(base),
         space_(space),
         alloc_(alloc),
+        index_(index),
         root_(root),
         key_count_(key_count),
         content_hash_(content_hash) {}
@@ -64,7 +67,9 @@ class ArtWriter {
   char* base_;
   Space space_;
   Allocator* alloc_;
+  HashIndexWriter* index_;
   Ref root_;
+  Ref dropped_ = 0;  // The leaf the current Put replaced or Erase removed.
   uint64_t key_count_;
   uint64_t content_hash_;
 };

@@ -52,13 +52,15 @@ MetaValues LoadMeta(const MetaRecord& m) {
   v.free_list = m.free_list.load(std::memory_order_relaxed);
   v.free_bytes = m.free_bytes.load(std::memory_order_relaxed);
   v.content_hash = m.content_hash.load(std::memory_order_relaxed);
+  v.hash_dir = m.hash_dir.load(std::memory_order_relaxed);
+  v.hash_bits = m.hash_bits.load(std::memory_order_relaxed);
   v.checksum = m.checksum.load(std::memory_order_relaxed);
   return v;
 }
 
 uint64_t MetaValuesChecksum(const MetaValues& v) {
-  const uint64_t fields[8] = {v.version,   v.root,      v.applied_id, v.key_count,
-                              v.alloc_top, v.free_list, v.free_bytes, v.content_hash};
+  const uint64_t fields[10] = {v.version,   v.root,       v.applied_id,   v.key_count, v.alloc_top,
+                               v.free_list, v.free_bytes, v.content_hash, v.hash_dir,  v.hash_bits};
   return Hash64(fields, sizeof(fields), 0x6d65746100000000ULL);
 }
 
@@ -73,6 +75,8 @@ void StoreMeta(MetaRecord& m, const MetaValues& v) {
   m.free_list.store(v.free_list, std::memory_order_relaxed);
   m.free_bytes.store(v.free_bytes, std::memory_order_relaxed);
   m.content_hash.store(v.content_hash, std::memory_order_relaxed);
+  m.hash_dir.store(v.hash_dir, std::memory_order_relaxed);
+  m.hash_bits.store(v.hash_bits, std::memory_order_relaxed);
   m.checksum.store(MetaValuesChecksum(v), std::memory_order_relaxed);
 }
 

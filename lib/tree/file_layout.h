@@ -41,6 +41,8 @@ struct alignas(64) MetaRecord {
   std::atomic<uint64_t> free_list;     // Offset of the FreeListBlob, 0 when there is none.
   std::atomic<uint64_t> free_bytes;    // Sum of the sizes in the free list.
   std::atomic<uint64_t> content_hash;  // Sum over leaves of LeafHash(key, value).
+  std::atomic<uint64_t> hash_dir;      // Directory of the hash index over leaves, 0 if none.
+  std::atomic<uint64_t> hash_bits;     // The directory has 1 << hash_bits pages.
   std::atomic<uint64_t> checksum;      // Over the fields above.
 };
 
@@ -95,7 +97,7 @@ uint64_t MetaChecksum(const MetaRecord& m);
 // Reads of a meta record with relaxed loads: a plain copy of the fields.
 struct MetaValues {
   uint64_t version = 0, root = 0, applied_id = 0, key_count = 0, alloc_top = 0, free_list = 0,
-           free_bytes = 0, content_hash = 0, checksum = 0;
+           free_bytes = 0, content_hash = 0, hash_dir = 0, hash_bits = 0, checksum = 0;
 };
 MetaValues LoadMeta(const MetaRecord& m);
 void StoreMeta(MetaRecord& m, const MetaValues& v);  // Computes and stores the checksum too.

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <new>
 
+#include "lib/tree/hash_index.h"
 #include "lib/tree/reader_table.h"
 #include "whycache/error.h"
 #include "whycache/version.h"
@@ -75,7 +76,9 @@ void CheckMeta(const Mapping& m, const MetaValues& meta, uint64_t version) {
   }
   if (meta.alloc_top < h.data_offset || meta.alloc_top > h.file_bytes ||
       meta.root >= meta.alloc_top || (meta.root != 0 && meta.root < h.data_offset) ||
-      meta.free_list >= meta.alloc_top || meta.free_bytes > meta.alloc_top) {
+      meta.free_list >= meta.alloc_top || meta.free_bytes > meta.alloc_top - h.data_offset ||
+      meta.hash_dir >= meta.alloc_top || (meta.hash_dir != 0 && meta.hash_dir < h.data_offset) ||
+      meta.hash_bits > kMaxHashBits) {
     Corrupt(m.path,
             "meta record of version " + std::to_string(version) + " points outside the file");
   }

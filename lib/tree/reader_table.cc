@@ -71,7 +71,9 @@ PinSummary ScanPins(ReaderSlot* slots, uint32_t count, uint64_t published) {
     const uint32_t pid = slots[i].pid.load(std::memory_order_relaxed);
     if (pid == 0 || pid == kReapingPid) continue;
     ++s.in_use;
-    const uint64_t v = slots[i].pinned.load(std::memory_order_relaxed);
+    // Acquire pairs with the readers' release stores of their pins: whatever a reader read
+    // before moving its pin happens before the writer reuses that space.
+    const uint64_t v = slots[i].pinned.load(std::memory_order_acquire);
     if (v == 0) continue;
     ++s.pinning;
     if (v < s.oldest) s.oldest = v;

@@ -22,14 +22,18 @@ bool CopyEntries(const Mapping& source, const MetaValues& meta, Mapping* dest) {
   const uint64_t version = h->current.load(std::memory_order_relaxed);
   MetaValues out = LoadMeta(h->meta[version & 1]);
   Allocator alloc(dest->base, dest->size, h->data_offset, out, version, version);
-  ArtWriter writer(dest->base, dest->space(), &alloc, 0, 0, 0);
+  HashIndexWriter index(dest->base, dest->space(), &alloc, 0, 0);
+  ArtWriter writer(dest->base, dest->space(), &alloc, &index, 0, 0, 0);
   Iterator it(source.space(), meta.root);
   try {
+    index.Reserve(meta.key_count);
     for (it.SeekToFirst(); it.Valid(); it.Next()) writer.Put(it.key(), it.value());
     out.free_list = alloc.Persist();
   } catch (const OutOfSpace&) {
     return false;
   }
+  out.hash_dir = index.dir();
+  out.hash_bits = index.bits();
   out.root = writer.root();
   out.key_count = writer.key_count();
   out.content_hash = writer.content_hash();

@@ -109,28 +109,25 @@ bool SameFile(const Mapping& m, const std::string& path) {
   return stat(path.c_str(), &st) == 0 && st.st_dev == m.dev && st.st_ino == m.ino;
 }
 
-class FileLock {
- public:
-  // Opens PATH.lock and takes an exclusive flock on it. Returns -1 when `wait` is false and
-  // another holder exists.
-  static int Acquire(const std::string& path, bool wait) {
-    const std::string lock_path = path + ".lock";
-    const int fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) {
-      throw Error(Error::Code::kIOError,
-                  "cannot open writer lock " + lock_path + ": " + std::strerror(errno));
-    }
-    for (;;) {
-      if (flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) == 0) return fd;
-      if (errno == EINTR) continue;
-      const int saved = errno;
-      close(fd);
-      if (saved == EWOULDBLOCK) return -1;
-      throw Error(Error::Code::kIOError,
-                  "cannot lock writer lock " + lock_path + ": " + std::strerror(saved));
-    }
+// Opens PATH.lock and takes an exclusive flock on it, which the kernel drops when the holder
+// dies. Returns -1 when `wait` is false and another holder exists.
+int AcquireWriterLock(const std::string& path, bool wait) {
+  const std::string lock_path = path + ".lock";
+  const int fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    throw Error(Error::Code::kIOError,
+                "cannot open writer lock " + lock_path + ": " + std::strerror(errno));
   }
-};
+  for (;;) {
+    if (flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) == 0) return fd;
+    if (errno == EINTR) continue;
+    const int saved = errno;
+    close(fd);
+    if (saved == EWOULDBLOCK) return -1;
+    throw Error(Error::Code::kIOError,
+                "cannot lock writer lock " + lock_path + ": " + std::strerror(saved));
+  }
+}
 
 uint64_t EstimateBytes(const std::vector<WriteTxn::Op>& ops) {
   uint64_t n = 0;
@@ -166,7 +163,7 @@ std::unique_ptr<Tree> Tree::Open(const std::string& path, const TreeOptions& opt
                   "cannot open state file " + path + ": " + std::strerror(errno));
     }
     // Created under the writer lock and renamed into place, so racing creators agree.
-    const int fd = FileLock::Acquire(path, true);
+    const int fd = AcquireWriterLock(path, true);
     try {
       if (stat(path.c_str(), &st) != 0) {
         const std::string tmp = path + ".rebuild";
@@ -277,7 +274,9 @@ ReadTxn Tree::BeginRead() {
     if (a->depth == 0) {
       // Pin, then make sure the pin is visible before re-reading `current` (pairs with the
       // writer's fence in ScanPins): either the writer sees the pin or we see its new version.
-      a->slot->pinned.store(cur, std::memory_order_relaxed);
+      // Release (a plain store on x86) orders this thread's earlier reads before the writer's
+      // reuse of what they read.
+      a->slot->pinned.store(cur, std::memory_order_release);
       std::atomic_thread_fence(std::memory_order_seq_cst);
     }
     const MetaRecord& meta = h->meta[cur & 1];
@@ -285,6 +284,8 @@ ReadTxn Tree::BeginRead() {
     const Ref root = meta.root.load(std::memory_order_relaxed);
     const uint64_t applied = meta.applied_id.load(std::memory_order_relaxed);
     const uint64_t keys = meta.key_count.load(std::memory_order_relaxed);
+    const uint64_t hash_dir = meta.hash_dir.load(std::memory_order_relaxed);
+    const uint64_t hash_bits = meta.hash_bits.load(std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_acquire);
     if ((h->current.load(std::memory_order_relaxed) & ~kSupersededBit) != cur) continue;
     if (version != cur) {
@@ -293,12 +294,12 @@ ReadTxn Tree::BeginRead() {
                    std::to_string(version) + ", expected " + std::to_string(cur));
     }
     ++a->depth;
-    return ReadTxn(a, a->mapping->space(), root, cur, applied, keys);
+    return ReadTxn(a, a->mapping->space(), root, hash_dir, hash_bits, cur, applied, keys);
   }
 }
 
 std::unique_ptr<WriteTxn> Tree::BeginWrite(bool wait) {
-  const int fd = FileLock::Acquire(path_, wait);
+  const int fd = AcquireWriterLock(path_, wait);
   if (fd < 0) return nullptr;
   return std::unique_ptr<WriteTxn>(new WriteTxn(this, fd));
 }
@@ -323,15 +324,20 @@ Mapping* Tree::CurrentForWriter() {
   return cur;
 }
 
+Mapping* Tree::CurrentMapping() {
+  std::lock_guard<std::mutex> lock(shared_->mu);
+  return shared_->current;
+}
+
 void Tree::RebuildLocked(uint64_t min_file_bytes) {
-  Mapping* old = shared_->current;
+  Mapping* old = CurrentMapping();
   const MetaValues meta = PublishedMeta(*old);
   const std::string tmp = path_ + ".rebuild";
   SwapInLocked(BuildCompactCopy(*old, meta, tmp, min_file_bytes), tmp);
 }
 
 void Tree::SwapInLocked(std::unique_ptr<Mapping> fresh, const std::string& from_path) {
-  Mapping* old = shared_->current;
+  Mapping* old = CurrentMapping();
   // Superseded first, rename second: a crash in between leaves PATH marked, and the next
   // writer rebuilds it (readers keep reading it meanwhile, it is intact).
   old->header->current.fetch_or(kSupersededBit, std::memory_order_seq_cst);
@@ -358,7 +364,12 @@ void Tree::Publish(Mapping* m, const std::vector<WriteTxn::Op>& ops, uint64_t ap
   const uint64_t next = meta.version + 1;
   const PinSummary pins = ScanPins(m->slots, h->reader_slots, meta.version);
   Allocator alloc(m->base, m->size, h->data_offset, meta, pins.oldest, next);
-  ArtWriter writer(m->base, m->space(), &alloc, meta.root, meta.key_count, meta.content_hash);
+  HashIndexWriter index(m->base, m->space(), &alloc, meta.hash_dir, meta.hash_bits);
+  uint64_t puts = 0;
+  for (const auto& op : ops) puts += op.value.has_value();
+  index.Reserve(meta.key_count + puts);
+  ArtWriter writer(m->base, m->space(), &alloc, &index, meta.root, meta.key_count,
+                   meta.content_hash);
   // Key order gives the writer locality; the stable sort keeps the order of ops on one key.
   std::vector<uint32_t> order(ops.size());
   std::iota(order.begin(), order.end(), 0);
@@ -377,6 +388,8 @@ void Tree::Publish(Mapping* m, const std::vector<WriteTxn::Op>& ops, uint64_t ap
   out.applied_id = applied_id;
   out.key_count = writer.key_count();
   out.content_hash = writer.content_hash();
+  out.hash_dir = index.dir();
+  out.hash_bits = index.bits();
   out.free_list = alloc.Persist();
   out.alloc_top = alloc.top();
   out.free_bytes = alloc.free_bytes();
@@ -413,7 +426,10 @@ TreeStats Tree::Stats() {
   // This transaction pins a version too; it is at least as new as the published one we read.
   s.oldest_pinned_version = pins.oldest;
   if (pins.oldest < meta.version) {
-    const uint64_t superseded_at = std::max(pins.oldest + 1, meta.version + 1 - kPublishTimeRing);
+    // When it is older than the ring remembers, the oldest remembered time is a lower bound.
+    const uint64_t superseded_at = meta.version - pins.oldest < kPublishTimeRing
+                                       ? pins.oldest + 1
+                                       : meta.version + 1 - kPublishTimeRing;
     const int64_t t = h.publish_time_us[superseded_at % kPublishTimeRing].load();
     s.oldest_pinned_age_seconds = t > 0 ? (NowMicros() - t) / 1e6 : 0;
   }
@@ -438,6 +454,8 @@ ReadTxn::ReadTxn(ReadTxn&& other) noexcept
     : reader_(other.reader_),
       space_(other.space_),
       root_(other.root_),
+      hash_dir_(other.hash_dir_),
+      hash_bits_(other.hash_bits_),
       version_(other.version_),
       applied_id_(other.applied_id_),
       key_count_(other.key_count_) {

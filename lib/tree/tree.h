@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "lib/tree/art_node.h"
+#include "lib/tree/hash_index.h"
 
 namespace whycache::tree {
 
@@ -97,9 +98,10 @@ class ReadTxn {
 
   // The value of `key` as a view into the mapping, valid until this transaction ends; nothing
   // when the key is absent.
+  // Point gets go through the hash index; a file gets one at its first commit.
   std::optional<std::string_view> Get(std::string_view key) const {
     std::string_view v;
-    if (Lookup(space_, root_, key, &v)) return v;
+    if (hash_dir_ != 0 && HashLookup(space_, hash_dir_, hash_bits_, key, &v)) return v;
     return std::nullopt;
   }
 
@@ -119,11 +121,13 @@ class ReadTxn {
 
  private:
   friend class Tree;
-  ReadTxn(ReaderAttachment* reader, const Space& space, Ref root, uint64_t version,
-          uint64_t applied_id, uint64_t key_count)
+  ReadTxn(ReaderAttachment* reader, const Space& space, Ref root, uint64_t hash_dir,
+          uint64_t hash_bits, uint64_t version, uint64_t applied_id, uint64_t key_count)
       : reader_(reader),
         space_(space),
         root_(root),
+        hash_dir_(hash_dir),
+        hash_bits_(hash_bits),
         version_(version),
         applied_id_(applied_id),
         key_count_(key_count) {}
@@ -131,6 +135,8 @@ class ReadTxn {
   ReaderAttachment* reader_;
   Space space_;
   Ref root_;
+  uint64_t hash_dir_;
+  uint64_t hash_bits_;
   uint64_t version_;
   uint64_t applied_id_;
   uint64_t key_count_;
@@ -194,23 +200,28 @@ class Tree {
 
   // Takes the writer lock of the file. With wait, blocks until it is free; without, returns
   // nullptr at once when another writer holds it. Thread-safe (writers of one process also
-  // exclude each other).
+  // exclude each other). REQUIRES: this thread holds no other WriteTxn (it would wait forever).
   std::unique_ptr<WriteTxn> BeginWrite(bool wait = true);
 
   // Walks the published version and checks every structural invariant: bounds of every offset,
-  // node kinds and counts, key order and paths, leaf lengths, key count and content hash, and
-  // that reachable space and the free list do not overlap. Throws Error(kCorruption) describing
-  // the first problem.
+  // node kinds and counts, key order and paths, leaf lengths, key count and content hash, the
+  // hash index against the leaves, and that reachable space and the free list do not overlap.
+  // Throws Error(kCorruption) describing the first problem. Holds the writer lock meanwhile.
+  // REQUIRES: this thread holds no WriteTxn (the lock is not reentrant).
   void Verify();
 
+  // Counts of the published version and of the reader table (reaps dead readers' slots).
+  // Thread-safe.
   TreeStats Stats();
 
   // kUserAreaBytes bytes in the file header for the layer above (its own atomics). Copied into
-  // the new file by a rebuild, under the writer lock; the pointer is valid until the next
-  // BeginRead or BeginWrite of this thread may move to a rebuilt file.
+  // the new file by a rebuild, under the writer lock (updates racing with the copy are lost).
+  // The pointer stays valid while this thread stays on that file: until one of its later
+  // BeginRead or UserArea calls moves it to a rebuilt one.
   unsigned char* UserArea();
 
   // Rebuilds the file compactly now (defragmentation), under the writer lock.
+  // REQUIRES: this thread holds no WriteTxn.
   void Compact();
 
   // Replaces the tree with the one in `built_path`, a file written through another Tree object
@@ -219,6 +230,7 @@ class Tree {
   // renames `built_path` over PATH; processes move to it at their next read transaction, and
   // views they hold into the old file stay valid. Throws Error(kCorruption) if `built_path` is
   // not a valid tree file, Error(kIOError) if it cannot be renamed; the tree is then unchanged.
+  // REQUIRES: this thread holds no WriteTxn.
   void Install(const std::string& built_path);
 
   const std::string& path() const { return path_; }
@@ -234,9 +246,9 @@ class Tree {
   Mapping* CurrentForWriter();
   void Publish(Mapping* m, const std::vector<WriteTxn::Op>& ops, uint64_t applied_id);
   void RebuildLocked(uint64_t min_file_bytes);
+  Mapping* CurrentMapping();  // shared_->current, read under its mutex.
   // Makes `fresh`, a complete file at `from_path`, the tree at PATH. REQUIRES: writer lock.
   void SwapInLocked(std::unique_ptr<Mapping> fresh, const std::string& from_path);
-  void CollectRetired();
 
   std::string path_;
   TreeOptions options_;

@@ -1,0 +1,204 @@
+// Model-based test: a million random operations on the tree and on std::map, every answer
+// compared. Set WHYCACHE_TREE_SEED to replay a failure.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "lib/tree/tree.h"
+#include "tests/support/temp_dir.h"
+
+namespace whycache::tree {
+namespace {
+
+constexpr int kOperations = 1'000'000;
+
+class KeyGen {
+ public:
+  explicit KeyGen(std::mt19937_64& rng) : rng_(rng) {}
+
+  std::string Key() {
+    switch (Pick(10)) {
+      case 0:
+      case 1:
+      case 2:
+      case 3: {
+        // Text with long shared prefixes, as permissions and feature flags look.
+        char buf[96];
+        std::snprintf(buf, sizeof(buf), "user:%llu:perm:%llx",
+                      static_cast<unsigned long long>(Pick(200)),
+                      static_cast<unsigned long long>(Pick(64)));
+        std::string k = buf;
+        if (Pick(4) == 0) k.resize(Pick(k.size() + 1));  // Prefixes of other keys.
+        return k;
+      }
+      case 4:
+      case 5:
+      case 6: {
+        // Binary from a small alphabet (NUL included): many keys are prefixes of others.
+        static const char kAlphabet[] = {'\0', '\1', 'a', '\x7f', '\x80', '\xff'};
+        std::string k(Pick(7), '\0');
+        for (char& c : k) c = kAlphabet[Pick(sizeof(kAlphabet))];
+        return k;
+      }
+      case 7:
+      case 8: {
+        std::string k(1 + Pick(24), '\0');
+        for (char& c : k) c = static_cast<char>(Pick(256));
+        return k;
+      }
+      default: {
+        // Long keys sharing a long prefix: deep compressed paths.
+        std::string k(200 + Pick(8), 'p');
+        k += std::to_string(Pick(100));
+        if (Pick(50) == 0) k.append(3800, 'q');
+        return k;
+      }
+    }
+  }
+
+  std::string Value() {
+    size_t n = Pick(20) == 0 ? Pick(3000) : Pick(40);
+    if (Pick(2000) == 0) n = 100'000 + Pick(100'000);
+    std::string v(n, '\0');
+    const char c = static_cast<char>(Pick(256));
+    for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<char>(c + i);
+    return v;
+  }
+
+  uint64_t Pick(uint64_t n) { return std::uniform_int_distribution<uint64_t>(0, n - 1)(rng_); }
+
+ private:
+  std::mt19937_64& rng_;
+};
+
+TEST(TreePropertyTest, MatchesStdMap) {
+  uint64_t seed = std::random_device{}();
+  if (const char* s = std::getenv("WHYCACHE_TREE_SEED")) seed = std::strtoull(s, nullptr, 10);
+  std::printf("seed %llu (replay with WHYCACHE_TREE_SEED)\n",
+              static_cast<unsigned long long>(seed));
+  SCOPED_TRACE("WHYCACHE_TREE_SEED=" + std::to_string(seed));
+  std::mt19937_64 rng(seed);
+  KeyGen gen(rng);
+
+  testing::TempDir dir;
+  TreeOptions options;
+  options.initial_file_bytes = 1 << 20;  // Small: the test grows and rebuilds the file.
+  options.max_free_fraction = 0.6;
+  auto tree = Tree::Open(dir.File("state"), options);
+  std::map<std::string, std::string> model;
+  uint64_t applied = 0;
+  int ops = 0;
+  int batches = 0;
+
+  while (ops < kOperations) {
+    // A batch of changes, committed or abandoned.
+    auto w = tree->BeginWrite();
+    std::vector<std::pair<std::string, std::optional<std::string>>> batch;
+    const int n = static_cast<int>(1 + gen.Pick(gen.Pick(10) == 0 ? 400 : 30));
+    for (int i = 0; i < n; ++i, ++ops) {
+      std::string k = gen.Key();
+      if (gen.Pick(3) == 0) {
+        // Erase: usually a key that exists.
+        if (!model.empty() && gen.Pick(4) != 0) {
+          auto it = model.lower_bound(k);
+          if (it == model.end()) it = model.begin();
+          k = it->first;
+        }
+        w->Erase(k);
+        batch.emplace_back(std::move(k), std::nullopt);
+      } else {
+        std::string v = gen.Value();
+        w->Put(k, v);
+        batch.emplace_back(std::move(k), std::move(v));
+      }
+    }
+    if (gen.Pick(10) != 0) {
+      w->Commit(++applied);
+      for (auto& [k, v] : batch) {
+        if (v) {
+          model[k] = std::move(*v);
+        } else {
+          model.erase(k);
+        }
+      }
+    }
+    w.reset();
+    ++batches;
+
+    // Reads against the model.
+    ReadTxn r = tree->BeginRead();
+    ASSERT_EQ(r.AppliedId(), applied);
+    ASSERT_EQ(r.KeyCount(), model.size());
+    for (int i = 0; i < 20; ++i, ++ops) {
+      std::string k;
+      if (!model.empty() && gen.Pick(2) == 0) {
+        auto it = model.lower_bound(gen.Key());
+        k = it == model.end() ? model.begin()->first : it->first;
+      } else {
+        k = gen.Key();
+      }
+      auto got = r.Get(k);
+      auto want = model.find(k);
+      ASSERT_EQ(got.has_value(), want != model.end()) << "get of a key of " << k.size() << " bytes";
+      if (got) ASSERT_EQ(*got, want->second);
+    }
+    for (int i = 0; i < 3; ++i, ++ops) {
+      const std::string k = gen.Key();
+      const size_t limit = 1 + gen.Pick(40);
+      if (gen.Pick(2) == 0) {
+        // lower_bound and ordered iteration.
+        Iterator it = r.LowerBound(k);
+        auto want = model.lower_bound(k);
+        for (size_t j = 0; j < limit; ++j, it.Next(), ++want) {
+          ASSERT_EQ(it.Valid(), want != model.end());
+          if (!it.Valid()) break;
+          ASSERT_EQ(it.key(), want->first);
+          ASSERT_EQ(it.value(), want->second);
+        }
+      } else {
+        // Prefix scan, stopped early by the callback.
+        const std::string prefix = k.substr(0, gen.Pick(k.size() + 1));
+        std::vector<std::pair<std::string, std::string>> got;
+        r.Scan(prefix, [&](std::string_view key, std::string_view value) {
+          got.emplace_back(key, value);
+          return got.size() < limit;
+        });
+        std::vector<std::pair<std::string, std::string>> want;
+        for (auto it = model.lower_bound(prefix);
+             it != model.end() && it->first.compare(0, prefix.size(), prefix) == 0 &&
+             want.size() < limit;
+             ++it) {
+          want.emplace_back(*it);
+        }
+        ASSERT_EQ(got, want) << "scan of a prefix of " << prefix.size() << " bytes";
+      }
+    }
+    if (batches % 3000 == 0) {
+      tree->Verify();
+      Iterator it = r.NewIterator();
+      it.SeekToFirst();
+      for (const auto& [k, v] : model) {
+        ASSERT_TRUE(it.Valid());
+        ASSERT_EQ(it.key(), k);
+        ASSERT_EQ(it.value(), v);
+        it.Next();
+      }
+      ASSERT_FALSE(it.Valid());
+    }
+  }
+  tree->Verify();
+  const TreeStats s = tree->Stats();
+  std::printf(
+      "%d operations, %d batches, %llu keys, file %llu bytes, %llu used, %llu free\n", ops, batches,
+      static_cast<unsigned long long>(s.keys), static_cast<unsigned long long>(s.file_bytes),
+      static_cast<unsigned long long>(s.used_bytes), static_cast<unsigned long long>(s.free_bytes));
+}
+
+}  // namespace
+}  // namespace whycache::tree
