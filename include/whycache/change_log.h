@@ -75,7 +75,7 @@ struct CompactionResult {
   uint64_t kept = 0;          // Mutations with an id below before_id that remain.
   uint64_t bytes_before = 0;  // Storage the log used before and after (as the backend counts).
   uint64_t bytes_after = 0;
-  uint64_t horizon = 0;       // The horizon afterwards.
+  uint64_t horizon = 0;  // The horizon afterwards.
 };
 
 // Thread-safety: a ChangeLog object is used by one thread at a time (a MySQL connection cannot be
