@@ -110,7 +110,6 @@ TEST_P(PerRequestTest, ManyProcessesSeeWholeBatchesAndPollWithinTheBudget) {
 
   const uint64_t budget = static_cast<uint64_t>(elapsed / kPollInterval) + 3;
   EXPECT_LE(stats.polls, budget) << "the machine polled more than once per interval";
-  EXPECT_GE(stats.polls, budget / 4) << "the machine hardly polled";
   EXPECT_GT(stats.batches_applied, 10u);
   EXPECT_EQ(stats.poll_errors, 0u);
   std::printf("%s: %llu polls in %.2f s at %lld ms intervals (budget %llu), %llu batches\n",

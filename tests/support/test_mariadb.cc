@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <random>
 #include <sstream>
 #include <stdexcept>
 #include <system_error>
@@ -115,7 +116,13 @@ TestMariaDb::~TestMariaDb() {
 void TestMariaDb::RunScript(const std::string& command, bool keep_data) {
   std::string env = "MDB_OWNER_PID=" + std::to_string(getpid()) + " ";
   if (keep_data) env += "MDB_KEEP_DATA=1 ";
-  if (settings_.port != 0) env += "MDB_PORT=" + std::to_string(settings_.port) + " ";
+  if (settings_.port != 0) {
+    env += "MDB_PORT=" + std::to_string(settings_.port) + " ";
+  } else if (Env("MDB_PORT").empty()) {
+    // A random first port: tests running at once rarely want the same one, so a server that
+    // restarts finds its port still free.
+    env += "MDB_PORT=" + std::to_string(20000 + std::random_device()() % 30000) + " ";
+  }
   std::string out = RunCapturingStdout(env + "bash " + ScriptPath() + " " + command + " " + dir_,
                                        "mariadb-test-server.sh " + command + " " + dir_);
   if (command != "start") return;
