@@ -21,6 +21,7 @@
 
 #include "cli/command_args.h"
 #include "cli/exit_status.h"
+#include "lib/cache/poll_schedule.h"
 #include "whycache/cache.h"
 #include "whycache/change_log.h"
 #include "whycache/error.h"
@@ -28,18 +29,14 @@
 namespace whycache::cli {
 namespace {
 
+using cache::WallMicros;
+
 using Clock = std::chrono::steady_clock;
 
 constexpr int kServices = 20;
 constexpr int kFlagsPerService = 25;
 constexpr int kUsers = 2000;
 constexpr const char* kHeartbeatKey = "demo:heartbeat";
-
-int64_t WallMicros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string FlagKey(uint64_t n) {
   return "flag:svc" + std::to_string(n / kFlagsPerService % kServices) + ":f" +

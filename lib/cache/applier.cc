@@ -4,6 +4,7 @@
 #include <chrono>
 #include <string>
 
+#include "lib/cache/poll_schedule.h"
 #include "lib/cache/shared_control.h"
 #include "whycache/error.h"
 
@@ -13,12 +14,6 @@ namespace {
 // Updates per write transaction: big enough to amortize a commit, small enough that readers
 // see progress and memory stays bounded.
 constexpr size_t kPageUpdates = 1024;
-
-int64_t WallMicros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 void ApplyOne(tree::WriteTxn& txn, const Update& update) {
   try {

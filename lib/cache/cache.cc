@@ -1,9 +1,6 @@
 #include "whycache/cache.h"
 
-#include <fcntl.h>
-#include <sys/file.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
@@ -31,12 +28,6 @@ using cache::SharedControl;
 
 static_assert(sizeof(tree::ReadTxn) <= 96 && alignof(tree::ReadTxn) <= 8);
 static_assert(sizeof(SharedControl) <= tree::kUserAreaBytes);
-
-int64_t WallMicros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 SharedControl* ControlOf(tree::Tree& t) { return reinterpret_cast<SharedControl*>(t.UserArea()); }
 
@@ -104,7 +95,7 @@ class CacheImpl final : public Cache {
                       "it from this log)");
     }
     control->poll_interval_ns.store(interval_ns, std::memory_order_relaxed);
-    if (!log_error.empty()) cache::RecordError(control, log_error, WallMicros());
+    if (!log_error.empty()) cache::RecordError(control, log_error, cache::WallMicros());
   }
 
   ReadTransaction BeginRead() override {
@@ -209,7 +200,7 @@ class CacheImpl final : public Cache {
     const int64_t newest = c.newest_applied_write_us.load(std::memory_order_relaxed);
     // Behind, or unable to tell (the last poll failed): the newest applied update is this old.
     const bool failing = c.consecutive_failures.load(std::memory_order_relaxed) > 0;
-    s.lag_us = newest == 0 || (s.ids_behind == 0 && !failing) ? 0 : WallMicros() - newest;
+    s.lag_us = newest == 0 || (s.ids_behind == 0 && !failing) ? 0 : cache::WallMicros() - newest;
     s.bytes_used = t.used_bytes;
     s.file_bytes = t.file_bytes;
     s.oldest_pinned_version = t.oldest_pinned_version;
@@ -314,7 +305,7 @@ class CacheImpl final : public Cache {
   void NotePollFailure(const std::string& message) {
     SharedControl* control = ControlOf(*tree_);
     control->poll_errors.fetch_add(1, std::memory_order_relaxed);
-    cache::RecordError(control, message, WallMicros());
+    cache::RecordError(control, message, cache::WallMicros());
     cache::PollFailed(control, cache::MonotonicNowNs());
   }
 

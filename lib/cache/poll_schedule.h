@@ -26,6 +26,14 @@ inline int64_t MonotonicNowNs() {
   return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
 }
 
+// Wall-clock time in microseconds since the epoch: comparable across machines (write times in
+// the log), unlike the monotonic clock.
+inline int64_t WallMicros() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return int64_t{ts.tv_sec} * 1'000'000 + ts.tv_nsec / 1000;
+}
+
 // True if the caller must poll now: the poll was due and this caller claimed it. The next due
 // time moves one interval ahead, so a caller that dies while polling delays the machine's next
 // poll by one interval at most.
