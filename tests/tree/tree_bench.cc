@@ -2,7 +2,11 @@
 // same run; two reader processes against one; load throughput and bytes per key.
 //
 //   bazel run --config=opt //tests/tree:tree_bench -- --large_keys=10000000
-//       --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
+//       --benchmark_repetitions=5 --benchmark_enable_random_interleaving=true
+//       --benchmark_report_aggregates_only=true
+//
+// On a shared machine timings drift by tens of percent within minutes: interleaving the
+// repetitions of the contenders keeps the drift out of their ratios.
 //
 // Data sets: 0 = 1M keys x 100-byte values, 1 = --large_keys keys (default 10M) x 16-byte
 // values; keys are "key:%016llx" of random 64-bit numbers. Files go to /dev/shm.
