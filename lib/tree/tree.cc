@@ -12,7 +12,6 @@
 #include <chrono>
 #include <cstring>
 #include <mutex>
-#include <numeric>
 
 #include "lib/tree/allocator.h"
 #include "lib/tree/art_writer.h"
@@ -358,6 +357,16 @@ void Tree::Install(const std::string& built_path) {
   SwapInLocked(MapFile(built_path), built_path);
 }
 
+namespace {
+
+uint64_t LoadBigEndian64(const unsigned char* p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | p[i];
+  return v;
+}
+
+}  // namespace
+
 void Tree::Publish(Mapping* m, const std::vector<WriteTxn::Op>& ops, uint64_t applied_id) {
   FileHeader* h = m->header;
   const MetaValues meta = PublishedMeta(*m);
@@ -371,11 +380,25 @@ void Tree::Publish(Mapping* m, const std::vector<WriteTxn::Op>& ops, uint64_t ap
   ArtWriter writer(m->base, m->space(), &alloc, &index, meta.root, meta.key_count,
                    meta.content_hash);
   // Key order gives the writer locality; the stable sort keeps the order of ops on one key.
-  std::vector<uint32_t> order(ops.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(),
-                   [&](uint32_t a, uint32_t b) { return ops[a].key < ops[b].key; });
-  for (uint32_t i : order) {
+  // Comparing the first 16 key bytes as integers settles most comparisons without touching
+  // the strings (it was a third of the apply time with memcmp on scattered keys).
+  struct SortKey {
+    uint64_t head[2];
+    uint32_t op;
+  };
+  std::vector<SortKey> order(ops.size());
+  for (uint32_t i = 0; i < ops.size(); ++i) {
+    unsigned char bytes[16] = {};
+    std::memcpy(bytes, ops[i].key.data(), std::min<size_t>(16, ops[i].key.size()));
+    order[i] = {{LoadBigEndian64(bytes), LoadBigEndian64(bytes + 8)}, i};
+  }
+  std::stable_sort(order.begin(), order.end(), [&](const SortKey& a, const SortKey& b) {
+    if (a.head[0] != b.head[0]) return a.head[0] < b.head[0];
+    if (a.head[1] != b.head[1]) return a.head[1] < b.head[1];
+    return ops[a.op].key < ops[b.op].key;
+  });
+  for (const SortKey& entry : order) {
+    const uint32_t i = entry.op;
     if (ops[i].value) {
       writer.Put(ops[i].key, *ops[i].value);
     } else {
