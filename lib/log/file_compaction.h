@@ -2,17 +2,19 @@
 // for every key, only its newest entry below the limit, and the manifest is swapped to them.
 //
 // The steps, each safe to interrupt by a crash:
-//   1. Remove segment files that no manifest will list again (left by an interrupted compaction
-//      or by the previous one's readers).
+//   1. Remove segment files that no manifest will list again (left by an interrupted
+//      compaction).
 //   2. Read the segments below the limit once to find each key's newest entry there, and whether
 //      it is a tombstone older than the retention.
 //   3. Read them again and write the surviving mutations, with their ids, write times and batch
 //      boundaries, into new segment files (numbers reserved in the manifest first, so that no
 //      appender takes them), each sealed and synced. Updates at or above the limit that share a
-//      segment with older ones are copied as they are.
+//      segment with older ones are copied as they are. A rewrite that would drop nothing and
+//      merge no segments is skipped.
 //   4. Under the appenders' lock, for the instant of a manifest write: replace the rewritten
-//      segments, which still open the current manifest, by the new ones, and raise the horizon
-//      to the newest tombstone dropped. Segments appended meanwhile are kept.
+//      segments (still the first ones the manifest lists) by the new ones, and raise the
+//      horizon to the newest tombstone dropped, in the same write. Segments appended meanwhile
+//      stay listed after them.
 //   5. Remove the old segment files. Readers that have them open read them to their end and
 //      then continue in the new segments (see lib/log/file_log.h).
 // A crash before step 4 leaves the old manifest and unlisted new files; after it, the new
