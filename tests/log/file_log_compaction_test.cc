@@ -251,7 +251,9 @@ TEST_F(FileLogCompactionTest, ModelBasedRandomHistoriesAndCompactions) {
       for (const Mutation& m : u.mutations) {
         ASSERT_TRUE(seen.insert(m.key).second) << m.key << " has two entries below the limit";
         ASSERT_EQ(newest.at(m.key).first, u.id) << m.key << " kept a superseded entry";
-        if (drop_tombstones) ASSERT_NE(m.op, Mutation::Op::kDelete);
+        if (drop_tombstones) {
+          ASSERT_NE(m.op, Mutation::Op::kDelete);
+        }
         ++kept;
       }
     }
