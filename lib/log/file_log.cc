@@ -18,8 +18,8 @@ namespace {
 
 constexpr const char* kLockFileName = "LOCK";
 constexpr const char* kCompactionLockFileName = "COMPACTION_LOCK";
-// How often a reader looks a segment up again in a newer manifest because a compaction removed it
-// after the reader read the manifest; each retry needs another compaction to finish meanwhile.
+// How many times a reader looks a segment up again in a newer manifest because a compaction
+// removed it after the reader read the manifest; each retry needs another manifest write meanwhile.
 constexpr int kMaxManifestAttempts = 100;
 constexpr const char* kDatasetFileName = "DATASET";
 constexpr size_t kMaxDatasetIdBytes = 64;
