@@ -99,6 +99,12 @@ class ChangeLog {
   // whatever order concurrent writers committed in.
   // Throws Error(kCorruption) naming the segment/offset or update id for a record that fails to
   // decode: the caller must stop there, never skip it.
+  //
+  // A caller whose state is at applied id after_id > 0 must read Horizon() after this returns
+  // and, if after_id is below it, discard the result and resync: a compaction during or before
+  // the call may have dropped deletes it needs. One call never returns updates from both sides
+  // of a compaction that raised the horizon above the point where they meet, so a replay from 0
+  // into an empty state needs no check for its first call.
   virtual std::vector<Update> ReadAfter(uint64_t after_id, size_t max_updates) = 0;
 
   // The largest committed update id, or 0 for an empty log.

@@ -1,15 +1,14 @@
 #include "lib/log/file_log.h"
 
 #include <fcntl.h>
-#include <sys/file.h>
 
-#include <cerrno>
+#include <algorithm>
 #include <chrono>
-#include <cstring>
 #include <filesystem>
 
 #include "lib/format/batch_record.h"
 #include "lib/log/dataset_id.h"
+#include "lib/log/file_compaction.h"
 #include "lib/log/manifest.h"
 #include "lib/log/segment_format.h"
 #include "whycache/error.h"
@@ -18,6 +17,10 @@ namespace whycache::log {
 namespace {
 
 constexpr const char* kLockFileName = "LOCK";
+constexpr const char* kCompactionLockFileName = "COMPACTION_LOCK";
+// How many times a reader looks a segment up again in a newer manifest because a compaction
+// removed it after the reader read the manifest; each retry needs another manifest write meanwhile.
+constexpr int kMaxManifestAttempts = 100;
 constexpr const char* kDatasetFileName = "DATASET";
 constexpr size_t kMaxDatasetIdBytes = 64;
 // Reads ahead this much of a segment per system call.
@@ -54,24 +57,23 @@ bool AllZeroFrom(const File& file, uint64_t offset, uint64_t size) {
   return true;
 }
 
-// Holds flock(LOCK_EX) on the log's lock file for its lifetime. The kernel releases it if the
-// process dies, so a killed appender never blocks the others.
-class LockGuard {
- public:
-  explicit LockGuard(const File& file) : file_(file) {
-    while (flock(file_.fd(), LOCK_EX) != 0) {
-      if (errno != EINTR) {
-        throw Error(Error::Code::kIOError, "flock " + file_.path() + ": " + std::strerror(errno));
+// Reads the manifest of `dir` and returns open(manifest), which opens segments it lists. If a
+// segment is gone when open() gets to it, a compaction removed it after the manifest was read:
+// open() runs again with the newer manifest.
+template <typename Open>
+auto WithManifest(const std::string& dir, Open open) {
+  for (int attempt = 1;; ++attempt) {
+    const Manifest m = ReadManifest(dir);
+    try {
+      return open(m);
+    } catch (const Error& e) {
+      if (e.code() != Error::Code::kIOError || attempt == kMaxManifestAttempts ||
+          ReadManifest(dir).generation == m.generation) {
+        throw;
       }
     }
   }
-  ~LockGuard() { flock(file_.fd(), LOCK_UN); }
-  LockGuard(const LockGuard&) = delete;
-  LockGuard& operator=(const LockGuard&) = delete;
-
- private:
-  const File& file_;
-};
+}
 
 }  // namespace
 
@@ -138,10 +140,11 @@ void FileLog::OpenSegment(const Manifest& manifest, size_t index, Cursor& cursor
   cursor.has_successor = index + 1 < manifest.segments.size();
 }
 
-bool FileLog::MoveToSuccessor(Cursor& cursor) const {
-  const Manifest m = ReadManifest(dir_);
-  for (size_t i = 0; i + 1 < m.segments.size(); ++i) {
-    if (m.segments[i].number == cursor.segment) {
+FileLog::Move FileLog::MoveToSuccessor(Cursor& cursor) const {
+  return WithManifest(dir_, [&](const Manifest& m) {
+    for (size_t i = 0; i < m.segments.size(); ++i) {
+      if (m.segments[i].number != cursor.segment) continue;
+      if (i + 1 == m.segments.size()) return Move::kNone;
       const uint64_t last_id = cursor.last_id;
       OpenSegment(m, i + 1, cursor);
       if (cursor.last_id < last_id) {
@@ -149,15 +152,41 @@ bool FileLog::MoveToSuccessor(Cursor& cursor) const {
                   "segment starts at update " + std::to_string(cursor.last_id + 1) +
                       " but its predecessor holds update " + std::to_string(last_id));
       }
-      return true;
+      return Move::kMoved;
     }
+    Relocate(m, cursor);
+    return cursor.last_id < m.horizon ? Move::kMovedBelowHorizon : Move::kMoved;
+  });
+}
+
+void FileLog::Relocate(const Manifest& manifest, Cursor& cursor) const {
+  const uint64_t last_id = cursor.last_id;
+  size_t index = 0;
+  while (index + 1 < manifest.segments.size() &&
+         manifest.segments[index + 1].first_id <= last_id + 1) {
+    ++index;
   }
-  for (const SegmentInfo& s : m.segments) {
-    if (s.number == cursor.segment) return false;
+  OpenSegment(manifest, index, cursor);
+  if (cursor.last_id >= last_id) return;
+  // Skip the complete, valid frames up to last_id; whatever stops the skip (a later update, the
+  // seal, the end, damage) is the business of the caller's next read.
+  const uint64_t size = cursor.file.Size();
+  // Each iteration passes a frame: the file's size bounds the count.
+  while (cursor.offset + kFrameHeaderSize <= size) {
+    char bytes[kFrameHeaderSize];
+    if (cursor.file.ReadAt(cursor.offset, bytes, sizeof(bytes)) < sizeof(bytes)) break;
+    FrameHeader header;
+    std::string error;
+    if (ParseFrameHeader(std::string_view(bytes, sizeof(bytes)), &header, &error) !=
+            FrameHeaderStatus::kValid ||
+        header.type != FrameType::kBatch || header.update_id > last_id) {
+      break;
+    }
+    const uint64_t end = cursor.offset + kFrameHeaderSize + header.body_length;
+    if (end > size) break;
+    cursor.offset = end;
   }
-  throw Error(Error::Code::kCorruption, dir_ + "/" + SegmentFileName(cursor.segment) +
-                                            " was sealed but is missing from " + dir_ + "/" +
-                                            kManifestFileName);
+  cursor.last_id = last_id;
 }
 
 FileLog::ScanEnd FileLog::ScanHeaders(Cursor& cursor, bool truncate_torn) const {
@@ -225,13 +254,13 @@ void FileLog::SyncTailLocked() {
     tail_manifest_stamp_ = stamp;
     size_t index = m.segments.size() - 1;
     if (tail_.file.is_open()) {
-      while (index > 0 && m.segments[index].number > tail_.segment) --index;
-      if (m.segments[index].number != tail_.segment) {
-        throw Error(Error::Code::kCorruption, dir_ + "/" + SegmentFileName(tail_.segment) +
-                                                  " is missing from " + dir_ + "/" +
-                                                  kManifestFileName);
+      while (index > 0 && m.segments[index].number != tail_.segment) --index;
+      if (m.segments[index].number == tail_.segment) {
+        tail_.has_successor = index + 1 < m.segments.size();
+      } else {
+        // A compaction removed it. The lock keeps the segments of `m` from being removed.
+        Relocate(m, tail_);
       }
-      tail_.has_successor = index + 1 < m.segments.size();
     } else {
       OpenSegment(m, index, tail_);
     }
@@ -239,7 +268,7 @@ void FileLog::SyncTailLocked() {
   // Each round moves to a later segment; a log has far fewer than this many.
   for (int round = 0; round < 1'000'000; ++round) {
     if (ScanHeaders(tail_, /*truncate_torn=*/true) == ScanEnd::kEndOfData) return;
-    if (!MoveToSuccessor(tail_)) {
+    if (MoveToSuccessor(tail_) == Move::kNone) {
       // An appender died between sealing the segment and publishing its successor.
       RollOverLocked(/*already_sealed=*/true);
       return;
@@ -274,6 +303,11 @@ void FileLog::RollOverLocked(bool already_sealed) {
   tail_.last_id = last_id;
 }
 
+const File& FileLog::AppendLock() {
+  if (!lock_file_.is_open()) lock_file_ = File::Open(dir_ + "/" + kLockFileName, O_RDWR | O_CREAT);
+  return lock_file_;
+}
+
 const File& FileLog::AppendFile() {
   if (append_segment_ != tail_.segment || !append_file_.is_open()) {
     append_file_ = File::Open(tail_.file.path(), O_WRONLY);
@@ -285,8 +319,7 @@ const File& FileLog::AppendFile() {
 uint64_t FileLog::Append(std::span<const Mutation> batch) {
   // Validate and compress before taking the lock: other appenders wait while it is held.
   const format::EncodedBatch encoded = format::EncodeBatch(batch);
-  if (!lock_file_.is_open()) lock_file_ = File::Open(dir_ + "/" + kLockFileName, O_RDWR | O_CREAT);
-  LockGuard guard(lock_file_);
+  LockGuard guard(AppendLock());
   SyncTailLocked();
   if (tail_.offset >= options_.segment_bytes) RollOverLocked(/*already_sealed=*/false);
 
@@ -315,12 +348,11 @@ uint64_t FileLog::Append(std::span<const Mutation> batch) {
 
 uint64_t FileLog::HeadId() {
   if (!tail_.file.is_open()) {
-    const Manifest m = ReadManifest(dir_);
-    OpenSegment(m, m.segments.size() - 1, tail_);
+    WithManifest(dir_, [&](const Manifest& m) { OpenSegment(m, m.segments.size() - 1, tail_); });
   }
   for (int round = 0; round < 1'000'000; ++round) {
     if (ScanHeaders(tail_, /*truncate_torn=*/false) == ScanEnd::kEndOfData) break;
-    if (!MoveToSuccessor(tail_)) break;
+    if (MoveToSuccessor(tail_) == Move::kNone) break;
   }
   return tail_.last_id;
 }
@@ -340,17 +372,33 @@ std::string FileLog::DatasetId() {
 
 std::string FileLog::Describe() const { return "file:" + dir_; }
 
-CompactionResult FileLog::Compact(const CompactionOptions&) {
-  throw Error(Error::Code::kInvalidArgument, "compaction of file logs is not implemented yet");
+CompactionResult FileLog::Compact(const CompactionOptions& options) {
+  const File compaction_lock = File::Open(dir_ + "/" + kCompactionLockFileName, O_RDWR | O_CREAT);
+  LockGuard compacting(compaction_lock);
+  uint64_t limit = 0;
+  {
+    LockGuard guard(AppendLock());
+    SyncTailLocked();
+    const uint64_t head = tail_.last_id;
+    limit = options.before_id == 0 ? head + 1 : std::min(options.before_id, head + 1);
+    // Compaction rewrites only sealed segments: seal the active one if it holds history below
+    // the limit. Its successor starts at head + 1, so the head id survives whatever is dropped.
+    const Manifest m = ReadManifest(dir_);
+    if (tail_.offset > kSegmentHeaderSize && m.segments.back().first_id < limit) {
+      RollOverLocked(/*already_sealed=*/false);
+    }
+  }
+  return CompactSealedSegments(dir_, AppendLock(), limit, options_.segment_bytes, options);
 }
 
 void FileLog::PositionReader(uint64_t after_id) {
-  const Manifest m = ReadManifest(dir_);
-  size_t index = 0;
-  while (index + 1 < m.segments.size() && m.segments[index + 1].first_id <= after_id + 1) {
-    ++index;
-  }
-  OpenSegment(m, index, reader_);
+  WithManifest(dir_, [&](const Manifest& m) {
+    size_t index = 0;
+    while (index + 1 < m.segments.size() && m.segments[index + 1].first_id <= after_id + 1) {
+      ++index;
+    }
+    OpenSegment(m, index, reader_);
+  });
   read_buffer_.clear();
 }
 
@@ -418,10 +466,15 @@ std::vector<Update> FileLog::ReadAfter(uint64_t after_id, size_t max_updates) {
         break;
       }
       if (header.type == FrameType::kSeal) {
-        if (!MoveToSuccessor(reader_)) break;
+        const Move move = MoveToSuccessor(reader_);
+        if (move == Move::kNone) break;
         read_buffer_.clear();
         size = reader_.file.Size();
         retried = false;
+        // Updates read before the compaction, followed by compacted ones that may lack deletes
+        // they need, would be applied as one: return the former alone. The caller then finds its
+        // position below the horizon.
+        if (move == Move::kMovedBelowHorizon && !out.empty()) break;
         continue;
       }
       if (header.update_id <= reader_.last_id) {

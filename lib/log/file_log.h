@@ -5,6 +5,7 @@
 //   MANIFEST                 the segments in log order and the horizon (lib/log/manifest.h)
 //   DATASET                  the dataset's identity (lib/log/dataset_id.h), written at creation
 //   LOCK                     appenders hold flock(LOCK_EX) on it while they append
+//   COMPACTION_LOCK          a compactor holds flock(LOCK_EX) on it while it runs
 //   NNNNNNNNNNNNNNNNNNNN.seg segments (lib/log/segment_format.h); the last one is active
 //
 // Appending: the appender takes the lock, catches up with what others appended (reading frame
@@ -18,6 +19,12 @@
 // to, so a poll that finds nothing new costs one fstat. A frame that is incomplete at the end of
 // the active segment is not yet committed (or torn) and is not returned. Anything else that fails
 // validation throws Error(kCorruption) naming the segment file and offset.
+//
+// Compaction (lib/log/file_compaction.h) replaces sealed segments by new ones and removes the old
+// files. A reader that has an old segment open reads it to its seal (an unlinked file stays
+// readable) and then continues in the current manifest at the segment where the id after its
+// last one falls, skipping what it already passed. One that finds a listed segment gone opens it
+// again from the newer manifest.
 #ifndef WHYCACHE_LIB_LOG_FILE_LOG_H_
 #define WHYCACHE_LIB_LOG_FILE_LOG_H_
 
@@ -82,6 +89,14 @@ class FileLog final : public ChangeLog {
     bool has_successor = false;
   };
   enum class ScanEnd { kEndOfData, kSealed };
+  // How MoveToSuccessor left a cursor.
+  enum class Move {
+    kNone,   // Its segment is the last one: nothing follows yet.
+    kMoved,  // To the next segment, or to where its updates continue after a compaction.
+    // Its segment was compacted away by a compaction that raised the horizon above its position:
+    // what follows may lack deletes that a machine at that position needs.
+    kMovedBelowHorizon,
+  };
 
   FileLog(std::string dir, FileLogOptions options);
 
@@ -89,8 +104,12 @@ class FileLog final : public ChangeLog {
   static void CreateSegment(const std::string& dir, uint64_t number);
   // Opens segment `index` of `manifest` into `cursor`, positioned at its first frame.
   void OpenSegment(const Manifest& manifest, size_t index, Cursor& cursor) const;
-  // Moves `cursor` from a sealed segment to its successor; false if the manifest has none yet.
-  bool MoveToSuccessor(Cursor& cursor) const;
+  // Moves `cursor` from a sealed segment to its successor, or to where its updates continue if a
+  // compaction removed its segment.
+  Move MoveToSuccessor(Cursor& cursor) const;
+  // Moves `cursor`, whose segment `manifest` no longer lists, to the segment where the update
+  // after cursor.last_id would be, past the updates up to cursor.last_id.
+  void Relocate(const Manifest& manifest, Cursor& cursor) const;
 
   // Advances `cursor` over complete frames by reading their headers only. With `truncate_torn`
   // (REQUIRES: the lock is held) an incomplete tail is cut off; otherwise it stops before it.
@@ -99,6 +118,8 @@ class FileLog final : public ChangeLog {
   void SyncTailLocked();
   // Seals tail_'s segment and starts the next. REQUIRES: the lock is held.
   void RollOverLocked(bool already_sealed);
+  // The appenders' lock file, opened on first use.
+  const File& AppendLock();
   // A write-only descriptor of tail_'s segment (cursors hold segments read-only: readers may
   // lack write permission).
   const File& AppendFile();

@@ -1,6 +1,7 @@
 #include "lib/log/manifest.h"
 
 #include <cerrno>
+#include <unordered_set>
 
 #include "lib/format/byte_reader.h"
 #include "lib/format/byte_writer.h"
@@ -60,15 +61,16 @@ Manifest DecodeManifest(std::string_view bytes, const std::string& path) {
   const uint64_t count = body.ReadVarintAtMost(kMaxSegments, "segment count");
   if (count == 0) body.Fail("manifest lists no segment");
   m.segments.reserve(count);
+  std::unordered_set<uint64_t> numbers;
   for (uint64_t i = 0; i < count; ++i) {
     SegmentInfo s;
     s.number = body.ReadFixed64("segment number");
     s.first_id = body.ReadFixed64("segment first id");
     if (s.number >= m.next_segment_number || s.first_id == 0 ||
-        (!m.segments.empty() &&
-         (s.number <= m.segments.back().number || s.first_id < m.segments.back().first_id))) {
+        (!m.segments.empty() && s.first_id < m.segments.back().first_id) ||
+        !numbers.insert(s.number).second) {
       body.Fail("segment entry " + std::to_string(i) + " (number " + std::to_string(s.number) +
-                ", first id " + std::to_string(s.first_id) + ") is out of order");
+                ", first id " + std::to_string(s.first_id) + ") is out of order or repeated");
     }
     m.segments.push_back(s);
   }

@@ -3,7 +3,11 @@
 // It is replaced only as a whole (write a temporary file, fsync, rename), so readers that do not
 // take the log's lock always see one complete version. A compaction rewrites old segments into
 // new ones and publishes them by swapping the manifest; readers that reach the end of a segment
-// consult the manifest for its successor.
+// consult the manifest for its successor, and find where a segment that is no longer listed
+// continued by the first ids.
+//
+// Segment numbers are unique and name files, but only appenders hand them out in log order: the
+// segments a compaction writes get numbers above those of the segments that follow them.
 //
 // File "MANIFEST", little-endian:
 //   "WHYCMAN\0", fixed32 format version (kManifestFormatVersion), fixed64 generation (+1 per
@@ -40,7 +44,8 @@ struct Manifest {
 
 std::string EncodeManifest(const Manifest& manifest);
 // `bytes` are untrusted; throws Error(kCorruption) naming `path` and the offset unless they are a
-// valid manifest with at least one segment, increasing numbers and non-decreasing first ids.
+// valid manifest with at least one segment, unique numbers below the next segment number and
+// non-decreasing first ids.
 Manifest DecodeManifest(std::string_view bytes, const std::string& path);
 
 // Reads DIR/MANIFEST. Throws Error(kUnavailable) if it does not exist, Error(kCorruption) if it is

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -166,6 +167,18 @@ bool PathExists(const std::string& path) {
   struct stat st;
   return stat(path.c_str(), &st) == 0;
 }
+
+void RemoveFile(const std::string& path) {
+  if (unlink(path.c_str()) != 0 && errno != ENOENT) ThrowErrno("unlink", path);
+}
+
+LockGuard::LockGuard(const File& file) : file_(file) {
+  while (flock(file_.fd(), LOCK_EX) != 0) {
+    if (errno != EINTR) ThrowErrno("flock", file_.path());
+  }
+}
+
+LockGuard::~LockGuard() { flock(file_.fd(), LOCK_UN); }
 
 FileStamp StampOf(const std::string& path) {
   struct stat st;

@@ -66,6 +66,22 @@ void WriteFileAtomically(const std::string& dir, const std::string& name,
 std::string ReadWholeFile(const std::string& path, size_t max_bytes);
 // True if `path` exists (stat succeeds).
 bool PathExists(const std::string& path);
+// Removes `path`; a path that does not exist is not an error.
+void RemoveFile(const std::string& path);
+
+// Holds flock(LOCK_EX) on `file` for its lifetime, waiting for it. The kernel releases it if the
+// process dies, so a killed holder never blocks the others. flock locks belong to open file
+// descriptions: two File objects opened separately exclude each other even within a process.
+class LockGuard {
+ public:
+  explicit LockGuard(const File& file);
+  ~LockGuard();
+  LockGuard(const LockGuard&) = delete;
+  LockGuard& operator=(const LockGuard&) = delete;
+
+ private:
+  const File& file_;
+};
 
 // What distinguishes one version of a file that is only ever replaced by rename: a replacement
 // has another inode and change time. Equal stamps mean the same version.

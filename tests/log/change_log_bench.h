@@ -1,6 +1,7 @@
 // Google Benchmark benchmarks of a ChangeLog implementation, shared by every backend's benchmark
 // binary: append latency and throughput (single-key and 1,000-key batches, fsync on and off),
-// tail read throughput over a log of 1M mutations, and the cost of an empty poll.
+// tail read throughput over a log of 1M mutations, the cost of an empty poll, and compaction
+// throughput over a log of 1M mutations of 10k keys.
 #ifndef WHYCACHE_TESTS_LOG_CHANGE_LOG_BENCH_H_
 #define WHYCACHE_TESTS_LOG_CHANGE_LOG_BENCH_H_
 

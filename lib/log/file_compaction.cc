@@ -1,0 +1,364 @@
+#include "lib/log/file_compaction.h"
+
+#include <fcntl.h>
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <unordered_map>
+#include <vector>
+
+#include "lib/format/batch_record.h"
+#include "lib/log/manifest.h"
+#include "lib/log/segment_format.h"
+#include "whycache/error.h"
+
+namespace whycache::log {
+namespace {
+
+// Segments are read and written this much per system call.
+constexpr size_t kIoChunk = size_t{1} << 20;
+// Progress is reported after about this many bytes.
+constexpr uint64_t kProgressStep = uint64_t{4} << 20;
+
+[[noreturn]] void CorruptAt(const std::string& path, uint64_t offset, const std::string& detail) {
+  throw Error(Error::Code::kCorruption, path + " at offset " + std::to_string(offset) + ": " +
+                                            detail + " (compaction stopped; the log is unchanged)");
+}
+
+struct Frame {
+  uint64_t offset = 0;
+  FrameHeader header;
+  std::string_view bytes;  // The whole frame, header included.
+};
+
+// The frames of a sealed segment, front to back, read ahead in large chunks.
+class SealedSegmentReader {
+ public:
+  SealedSegmentReader(const std::string& dir, uint64_t number)
+      : file_(File::Open(dir + "/" + SegmentFileName(number), O_RDONLY)), size_(file_.Size()) {
+    std::string header(kSegmentHeaderSize, '\0');
+    header.resize(file_.ReadAt(0, header.data(), header.size()));
+    CheckSegmentHeader(header, number, file_.path());
+  }
+
+  const std::string& path() const { return file_.path(); }
+
+  // Sets *frame to the next batch frame (its bytes valid until the next call) and returns true,
+  // or returns false at the seal. Anything else is corruption: the segment is sealed.
+  bool Next(Frame* frame) {
+    const std::string_view header_bytes = Window(offset_, kFrameHeaderSize);
+    if (header_bytes.size() < kFrameHeaderSize) {
+      CorruptAt(path(), offset_, "sealed segment ends without its seal");
+    }
+    std::string error;
+    if (ParseFrameHeader(header_bytes, &frame->header, &error) != FrameHeaderStatus::kValid) {
+      CorruptAt(path(), offset_, error);
+    }
+    const uint64_t length = kFrameHeaderSize + frame->header.body_length;
+    if (frame->header.type == FrameType::kSeal) {
+      if (offset_ + length != size_) CorruptAt(path(), offset_ + length, "data after the seal");
+      return false;
+    }
+    frame->offset = offset_;
+    frame->bytes = Window(offset_, length);
+    if (frame->bytes.size() < length) CorruptAt(path(), offset_, "segment ends inside a frame");
+    offset_ += length;
+    return true;
+  }
+
+  uint64_t offset() const { return offset_; }
+
+ private:
+  // `n` bytes at `offset`, fewer if the file ends first.
+  std::string_view Window(uint64_t offset, size_t n) {
+    if (offset < buffer_offset_ || offset + n > buffer_offset_ + buffer_.size()) {
+      const uint64_t available = size_ > offset ? size_ - offset : 0;
+      buffer_.resize(std::min<uint64_t>(available, std::max(n, kIoChunk)));
+      buffer_.resize(file_.ReadAt(offset, buffer_.data(), buffer_.size()));
+      buffer_offset_ = offset;
+    }
+    const size_t start = offset - buffer_offset_;
+    return std::string_view(buffer_).substr(start, std::min(n, buffer_.size() - start));
+  }
+
+  File file_;
+  uint64_t size_;
+  uint64_t offset_ = kSegmentHeaderSize;
+  std::string buffer_;
+  uint64_t buffer_offset_ = 0;
+};
+
+// A new segment file, written front to back and sealed by Finish().
+class SegmentWriter {
+ public:
+  SegmentWriter(const std::string& dir, SegmentInfo info)
+      : info_(info),
+        file_(File::Open(dir + "/" + SegmentFileName(info.number), O_WRONLY | O_CREAT | O_TRUNC)),
+        buffer_(EncodeSegmentHeader(info.number)) {}
+
+  const SegmentInfo& info() const { return info_; }
+  uint64_t size() const { return written_ + buffer_.size(); }
+
+  void Add(std::string_view bytes) {
+    buffer_.append(bytes);
+    if (buffer_.size() >= kIoChunk) Flush();
+  }
+
+  // Appends the seal and makes the file durable.
+  void Finish() {
+    buffer_.append(EncodeFrameHeader(FrameType::kSeal, 0, 0));
+    Flush();
+    file_.SyncData();
+  }
+
+ private:
+  void Flush() {
+    const std::string_view pieces[] = {buffer_};
+    file_.WriteAt(written_, pieces);
+    written_ += buffer_.size();
+    buffer_.clear();
+  }
+
+  SegmentInfo info_;
+  File file_;
+  std::string buffer_;
+  uint64_t written_ = 0;
+};
+
+// The newest entry of a key below the limit: mutation `position` of update `id`.
+struct Newest {
+  uint64_t id = 0;
+  uint32_t position = 0;
+  bool dropped = false;  // A tombstone older than the retention.
+};
+
+// Takes the next segment number from the manifest, so that no appender creates that segment.
+uint64_t ReserveSegmentNumber(const std::string& dir, const File& append_lock) {
+  LockGuard guard(append_lock);
+  Manifest m = ReadManifest(dir);
+  const uint64_t number = m.next_segment_number++;
+  m.generation += 1;
+  WriteManifest(dir, m);
+  return number;
+}
+
+// Removes the segment files `manifest` does not list. Numbers below its next segment number are
+// never handed out again, so such a file is garbage: replaced by a compaction, or written by one
+// that was interrupted. REQUIRES: the compaction lock is held (no compaction is writing files).
+void RemoveUnlistedSegments(const std::string& dir, const Manifest& manifest) {
+  std::vector<uint64_t> listed;
+  for (const SegmentInfo& s : manifest.segments) listed.push_back(s.number);
+  std::sort(listed.begin(), listed.end());
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    const std::string name = entry.path().filename().string();
+    uint64_t number = 0;
+    const auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), number);
+    if (ec != std::errc() || name != SegmentFileName(number)) continue;
+    if (number < manifest.next_segment_number &&
+        !std::binary_search(listed.begin(), listed.end(), number)) {
+      RemoveFile(dir + "/" + name);
+    }
+  }
+}
+
+uint64_t SegmentBytes(const std::string& dir, const std::vector<SegmentInfo>& segments) {
+  uint64_t bytes = 0;
+  for (const SegmentInfo& s : segments) {
+    bytes += File::Open(dir + "/" + SegmentFileName(s.number), O_RDONLY).Size();
+  }
+  return bytes;
+}
+
+int64_t NowMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Reports progress through options.progress at the start, every kProgressStep bytes and at the
+// end.
+class Progress {
+ public:
+  Progress(const CompactionOptions& options, uint64_t total) : options_(options), total_(total) {
+    if (options_.progress) options_.progress(0, total_);
+  }
+  void Add(uint64_t bytes) {
+    done_ += bytes;
+    if (options_.progress && done_ >= reported_ + kProgressStep) {
+      reported_ = done_;
+      options_.progress(done_, total_);
+    }
+  }
+  void Finish() {
+    if (options_.progress) options_.progress(total_, total_);
+  }
+
+ private:
+  const CompactionOptions& options_;
+  const uint64_t total_;
+  uint64_t done_ = 0;
+  uint64_t reported_ = 0;
+};
+
+}  // namespace
+
+CompactionResult CompactSealedSegments(const std::string& dir, const File& append_lock,
+                                       uint64_t limit, uint64_t segment_bytes,
+                                       const CompactionOptions& options) {
+  const Manifest before = ReadManifest(dir);
+  RemoveUnlistedSegments(dir, before);
+  // The prefix of sealed segments holding the ids below the limit (the last one may also hold
+  // later ids).
+  std::vector<SegmentInfo> range;
+  for (size_t i = 0; i + 1 < before.segments.size() && before.segments[i].first_id < limit; ++i) {
+    range.push_back(before.segments[i]);
+  }
+  CompactionResult result;
+  result.bytes_before = SegmentBytes(dir, before.segments);
+  result.bytes_after = result.bytes_before;
+  result.horizon = before.horizon;
+  const uint64_t range_bytes = SegmentBytes(dir, range);
+  Progress progress(options, 2 * range_bytes);
+
+  // Pass 1: the newest entry of every key below the limit.
+  const int64_t expired_before_us =
+      NowMicros() -
+      std::chrono::duration_cast<std::chrono::microseconds>(options.tombstone_retention).count();
+  std::unordered_map<std::string, Newest> newest;
+  uint64_t mutations = 0;
+  uint64_t last_id = 0;
+  for (const SegmentInfo& s : range) {
+    SealedSegmentReader reader(dir, s.number);
+    uint64_t start = reader.offset();
+    for (Frame f; reader.Next(&f);) {
+      if (f.header.update_id <= last_id || f.header.update_id < s.first_id) {
+        CorruptAt(reader.path(), f.offset,
+                  "update id " + std::to_string(f.header.update_id) + " out of order");
+      }
+      last_id = f.header.update_id;
+      Update u = format::DecodeBatchRecord(f.bytes.substr(kFrameHeaderSize), reader.path(),
+                                           f.offset + kFrameHeaderSize);
+      if (u.id != f.header.update_id) {
+        CorruptAt(reader.path(), f.offset,
+                  "record of update " + std::to_string(u.id) + " in the frame of update " +
+                      std::to_string(f.header.update_id));
+      }
+      if (u.id < limit) {
+        mutations += u.mutations.size();
+        const bool expired = u.write_time_us <= expired_before_us;
+        for (uint32_t i = 0; i < u.mutations.size(); ++i) {
+          Mutation& m = u.mutations[i];
+          const bool dropped = expired && m.op == Mutation::Op::kDelete;
+          newest.insert_or_assign(std::move(m.key), Newest{u.id, i, dropped});
+        }
+      }
+      progress.Add(reader.offset() - start);
+      start = reader.offset();
+    }
+  }
+  uint64_t dropped_horizon = 0;
+  for (const auto& [key, entry] : newest) {
+    if (entry.dropped) {
+      dropped_horizon = std::max(dropped_horizon, entry.id);
+    } else {
+      ++result.kept;
+    }
+  }
+  result.removed = mutations - result.kept;
+  // Rewriting is worth it to drop entries or to merge segments.
+  const uint64_t packed_segments = std::max<uint64_t>(1, range_bytes / segment_bytes + 1);
+  if (result.removed == 0 && range.size() <= packed_segments) {
+    progress.Finish();
+    return result;
+  }
+
+  // Pass 2: the surviving mutations, into new segments.
+  std::vector<SegmentInfo> written;
+  std::optional<SegmentWriter> out;
+  uint64_t last_written = 0;
+  auto emit = [&](uint64_t id, std::initializer_list<std::string_view> pieces) {
+    if (out && out->size() >= segment_bytes) {
+      out->Finish();
+      written.push_back(out->info());
+      out.reset();
+    }
+    if (!out) {
+      const uint64_t first_id = written.empty() ? range.front().first_id : last_written + 1;
+      out.emplace(dir, SegmentInfo{ReserveSegmentNumber(dir, append_lock), first_id});
+    }
+    for (std::string_view p : pieces) out->Add(p);
+    last_written = id;
+  };
+  for (const SegmentInfo& s : range) {
+    SealedSegmentReader reader(dir, s.number);
+    uint64_t start = reader.offset();
+    for (Frame f; reader.Next(&f);) {
+      progress.Add(reader.offset() - start);
+      start = reader.offset();
+      const uint64_t id = f.header.update_id;
+      if (id >= limit) {
+        emit(id, {f.bytes});
+        continue;
+      }
+      Update u = format::DecodeBatchRecord(f.bytes.substr(kFrameHeaderSize), reader.path(),
+                                           f.offset + kFrameHeaderSize);
+      std::vector<bool> keep(u.mutations.size());
+      size_t kept = 0;
+      for (uint32_t i = 0; i < u.mutations.size(); ++i) {
+        const Newest& n = newest.at(u.mutations[i].key);
+        keep[i] = n.id == id && n.position == i && !n.dropped;
+        kept += keep[i];
+      }
+      if (kept == u.mutations.size()) {
+        emit(id, {f.bytes});
+      } else if (kept > 0) {
+        std::vector<Mutation> survivors;
+        survivors.reserve(kept);
+        for (size_t i = 0; i < u.mutations.size(); ++i) {
+          if (keep[i]) survivors.push_back(std::move(u.mutations[i]));
+        }
+        const format::EncodedBatch encoded = format::EncodeBatch(survivors);
+        const std::string record_header = format::EncodeRecordHeader(id, u.write_time_us, encoded);
+        const std::string frame_header =
+            EncodeFrameHeader(FrameType::kBatch, id,
+                              static_cast<uint32_t>(record_header.size() + encoded.payload.size()));
+        emit(id, {frame_header, record_header, encoded.payload});
+      }
+    }
+  }
+  if (out) {
+    out->Finish();
+    written.push_back(out->info());
+  }
+  SyncDirectory(dir);
+
+  Manifest installed;
+  {
+    LockGuard guard(append_lock);
+    installed = ReadManifest(dir);
+    // Only compactions remove segments, and this one holds the compaction lock.
+    if (installed.segments.size() <= range.size() ||
+        !std::equal(range.begin(), range.end(), installed.segments.begin())) {
+      throw Error(Error::Code::kCorruption,
+                  dir + "/" + kManifestFileName +
+                      " no longer starts with the segments being compacted: is a compaction "
+                      "running without the compaction lock?");
+    }
+    written.insert(written.end(), installed.segments.begin() + range.size(),
+                   installed.segments.end());
+    installed.segments = std::move(written);
+    installed.horizon = std::max(installed.horizon, dropped_horizon);
+    installed.generation += 1;
+    WriteManifest(dir, installed);
+  }
+  RemoveUnlistedSegments(dir, installed);
+  progress.Finish();
+  result.bytes_after = SegmentBytes(dir, installed.segments);
+  result.horizon = installed.horizon;
+  return result;
+}
+
+}  // namespace whycache::log

@@ -1,0 +1,662 @@
+// Compaction of the file log: a machine at or above the horizon reaches the state of a full
+// replay (checked against a model of random histories), readers and appenders run through
+// compactions, compactors killed at random moments leave the log whole, the log shrinks, and
+// the head id and horizon never decrease.
+#include <signal.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "gtest/gtest.h"
+#include "lib/log/file_log.h"
+#include "lib/log/manifest.h"
+#include "lib/log/segment_format.h"
+#include "tests/support/child_process.h"
+#include "tests/support/temp_dir.h"
+
+namespace whycache::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+// Sanitizers slow the code down several times: smaller histories keep each test in bounds.
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
+
+constexpr std::chrono::seconds kLongRetention = std::chrono::hours(24 * 7);
+
+using State = std::map<std::string, std::string>;
+
+void Apply(State& state, const Update& update) {
+  for (const Mutation& m : update.mutations) {
+    if (m.op == Mutation::Op::kSet) {
+      state[m.key] = m.value;
+    } else {
+      state.erase(m.key);
+    }
+  }
+}
+
+State Replay(const std::vector<Update>& updates) {
+  State state;
+  for (const Update& u : updates) Apply(state, u);
+  return state;
+}
+
+std::vector<Update> ReadAll(ChangeLog& log, uint64_t after_id = 0) {
+  std::vector<Update> all;
+  for (int page = 0; page < 10'000'000; ++page) {
+    std::vector<Update> updates = log.ReadAfter(after_id, 1000);
+    if (updates.empty()) break;
+    after_id = updates.back().id;
+    for (Update& u : updates) all.push_back(std::move(u));
+  }
+  return all;
+}
+
+// True if `part` is `whole` with some mutations left out (what compaction does to a batch).
+bool IsSubsequence(const std::vector<Mutation>& part, const std::vector<Mutation>& whole) {
+  size_t i = 0;
+  for (const Mutation& m : whole) {
+    if (i < part.size() && part[i] == m) ++i;
+  }
+  return i == part.size();
+}
+
+CompactionOptions Options(uint64_t before_id, std::chrono::seconds retention) {
+  CompactionOptions options;
+  options.before_id = before_id;
+  options.tombstone_retention = retention;
+  return options;
+}
+
+// A batch of 1 to 20 mutations over `keys` keys: sets with fresh values, deletes, and now and
+// then a key set twice in the batch.
+std::vector<Mutation> RandomBatch(std::mt19937_64& rng, uint64_t keys, uint64_t serial) {
+  const uint64_t count = 1 + rng() % (rng() % 8 == 0 ? 20 : 4);
+  std::vector<Mutation> batch;
+  for (uint64_t i = 0; i < count; ++i) {
+    std::string key = "key/" + std::to_string(rng() % keys);
+    if (rng() % 4 == 0) {
+      batch.push_back(Mutation::Delete(std::move(key)));
+    } else {
+      batch.push_back(
+          Mutation::Set(std::move(key), "v" + std::to_string(serial) + "." + std::to_string(i)));
+    }
+  }
+  if (rng() % 10 == 0) batch.push_back(Mutation::Set(batch.front().key, "again"));
+  return batch;
+}
+
+class FileLogCompactionTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<log::FileLog> OpenLog(uint64_t segment_bytes = 64 << 10) const {
+    log::FileLogOptions options;
+    options.create_if_missing = true;
+    options.segment_bytes = segment_bytes;
+    options.fsync = FsyncPolicy::kNever;
+    return log::FileLog::Open(dir_, options);
+  }
+
+  // After a compaction that finished, the directory holds exactly the listed segments.
+  void ExpectNoStraySegments() const {
+    std::set<std::string> listed;
+    for (const log::SegmentInfo& s : log::ReadManifest(dir_).segments) {
+      listed.insert(log::SegmentFileName(s.number));
+    }
+    std::set<std::string> present;
+    for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
+      const std::string name = entry.path().filename().string();
+      if (name.ends_with(".seg")) present.insert(name);
+    }
+    EXPECT_EQ(present, listed);
+  }
+
+  TempDir temp_;
+  const std::string dir_ = temp_.File("log");
+};
+
+// Applies what it reads as a machine does: after each read from a position p > 0, a horizon
+// above p means the state may have missed deletes, so it rebuilds it from a full replay.
+class Machine {
+ public:
+  Machine(std::unique_ptr<ChangeLog> log, std::function<std::unique_ptr<ChangeLog>()> open)
+      : log_(std::move(log)), open_(std::move(open)) {}
+
+  // Reads one page of at most `max_updates`; false if there was nothing new.
+  bool Step(size_t max_updates, const std::map<uint64_t, Update>& history) {
+    std::vector<Update> page = log_->ReadAfter(applied_, max_updates);
+    if (applied_ != 0 && applied_ < log_->Horizon()) {
+      ++resyncs_;
+      const std::vector<Update> all = ReadAll(*open_());
+      state_ = Replay(all);
+      applied_ = all.empty() ? 0 : all.back().id;
+      return true;
+    }
+    for (const Update& u : page) {
+      EXPECT_GT(u.id, applied_);
+      const auto it = history.find(u.id);
+      EXPECT_TRUE(it != history.end() && IsSubsequence(u.mutations, it->second.mutations))
+          << "update " << u.id << " is not (part of) the batch appended with that id";
+      Apply(state_, u);
+      applied_ = u.id;
+    }
+    return !page.empty();
+  }
+
+  void CatchUp(const std::map<uint64_t, Update>& history) {
+    for (int i = 0; i < 1'000'000 && Step(1000, history); ++i) {
+    }
+  }
+
+  const State& state() const { return state_; }
+  uint64_t applied() const { return applied_; }
+  int resyncs() const { return resyncs_; }
+
+ private:
+  std::unique_ptr<ChangeLog> log_;
+  std::function<std::unique_ptr<ChangeLog>()> open_;
+  State state_;
+  uint64_t applied_ = 0;
+  int resyncs_ = 0;
+};
+
+// Random histories, compacted at random limits with random retentions. For machines at many
+// applied ids x: the full replay up to x, then the compacted log after x, equals the full replay
+// of the whole history whenever x is 0 or at or above the horizon. Below the limit exactly the
+// newest entry of each key remains; at and above it, everything.
+TEST_F(FileLogCompactionTest, ModelBasedRandomHistoriesAndCompactions) {
+  const uint64_t kMutations = kSanitized ? 40'000 : 120'000;
+  constexpr uint64_t kKeys = 3'000;
+  constexpr int kRounds = 6;
+  const int kMachines = kSanitized ? 30 : 100;
+  auto log = OpenLog();
+  auto open = [&] { return std::unique_ptr<ChangeLog>(OpenLog()); };
+  std::mt19937_64 rng(20261128);
+  std::map<uint64_t, Update> history;  // Everything appended, never compacted.
+  uint64_t horizon = 0;
+  // Tails the log through every compaction, a small page at a time.
+  Machine tailer(open(), open);
+  uint64_t mutations = 0;
+  for (int round = 0; round < kRounds; ++round) {
+    for (uint64_t appended = 0; appended < kMutations / kRounds;) {
+      std::vector<Mutation> batch = RandomBatch(rng, kKeys, history.size());
+      appended += batch.size();
+      const uint64_t id = log->Append(batch);
+      history[id] = Update{id, 0, std::move(batch)};
+      if (rng() % 50 == 0) tailer.Step(1 + rng() % 20, history);
+    }
+    mutations += kMutations / kRounds;
+    const uint64_t head = history.rbegin()->first;
+    const uint64_t before_id = rng() % 4 == 0 ? 0 : 1 + rng() % (head + 1);
+    const uint64_t limit = before_id == 0 ? head + 1 : before_id;
+    const bool drop_tombstones = rng() % 2 == 0;
+    SCOPED_TRACE("round " + std::to_string(round) + ": before id " + std::to_string(before_id) +
+                 (drop_tombstones ? ", retention 0" : ", long retention"));
+
+    // What the compaction must keep: each key's newest entry below the limit in the log as it
+    // is (an earlier compaction with a higher limit may have dropped entries that the full
+    // history has), and the horizon that dropping the tombstones among them gives.
+    std::map<std::string, std::pair<uint64_t, bool>> newest;
+    uint64_t below_before = 0;
+    std::map<uint64_t, Update> current;
+    for (Update& u : ReadAll(*OpenLog())) current[u.id] = std::move(u);
+    for (const auto& [id, u] : current) {
+      if (id >= limit) break;
+      below_before += u.mutations.size();
+      for (const Mutation& m : u.mutations) {
+        newest[m.key] = {u.id, m.op == Mutation::Op::kDelete};
+      }
+    }
+    uint64_t expected_horizon = horizon;
+    for (const auto& [key, entry] : newest) {
+      if (drop_tombstones && entry.second) {
+        expected_horizon = std::max(expected_horizon, entry.first);
+      }
+    }
+
+    const CompactionResult r =
+        OpenLog()->Compact(Options(before_id, drop_tombstones ? 0s : kLongRetention));
+    ASSERT_EQ(r.horizon, expected_horizon);
+    ASSERT_EQ(log->Horizon(), expected_horizon);
+    horizon = expected_horizon;
+    ASSERT_EQ(log->HeadId(), head);
+    ASSERT_EQ(OpenLog()->HeadId(), head);
+    ExpectNoStraySegments();
+
+    const std::vector<Update> compacted = ReadAll(*OpenLog());
+    std::set<std::string> seen;
+    uint64_t kept = 0;
+    auto untouched = current.lower_bound(limit);
+    for (const Update& u : compacted) {
+      if (u.id >= limit) {
+        ASSERT_TRUE(untouched != current.end());
+        ASSERT_EQ(u, untouched->second);
+        ++untouched;
+        continue;
+      }
+      ASSERT_FALSE(u.mutations.empty());
+      ASSERT_TRUE(IsSubsequence(u.mutations, current.at(u.id).mutations));
+      ASSERT_EQ(u.write_time_us, current.at(u.id).write_time_us);
+      for (const Mutation& m : u.mutations) {
+        ASSERT_TRUE(seen.insert(m.key).second) << m.key << " has two entries below the limit";
+        ASSERT_EQ(newest.at(m.key).first, u.id) << m.key << " kept a superseded entry";
+        if (drop_tombstones) {
+          ASSERT_NE(m.op, Mutation::Op::kDelete);
+        }
+        ++kept;
+      }
+    }
+    ASSERT_TRUE(untouched == current.end());
+    EXPECT_EQ(r.kept, kept);
+    EXPECT_EQ(r.removed, below_before - kept);
+    EXPECT_LE(r.bytes_after, r.bytes_before);
+
+    // Machines at random applied ids.
+    std::vector<uint64_t> xs = {0, head, horizon, horizon > 0 ? horizon - 1 : 0};
+    for (int i = 0; i < kMachines; ++i) xs.push_back(rng() % (head + 1));
+    std::sort(xs.begin(), xs.end());
+    State truth;
+    for (const auto& [id, u] : history) Apply(truth, u);
+    ASSERT_EQ(Replay(compacted), truth);
+    auto reader = OpenLog();
+    State state;
+    auto next = history.begin();
+    int checked = 0;
+    for (uint64_t x : xs) {
+      for (; next != history.end() && next->first <= x; ++next) Apply(state, next->second);
+      // A machine below the horizon must resync instead (the Machine class does).
+      if (x != 0 && x < horizon) continue;
+      // Every few machines read through a reader positioned at x; the others take the same
+      // updates from the copy read once.
+      State machine = state;
+      if (checked % 4 == 0) {
+        for (const Update& u : ReadAll(*reader, x)) Apply(machine, u);
+      } else {
+        for (auto it = std::upper_bound(compacted.begin(), compacted.end(), x,
+                                        [](uint64_t id, const Update&u) { return id < u.id; });
+             it != compacted.end(); ++it) {
+          Apply(machine, *it);
+        }
+      }
+      ASSERT_EQ(machine, truth) << "machine at " << x << ", horizon " << horizon;
+      ++checked;
+    }
+    EXPECT_GT(checked, 1);
+
+    tailer.CatchUp(history);
+    ASSERT_EQ(tailer.applied(), head);
+    ASSERT_EQ(tailer.state(), truth);
+  }
+  std::printf("%llu mutations; the tailer resynced %d times; final horizon %llu\n",
+              static_cast<unsigned long long>(mutations), tailer.resyncs(),
+              static_cast<unsigned long long>(horizon));
+}
+
+// The classic trap: key set at a, deleted at d > a, a machine at x in [a, d), compaction after
+// d. With the tombstone dropped the horizon passes x, so the machine knows to resync; with it
+// kept, the machine applies the delete.
+TEST_F(FileLogCompactionTest, DeleteAfterACompactedSet) {
+  for (const bool drop : {true, false}) {
+    SCOPED_TRACE(drop ? "retention 0" : "long retention");
+    TempDir temp;
+    log::FileLogOptions options;
+    options.create_if_missing = true;
+    options.segment_bytes = 4096;
+    options.fsync = FsyncPolicy::kNever;
+    auto log = log::FileLog::Open(temp.File("log"), options);
+    std::vector<Update> history;
+    auto append = [&](std::vector<Mutation> batch) {
+      const uint64_t id = log->Append(batch);
+      history.push_back({id, 0, std::move(batch)});
+      return id;
+    };
+    append({Mutation::Set("k", "old")});
+    for (int i = 0; i < 50; ++i) append({Mutation::Set("other/" + std::to_string(i), "x")});
+    const uint64_t x = append({Mutation::Set("k", "new")});
+    for (int i = 0; i < 50; ++i) append({Mutation::Set("other/" + std::to_string(i), "y")});
+    const uint64_t d = append({Mutation::Delete("k")});
+    append({Mutation::Set("last", "z")});
+    State at_x;
+    for (const Update& u : history) {
+      if (u.id <= x) Apply(at_x, u);
+    }
+    ASSERT_EQ(at_x.count("k"), 1u);
+
+    const CompactionResult r = log->Compact(Options(0, drop ? 0s : kLongRetention));
+    EXPECT_EQ(r.removed, drop ? 53u : 52u);
+    if (drop) {
+      EXPECT_GE(r.horizon, d);
+      EXPECT_LT(x, log->Horizon()) << "the machine at x would not know to resync";
+    } else {
+      EXPECT_EQ(r.horizon, 0u);
+      for (const Update& u : ReadAll(*log, x)) Apply(at_x, u);
+      EXPECT_EQ(at_x, Replay(history));
+    }
+    EXPECT_EQ(Replay(ReadAll(*log)), Replay(history));
+  }
+}
+
+// A reader in the middle of a segment that compaction replaces reads on without skipping or
+// repeating. When the compaction raised the horizon above its position, a read never joins what
+// it read before the compaction to compacted history: it returns the former alone.
+TEST_F(FileLogCompactionTest, ReaderInsideAReplacedSegment) {
+  for (const bool drop : {false, true}) {
+    SCOPED_TRACE(drop ? "retention 0" : "long retention");
+    TempDir temp;
+    log::FileLogOptions options;
+    options.create_if_missing = true;
+    options.segment_bytes = 16 << 10;
+    options.fsync = FsyncPolicy::kNever;
+    auto open = [&] { return log::FileLog::Open(temp.File("log"), options); };
+    auto log = open();
+    std::mt19937_64 rng(drop ? 1 : 2);
+    std::map<uint64_t, Update> history;
+    for (int i = 0; i < 3000; ++i) {
+      std::vector<Mutation> batch = RandomBatch(rng, 60, i);
+      const uint64_t id = log->Append(batch);
+      history[id] = Update{id, 0, std::move(batch)};
+    }
+    auto reader = open();
+    State state;
+    uint64_t x = 0;
+    for (int i = 0; i < 3; ++i) {
+      for (const Update& u : reader->ReadAfter(x, 10)) {
+        Apply(state, u);
+        x = u.id;
+      }
+    }
+    const CompactionResult r = open()->Compact(Options(0, drop ? 0s : kLongRetention));
+    ASSERT_GT(r.removed, 0u);
+    if (drop) {
+      ASSERT_GT(r.horizon, x);
+      const std::vector<Update> page = reader->ReadAfter(x, 100'000);
+      ASSERT_FALSE(page.empty());
+      uint64_t expected = x;
+      for (const Update& u : page) {
+        const auto it = history.upper_bound(expected);
+        ASSERT_TRUE(it != history.end());
+        ASSERT_EQ(u.id, it->first) << "the read skipped an update";
+        ASSERT_EQ(u.mutations, it->second.mutations) << "a compacted batch joined older ones";
+        expected = u.id;
+      }
+      EXPECT_LT(expected, reader->Horizon());
+    } else {
+      EXPECT_EQ(r.horizon, 0u);
+      for (const Update& u : ReadAll(*reader, x)) {
+        ASSERT_GT(u.id, x);
+        ASSERT_TRUE(IsSubsequence(u.mutations, history.at(u.id).mutations));
+        Apply(state, u);
+        x = u.id;
+      }
+      State truth;
+      for (const auto& [id, u] : history) Apply(truth, u);
+      EXPECT_EQ(state, truth);
+      EXPECT_EQ(x, history.rbegin()->first);
+    }
+  }
+}
+
+// The batches of appender p: a unique tag key, which no compaction removes, and mutations of
+// shared keys that supersede each other.
+std::vector<Mutation> TaggedBatch(int p, int n) {
+  std::mt19937_64 rng(static_cast<uint64_t>(p) * 1'000'003 + n);
+  std::vector<Mutation> batch = RandomBatch(rng, 300, n);
+  batch.push_back(Mutation::Set("tag/" + std::to_string(p) + "/" + std::to_string(n), "t"));
+  return batch;
+}
+
+// Two appender processes append and a tailer process reads from the start while compactions
+// run: the tailer sees every batch exactly once, in id order, whole or with superseded
+// mutations left out, and ends in the state of the full replay.
+TEST_F(FileLogCompactionTest, AppendersAndTailerRunThroughCompactions) {
+  const int kBatches = kSanitized ? 1500 : 6000;
+  constexpr int kAppenders = 2;
+  OpenLog();
+  std::vector<ChildProcess> appenders;
+  for (int p = 0; p < kAppenders; ++p) {
+    appenders.emplace_back([&, p] {
+      auto log = OpenLog();
+      for (int n = 0; n < kBatches; ++n) {
+        log->Append(TaggedBatch(p, n));
+        if (n % 64 == 0) std::this_thread::sleep_for(1ms);
+      }
+      return 0;
+    });
+  }
+  ChildProcess tailer([&] {
+    auto log = OpenLog();
+    std::map<uint64_t, std::pair<int, int>> seen;  // id -> (appender, batch)
+    std::set<std::pair<int, int>> batches;
+    State state;
+    uint64_t last = 0;
+    const auto deadline = std::chrono::steady_clock::now() + 100s;
+    while (seen.size() < kAppenders * kBatches && std::chrono::steady_clock::now() < deadline) {
+      const std::vector<Update> page = log->ReadAfter(last, 100);
+      if (page.empty()) std::this_thread::sleep_for(1ms);
+      for (const Update& u : page) {
+        int p = -1;
+        int n = -1;
+        for (const Mutation& m : u.mutations) {
+          if (m.key.starts_with("tag/")) std::sscanf(m.key.c_str(), "tag/%d/%d", &p, &n);
+        }
+        if (u.id <= last || p < 0 || !batches.insert({p, n}).second ||
+            !IsSubsequence(u.mutations, TaggedBatch(p, n))) {
+          std::fprintf(stderr,
+                       "tailer: update %llu after %llu is out of order, repeated or not "
+                       "a batch that was appended\n",
+                       static_cast<unsigned long long>(u.id),
+                       static_cast<unsigned long long>(last));
+          return 1;
+        }
+        seen[u.id] = {p, n};
+        Apply(state, u);
+        last = u.id;
+      }
+    }
+    State truth;
+    for (const auto& [id, pn] : seen) Apply(truth, Update{id, 0, TaggedBatch(pn.first, pn.second)});
+    if (seen.size() != kAppenders * kBatches || state != truth || log->Horizon() != 0) {
+      std::fprintf(stderr, "tailer: saw %zu of %d batches; state %s the full replay\n", seen.size(),
+                   kAppenders * kBatches, state == truth ? "equals" : "differs from");
+      return 2;
+    }
+    return 0;
+  });
+
+  std::mt19937_64 rng(5);
+  int compactions = 0;
+  uint64_t removed = 0;
+  auto running = [](ChildProcess& c) { return !c.WaitFor(0ms).has_value(); };
+  const auto deadline = std::chrono::steady_clock::now() + 110s;
+  while ((running(appenders[0]) || running(appenders[1]) || running(tailer)) &&
+         std::chrono::steady_clock::now() < deadline) {
+    auto compactor = OpenLog();
+    const uint64_t head = compactor->HeadId();
+    const uint64_t before_id = rng() % 3 == 0 ? 0 : 1 + rng() % (head + 1);
+    removed += compactor->Compact(Options(before_id, kLongRetention)).removed;
+    ++compactions;
+  }
+  for (ChildProcess& a : appenders) {
+    const int status = a.Wait();
+    EXPECT_TRUE(ChildProcess::Succeeded(status)) << "appender " << ChildProcess::Describe(status);
+  }
+  const int status = tailer.Wait();
+  EXPECT_TRUE(ChildProcess::Succeeded(status)) << "tailer " << ChildProcess::Describe(status);
+  std::printf("%d compactions ran during the appends and removed %llu mutations\n", compactions,
+              static_cast<unsigned long long>(removed));
+  EXPECT_GE(compactions, 3);
+  EXPECT_GT(removed, 0u);
+}
+
+// A compactor killed with SIGKILL at random moments leaves a log that reads completely (its
+// replay equals the full history's) and that the next compaction compacts.
+TEST_F(FileLogCompactionTest, CompactorKilledAtRandomMoments) {
+  constexpr int kIterations = 60;
+  const int kAppends = kSanitized ? 200 : 500;
+  constexpr uint64_t kSegmentBytes = 16 << 10;
+  auto log = OpenLog(kSegmentBytes);
+  std::mt19937_64 rng(99);
+  State truth;
+  uint64_t head = 0;
+  uint64_t horizon = 0;
+  int killed = 0;
+  // How long a compaction takes, learnt as it goes: kills are spread over up to 1.5 times it.
+  std::chrono::microseconds duration = 20ms;
+  for (int i = 0; i < kIterations; ++i) {
+    for (int n = 0; n < kAppends; ++n) {
+      const std::vector<Mutation> batch = RandomBatch(rng, 500, i * kAppends + n);
+      head = log->Append(batch);
+      Apply(truth, Update{head, 0, batch});
+    }
+    const uint64_t before_id = rng() % 2 == 0 ? 0 : 1 + rng() % head;
+    const auto retention = rng() % 2 == 0 ? 0s : kLongRetention;
+    const auto start = std::chrono::steady_clock::now();
+    ChildProcess compactor([&] {
+      OpenLog(kSegmentBytes)->Compact(Options(before_id, retention));
+      return 0;
+    });
+    std::this_thread::sleep_for(std::chrono::microseconds(rng() % (1 + 3 * duration.count() / 2)));
+    const std::optional<int> done = compactor.WaitFor(0ms);
+    if (done) {
+      ASSERT_TRUE(ChildProcess::Succeeded(*done)) << ChildProcess::Describe(*done);
+      duration = std::chrono::duration_cast<std::chrono::microseconds>(
+          std::chrono::steady_clock::now() - start);
+    } else {
+      compactor.Signal(SIGKILL);
+      compactor.Wait();
+      ++killed;
+      duration = duration * 11 / 10;
+    }
+    auto reader = OpenLog(kSegmentBytes);
+    ASSERT_EQ(Replay(ReadAll(*reader)), truth) << "iteration " << i;
+    ASSERT_EQ(reader->HeadId(), head);
+    ASSERT_GE(reader->Horizon(), horizon);
+    horizon = reader->Horizon();
+  }
+  OpenLog(kSegmentBytes)->Compact(Options(0, kLongRetention));
+  ExpectNoStraySegments();
+  EXPECT_EQ(Replay(ReadAll(*OpenLog(kSegmentBytes))), truth);
+  std::printf("%d of %d compactors were killed; a compaction took about %lld us\n", killed,
+              kIterations, static_cast<long long>(duration.count()));
+  EXPECT_GE(killed, kIterations / 4);
+  EXPECT_LT(killed, kIterations);
+}
+
+// 1M mutations over 10k keys compact to 10k entries.
+TEST_F(FileLogCompactionTest, MillionMutationsOverTenThousandKeysShrink) {
+  const uint64_t kMutations = kSanitized ? 200'000 : 1'000'000;
+  const uint64_t kKeys = kSanitized ? 2'000 : 10'000;
+  constexpr uint64_t kBatch = 100;
+  auto log = OpenLog(uint64_t{64} << 20);
+  std::mt19937_64 rng(3);
+  State truth;
+  for (uint64_t i = 0; i < kMutations; i += kBatch) {
+    std::vector<Mutation> batch;
+    for (uint64_t j = i; j < i + kBatch; ++j) {
+      // Every key once, then random ones.
+      const uint64_t key = j < kKeys ? j : rng() % kKeys;
+      batch.push_back(Mutation::Set("user:" + std::to_string(key) + ":perm",
+                                    "value-" + std::to_string(rng() % 1'000'000'000)));
+      truth[batch.back().key] = batch.back().value;
+    }
+    log->Append(batch);
+  }
+  const auto start = std::chrono::steady_clock::now();
+  const CompactionResult r = OpenLog()->Compact(Options(0, kLongRetention));
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf(
+      "%llu mutations over %llu keys: kept %llu, removed %llu; %llu bytes before, %llu after "
+      "(%.1fx smaller); %.2f s, %.0f mutations/s\n",
+      static_cast<unsigned long long>(kMutations), static_cast<unsigned long long>(kKeys),
+      static_cast<unsigned long long>(r.kept), static_cast<unsigned long long>(r.removed),
+      static_cast<unsigned long long>(r.bytes_before),
+      static_cast<unsigned long long>(r.bytes_after),
+      static_cast<double>(r.bytes_before) / static_cast<double>(r.bytes_after), seconds,
+      static_cast<double>(kMutations) / seconds);
+  EXPECT_EQ(r.kept, kKeys);
+  EXPECT_EQ(r.removed, kMutations - kKeys);
+  EXPECT_LT(r.bytes_after * 50, r.bytes_before);
+  const std::vector<Update> compacted = ReadAll(*OpenLog());
+  uint64_t entries = 0;
+  for (const Update& u : compacted) entries += u.mutations.size();
+  EXPECT_EQ(entries, kKeys);
+  EXPECT_EQ(Replay(compacted), truth);
+  ExpectNoStraySegments();
+}
+
+// The head id survives even when the newest batch is dropped (an expired tombstone), and the
+// horizon never moves down.
+TEST_F(FileLogCompactionTest, HeadIdAndHorizonNeverDecrease) {
+  auto log = OpenLog();
+  EXPECT_EQ(log->Compact(Options(0, 0s)).horizon, 0u);
+  log->Append(std::vector<Mutation>{Mutation::Set("a", "1")});
+  log->Append(std::vector<Mutation>{Mutation::Set("b", "2")});
+  const uint64_t d = log->Append(std::vector<Mutation>{Mutation::Delete("a")});
+  CompactionResult r = log->Compact(Options(0, 0s));
+  EXPECT_EQ(r.horizon, d);
+  EXPECT_EQ(r.removed, 2u);
+  EXPECT_EQ(r.kept, 1u);
+  EXPECT_EQ(log->HeadId(), d);
+  EXPECT_EQ(OpenLog()->HeadId(), d);
+  EXPECT_TRUE(OpenLog()->ReadAfter(d, 10).empty());
+  EXPECT_EQ(OpenLog()->Append(std::vector<Mutation>{Mutation::Set("c", "3")}), d + 1);
+  EXPECT_EQ(log->HeadId(), d + 1);
+
+  r = OpenLog()->Compact(Options(0, kLongRetention));
+  EXPECT_EQ(r.horizon, d);
+  r = OpenLog()->Compact(Options(2, 0s));
+  EXPECT_EQ(r.horizon, d);
+  EXPECT_EQ(log->Horizon(), d);
+  EXPECT_EQ(Replay(ReadAll(*log)), (State{{"b", "2"}, {"c", "3"}}));
+  ExpectNoStraySegments();
+}
+
+// Two compactions started together run one after the other.
+TEST_F(FileLogCompactionTest, TwoCompactorsRunOneAfterTheOther) {
+  auto log = OpenLog(4096);
+  for (int i = 0; i < 2000; ++i) {
+    log->Append(std::vector<Mutation>{Mutation::Set("k" + std::to_string(i % 100), "v")});
+  }
+  std::mutex mu;
+  std::vector<std::string> events;
+  auto compact = [&](const std::string& name) {
+    CompactionOptions options;
+    options.progress = [&](uint64_t done, uint64_t total) {
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        events.push_back(name + (done == 0 ? " starts" : done == total ? " ends" : " works"));
+      }
+      // Keeps the first compaction running while the second one tries to start.
+      if (done == 0) std::this_thread::sleep_for(200ms);
+    };
+    OpenLog(4096)->Compact(options);
+  };
+  std::thread a(compact, "a");
+  std::thread b(compact, "b");
+  a.join();
+  b.join();
+  std::vector<std::string> order;
+  for (const std::string& e : events) {
+    if (!e.ends_with(" works")) order.push_back(e);
+  }
+  ASSERT_EQ(order.size(), 4u);
+  EXPECT_EQ(order[0].substr(0, 1), order[1].substr(0, 1));
+  EXPECT_EQ(order[1].substr(2), "ends");
+  EXPECT_EQ(order[2].substr(2), "starts");
+  ExpectNoStraySegments();
+}
+
+}  // namespace
+}  // namespace whycache::testing
