@@ -146,7 +146,9 @@ TEST(TreePropertyTest, MatchesStdMap) {
       auto got = r.Get(k);
       auto want = model.find(k);
       ASSERT_EQ(got.has_value(), want != model.end()) << "get of a key of " << k.size() << " bytes";
-      if (got) ASSERT_EQ(*got, want->second);
+      if (got) {
+        ASSERT_EQ(*got, want->second);
+      }
     }
     for (int i = 0; i < 3; ++i, ++ops) {
       const std::string k = gen.Key();
