@@ -7,6 +7,8 @@
 //                              (another process calling Update() before each read); p50/p99.
 //   BM_GetCache / BM_GetTree   random get of existing keys through a Cache read transaction and
 //                              through the raw tree, one transaction per get, same file.
+//   BM_Snapshot/K/V            snapshot create and restore of K keys x V-byte values: MB/s of
+//                              keys and values each way, and the file's size against them.
 #include <signal.h>
 
 #include <algorithm>
@@ -184,6 +186,49 @@ void BM_GetTree(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_GetTree);
+
+void BM_Snapshot(benchmark::State& state) {
+  const uint64_t keys = static_cast<uint64_t>(state.range(0));
+  const std::string value(static_cast<size_t>(state.range(1)), 'v');
+  Setup a(FileLogBackend());
+  {
+    auto log = a.fresh->Open({});
+    std::mt19937_64 rng(9);
+    std::vector<Mutation> batch;
+    for (uint64_t i = 0; i < keys; ++i) {
+      batch.push_back(Mutation::Set(Key(rng()), value));
+      if (batch.size() == 10'000 || i + 1 == keys) {
+        log->Append(batch);
+        batch.clear();
+      }
+    }
+  }
+  a.cache->UpdateNow();
+  CacheOptions b_options = a.options;
+  b_options.state_path = a.dir.File("machine-b.state");
+  auto b = Cache::Open(b_options);
+  const std::string path = a.dir.File("bench.snapshot");
+  double create_s = 0, restore_s = 0;
+  SnapshotInfo info;
+  for (auto _ : state) {
+    auto start = std::chrono::steady_clock::now();
+    info = a.cache->CreateSnapshot(path);
+    create_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    start = std::chrono::steady_clock::now();
+    b->RestoreSnapshot(path);
+    restore_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  }
+  const double mb = static_cast<double>(info.raw_bytes) * state.iterations() / 1e6;
+  state.counters["create_MBps"] = mb / create_s;
+  state.counters["restore_MBps"] = mb / restore_s;
+  state.counters["file_per_raw"] =
+      static_cast<double>(info.file_bytes) / static_cast<double>(info.raw_bytes);
+}
+BENCHMARK(BM_Snapshot)
+    ->Args({1'000'000, 100})
+    ->Args({10'000'000, 16})
+    ->Iterations(1)
+    ->Unit(benchmark::kSecond);
 
 void RegisterLogBenchmarks(const ChangeLogBackend& backend) {
   benchmark::RegisterBenchmark(("BM_UpdateDueNothingNew/" + backend.name).c_str(),
