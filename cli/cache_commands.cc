@@ -139,19 +139,23 @@ int RunStats(const Invocation& inv) {
 int RunCheck(const Invocation& inv) {
   CommandArgs args("check", inv.args, {"--against-log"}, {});
   args.ExpectPositional(0, 0, "no arguments besides --against-log");
-  if (args.Has("--against-log")) inv.RequireLogUri();
-  auto cache = OpenCache(inv);
+  const std::string& state = inv.RequireStatePath();
+  // Opened without the log first: opening with it would replace a damaged file, not report it.
+  CacheOptions options;
+  options.state_path = state;
   try {
-    cache->Verify();
+    Cache::Open(options)->Verify();
   } catch (const Error& e) {
-    if (e.code() != Error::Code::kCorruption) throw;
-    std::cout << "state file " << inv.RequireStatePath() << " is damaged: " << e.what() << "\n";
+    if (e.code() != Error::Code::kCorruption && e.code() != Error::Code::kIncompatible) throw;
+    std::cout << "damaged: " << e.what() << "\n";
     return kExitCheckFailed;
   }
   if (args.Has("--against-log")) {
+    options.log_uri = inv.RequireLogUri();
+    auto cache = Cache::Open(options);
     const std::string difference = cache->CheckAgainstLog();
     if (!difference.empty()) {
-      std::cout << "state file " << inv.RequireStatePath() << " at update " << cache->AppliedId()
+      std::cout << "state file " << state << " at update " << cache->AppliedId()
                 << " differs from the log replayed: " << difference << "\n";
       return kExitCheckFailed;
     }
