@@ -1,11 +1,6 @@
 #include "lib/cache/state_rebuild.h"
 
-#include <fcntl.h>
-#include <sys/file.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <memory>
@@ -26,17 +21,6 @@ void RemoveBuildFiles(const std::string& built) {
 }
 
 }  // namespace
-
-ScopedFlock::ScopedFlock(const std::string& path) {
-  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640);
-  if (fd_ < 0 || flock(fd_, LOCK_EX) != 0) {
-    const int err = errno;
-    if (fd_ >= 0) ::close(fd_);
-    throw Error(Error::Code::kIOError, "cannot lock " + path + ": " + std::strerror(err));
-  }
-}
-
-ScopedFlock::~ScopedFlock() { ::close(fd_); }
 
 std::string ReplacementLockPath(const std::string& state_path) { return state_path + ".replace"; }
 

@@ -3,25 +3,28 @@
 #ifndef WHYCACHE_LIB_CACHE_STATE_REBUILD_H_
 #define WHYCACHE_LIB_CACHE_STATE_REBUILD_H_
 
+#include <fcntl.h>
+
 #include <cstdint>
 #include <functional>
 #include <string>
 
+#include "lib/io/posix_file.h"
 #include "lib/tree/tree.h"
 
 namespace whycache::cache {
 
-// Holds an exclusive flock on a file while it lives; the kernel drops it if the process dies.
+// Holds an exclusive flock on a file (created if missing) while it lives; the kernel drops it
+// if the process dies.
 class ScopedFlock {
  public:
   // Throws Error(kIOError) naming the path if the file cannot be opened or locked.
-  explicit ScopedFlock(const std::string& path);
-  ~ScopedFlock();
-  ScopedFlock(const ScopedFlock&) = delete;
-  ScopedFlock& operator=(const ScopedFlock&) = delete;
+  explicit ScopedFlock(const std::string& path)
+      : file_(io::File::Open(path, O_RDWR | O_CREAT)), lock_(file_) {}
 
  private:
-  int fd_;
+  io::File file_;
+  io::LockGuard lock_;
 };
 
 // The lock that processes replacing the state file at `state_path` take first (PATH.replace),

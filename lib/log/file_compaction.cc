@@ -38,7 +38,7 @@ struct Frame {
 class SealedSegmentReader {
  public:
   SealedSegmentReader(const std::string& dir, uint64_t number)
-      : file_(File::Open(dir + "/" + SegmentFileName(number), O_RDONLY)), size_(file_.Size()) {
+      : file_(io::File::Open(dir + "/" + SegmentFileName(number), O_RDONLY)), size_(file_.Size()) {
     std::string header(kSegmentHeaderSize, '\0');
     header.resize(file_.ReadAt(0, header.data(), header.size()));
     CheckSegmentHeader(header, number, file_.path());
@@ -84,7 +84,7 @@ class SealedSegmentReader {
     return std::string_view(buffer_).substr(start, std::min(n, buffer_.size() - start));
   }
 
-  File file_;
+  io::File file_;
   uint64_t size_;
   uint64_t offset_ = kSegmentHeaderSize;
   std::string buffer_;
@@ -96,7 +96,8 @@ class SegmentWriter {
  public:
   SegmentWriter(const std::string& dir, SegmentInfo info)
       : info_(info),
-        file_(File::Open(dir + "/" + SegmentFileName(info.number), O_WRONLY | O_CREAT | O_TRUNC)),
+        file_(
+            io::File::Open(dir + "/" + SegmentFileName(info.number), O_WRONLY | O_CREAT | O_TRUNC)),
         buffer_(EncodeSegmentHeader(info.number)) {}
 
   const SegmentInfo& info() const { return info_; }
@@ -123,7 +124,7 @@ class SegmentWriter {
   }
 
   SegmentInfo info_;
-  File file_;
+  io::File file_;
   std::string buffer_;
   uint64_t written_ = 0;
 };
@@ -136,8 +137,8 @@ struct Newest {
 };
 
 // Takes the next segment number from the manifest, so that no appender creates that segment.
-uint64_t ReserveSegmentNumber(const std::string& dir, const File& append_lock) {
-  LockGuard guard(append_lock);
+uint64_t ReserveSegmentNumber(const std::string& dir, const io::File& append_lock) {
+  io::LockGuard guard(append_lock);
   Manifest m = ReadManifest(dir);
   const uint64_t number = m.next_segment_number++;
   m.generation += 1;
@@ -159,7 +160,7 @@ void RemoveUnlistedSegments(const std::string& dir, const Manifest& manifest) {
     if (ec != std::errc() || name != SegmentFileName(number)) continue;
     if (number < manifest.next_segment_number &&
         !std::binary_search(listed.begin(), listed.end(), number)) {
-      RemoveFile(dir + "/" + name);
+      io::RemoveFile(dir + "/" + name);
     }
   }
 }
@@ -167,7 +168,7 @@ void RemoveUnlistedSegments(const std::string& dir, const Manifest& manifest) {
 uint64_t SegmentBytes(const std::string& dir, const std::vector<SegmentInfo>& segments) {
   uint64_t bytes = 0;
   for (const SegmentInfo& s : segments) {
-    bytes += File::Open(dir + "/" + SegmentFileName(s.number), O_RDONLY).Size();
+    bytes += io::File::Open(dir + "/" + SegmentFileName(s.number), O_RDONLY).Size();
   }
   return bytes;
 }
@@ -205,7 +206,7 @@ class Progress {
 
 }  // namespace
 
-CompactionResult CompactSealedSegments(const std::string& dir, const File& append_lock,
+CompactionResult CompactSealedSegments(const std::string& dir, const io::File& append_lock,
                                        uint64_t limit, uint64_t segment_bytes,
                                        const CompactionOptions& options) {
   const Manifest before = ReadManifest(dir);
@@ -333,11 +334,11 @@ CompactionResult CompactSealedSegments(const std::string& dir, const File& appen
     out->Finish();
     written.push_back(out->info());
   }
-  SyncDirectory(dir);
+  io::SyncDirectory(dir);
 
   Manifest installed;
   {
-    LockGuard guard(append_lock);
+    io::LockGuard guard(append_lock);
     installed = ReadManifest(dir);
     // Only compactions remove segments, and this one holds the compaction lock.
     if (installed.segments.size() <= range.size() ||

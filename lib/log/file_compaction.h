@@ -25,7 +25,7 @@
 #include <cstdint>
 #include <string>
 
-#include "lib/log/posix_file.h"
+#include "lib/io/posix_file.h"
 #include "whycache/change_log.h"
 
 namespace whycache::log {
@@ -38,7 +38,7 @@ namespace whycache::log {
 // update with an id below `limit` is in a sealed segment (one the manifest lists a successor
 // for).
 // Throws Error(kCorruption) for a damaged segment, leaving the log as it was.
-CompactionResult CompactSealedSegments(const std::string& dir, const File& append_lock,
+CompactionResult CompactSealedSegments(const std::string& dir, const io::File& append_lock,
                                        uint64_t limit, uint64_t segment_bytes,
                                        const CompactionOptions& options);
 

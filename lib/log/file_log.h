@@ -35,11 +35,23 @@
 #include <string>
 #include <vector>
 
+#include "lib/io/posix_file.h"
 #include "lib/log/manifest.h"
-#include "lib/log/posix_file.h"
 #include "whycache/change_log.h"
 
 namespace whycache::log {
+
+// The file log is written with the shared POSIX wrappers.
+using io::CreateDirectory;
+using io::File;
+using io::FileStamp;
+using io::LockGuard;
+using io::PathExists;
+using io::ReadWholeFile;
+using io::RemoveFile;
+using io::StampOf;
+using io::SyncDirectory;
+using io::WriteFileAtomically;
 
 struct FileLogOptions {
   // As in LogOptions.

@@ -6,7 +6,7 @@
 #include "lib/format/byte_reader.h"
 #include "lib/format/byte_writer.h"
 #include "lib/format/crc32c.h"
-#include "lib/log/posix_file.h"
+#include "lib/io/posix_file.h"
 #include "whycache/error.h"
 
 namespace whycache::log {
@@ -80,16 +80,16 @@ Manifest DecodeManifest(std::string_view bytes, const std::string& path) {
 
 Manifest ReadManifest(const std::string& dir) {
   const std::string path = dir + "/" + kManifestFileName;
-  if (!PathExists(path)) {
+  if (!io::PathExists(path)) {
     throw Error(Error::Code::kUnavailable, "file log " + dir + " is not initialized (no " +
                                                kManifestFileName +
                                                "): run `whycache --log file:" + dir + " init`");
   }
-  return DecodeManifest(ReadWholeFile(path, kMaxManifestBytes), path);
+  return DecodeManifest(io::ReadWholeFile(path, kMaxManifestBytes), path);
 }
 
 void WriteManifest(const std::string& dir, const Manifest& manifest) {
-  WriteFileAtomically(dir, kManifestFileName, EncodeManifest(manifest));
+  io::WriteFileAtomically(dir, kManifestFileName, EncodeManifest(manifest));
 }
 
 }  // namespace whycache::log

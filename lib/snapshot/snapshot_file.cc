@@ -1,17 +1,18 @@
 #include "lib/snapshot/snapshot_file.h"
 
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <zstd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 
 #include "lib/format/byte_reader.h"
 #include "lib/format/byte_writer.h"
 #include "lib/format/crc32c.h"
+#include "lib/io/posix_file.h"
 #include "whycache/error.h"
 #include "whycache/limits.h"
 #include "whycache/version.h"
@@ -25,55 +26,10 @@ constexpr size_t kChunkBytes = size_t{1} << 20;
 constexpr int kCompressionLevel = 1;  // Snapshots are made often and must be cheap to make.
 constexpr uint64_t kProgressStep = uint64_t{4} << 20;
 
-[[noreturn]] void ThrowIo(const std::string& what, const std::string& path) {
-  throw Error(Error::Code::kIOError, what + " " + path + ": " + std::strerror(errno));
-}
-
 [[noreturn]] void ThrowCorrupt(const std::string& path, const std::string& detail) {
   throw Error(Error::Code::kCorruption,
               "snapshot " + path + " is not usable: " + detail +
                   "; make a new one with `whycache snapshot create` on a healthy machine");
-}
-
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
-void WriteAll(int fd, const char* data, size_t n, const std::string& path) {
-  while (n > 0) {
-    const ssize_t w = ::write(fd, data, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      ThrowIo("cannot write", path);
-    }
-    data += w;
-    n -= static_cast<size_t>(w);
-  }
-}
-
-// Reads up to n bytes at offset; returns how many (fewer only at the end of the file).
-size_t ReadAt(int fd, char* data, size_t n, uint64_t offset, const std::string& path) {
-  size_t done = 0;
-  while (done < n) {
-    const ssize_t r = ::pread(fd, data + done, n - done, static_cast<off_t>(offset + done));
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      ThrowIo("cannot read", path);
-    }
-    if (r == 0) break;
-    done += static_cast<size_t>(r);
-  }
-  return done;
 }
 
 std::string EncodeHeader(const SnapshotInfo& info, uint64_t body_bytes, uint32_t body_crc) {
@@ -102,13 +58,13 @@ struct Header {
   uint32_t body_crc = 0;
 };
 
-Header ReadHeader(int fd, const std::string& path) {
-  struct stat st;
-  if (::fstat(fd, &st) != 0) ThrowIo("cannot stat", path);
+Header ReadHeader(const io::File& file) {
+  const std::string& path = file.path();
+  const uint64_t size = file.Size();
   std::string bytes(kHeaderBytes, '\0');
-  if (ReadAt(fd, bytes.data(), kHeaderBytes, 0, path) < kHeaderBytes) {
-    ThrowCorrupt(path, "it is " + std::to_string(st.st_size) +
-                           " bytes long, shorter than a snapshot header");
+  if (file.ReadAt(0, bytes.data(), kHeaderBytes) < kHeaderBytes) {
+    ThrowCorrupt(path,
+                 "it is " + std::to_string(size) + " bytes long, shorter than a snapshot header");
   }
   format::ByteReader r(bytes, path);
   if (r.ReadBytes(sizeof kMagic, "magic") != std::string_view(kMagic, sizeof kMagic)) {
@@ -139,7 +95,7 @@ Header ReadHeader(int fd, const std::string& path) {
   h.info.raw_bytes = r.ReadFixed64("raw bytes");
   h.body_bytes = r.ReadFixed64("body bytes");
   h.body_crc = r.ReadFixed32("body checksum");
-  h.info.file_bytes = static_cast<uint64_t>(st.st_size);
+  h.info.file_bytes = size;
   if (h.info.file_bytes != kHeaderBytes + h.body_bytes) {
     ThrowCorrupt(path, "it is " + std::to_string(h.info.file_bytes) +
                            " bytes long but its header "
@@ -236,8 +192,7 @@ SnapshotInfo WriteSnapshot(
     throw Error(Error::Code::kInvalidArgument, "dataset id longer than 64 bytes");
   }
   const std::string temp = path + ".tmp-" + std::to_string(::getpid());
-  Fd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640));
-  if (fd.get() < 0) ThrowIo("cannot create", temp);
+  const io::File file = io::File::Open(temp, O_WRONLY | O_CREAT | O_TRUNC);
   struct Cleanup {
     const std::string& temp;
     bool keep = false;
@@ -249,9 +204,6 @@ SnapshotInfo WriteSnapshot(
   std::unique_ptr<ZSTD_CCtx, decltype(&ZSTD_freeCCtx)> cctx(ZSTD_createCCtx(), ZSTD_freeCCtx);
   if (!cctx) throw Error(Error::Code::kIOError, "zstd: out of memory");
   ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_compressionLevel, kCompressionLevel);
-
-  const std::string zeros(kHeaderBytes, '\0');
-  WriteAll(fd.get(), zeros.data(), zeros.size(), temp);
 
   SnapshotInfo info;
   info.dataset_id = std::string(dataset_id);
@@ -271,8 +223,9 @@ SnapshotInfo WriteSnapshot(
         throw Error(Error::Code::kIOError, std::string("zstd while writing ") + temp + ": " +
                                                ZSTD_getErrorName(remaining));
       }
-      WriteAll(fd.get(), output.data(), out.pos, temp);
-      body_crc = format::Crc32c(std::string_view(output.data(), out.pos), body_crc);
+      const std::string_view piece(output.data(), out.pos);
+      file.WriteAt(kHeaderBytes + body_bytes, std::span(&piece, 1));
+      body_crc = format::Crc32c(piece, body_crc);
       body_bytes += out.pos;
       finished = mode == ZSTD_e_end ? remaining == 0 : in.pos == in.size;
     }
@@ -305,17 +258,15 @@ SnapshotInfo WriteSnapshot(
   }
 
   const std::string header = EncodeHeader(info, body_bytes, body_crc);
-  if (::pwrite(fd.get(), header.data(), header.size(), 0) != static_cast<ssize_t>(header.size()) ||
-      ::fdatasync(fd.get()) != 0) {
-    ThrowIo("cannot write", temp);
+  const std::string_view header_piece = header;
+  file.WriteAt(0, std::span(&header_piece, 1));
+  file.SyncData();
+  if (::rename(temp.c_str(), path.c_str()) != 0) {
+    throw Error(Error::Code::kIOError,
+                "cannot rename " + temp + " to " + path + ": " + std::strerror(errno));
   }
-  if (::rename(temp.c_str(), path.c_str()) != 0) ThrowIo("cannot rename " + temp + " to", path);
   cleanup.keep = true;
-  const std::string dir = path.find('/') == std::string::npos
-                              ? std::string(".")
-                              : path.substr(0, std::max<size_t>(path.rfind('/'), 1));
-  Fd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (dir_fd.get() >= 0) ::fsync(dir_fd.get());
+  io::SyncDirectory(std::filesystem::absolute(path).parent_path().string());
   info.format_version = kSnapshotFormatVersion;
   info.file_bytes = kHeaderBytes + body_bytes;
   if (progress) progress(info.raw_bytes, info.raw_bytes);
@@ -323,25 +274,21 @@ SnapshotInfo WriteSnapshot(
 }
 
 SnapshotInfo ReadSnapshotHeader(const std::string& path) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) ThrowIo("cannot open snapshot", path);
-  return ReadHeader(fd.get(), path).info;
+  return ReadHeader(io::File::Open(path, O_RDONLY)).info;
 }
 
 SnapshotInfo ReadSnapshot(const std::string& path,
                           const std::function<void(std::string_view, std::string_view)>& visit,
                           const ProgressFn& progress) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) ThrowIo("cannot open snapshot", path);
-  const Header h = ReadHeader(fd.get(), path);
+  const io::File file = io::File::Open(path, O_RDONLY);
+  const Header h = ReadHeader(file);
   std::string chunk(kChunkBytes, '\0');
 
   // First the checksum of the whole body, so that nothing is decoded from a damaged file.
   uint32_t crc = 0;
   for (uint64_t off = 0; off < h.body_bytes;) {
-    const size_t n =
-        ReadAt(fd.get(), chunk.data(), std::min<uint64_t>(kChunkBytes, h.body_bytes - off),
-               kHeaderBytes + off, path);
+    const size_t n = file.ReadAt(kHeaderBytes + off, chunk.data(),
+                                 std::min<uint64_t>(kChunkBytes, h.body_bytes - off));
     if (n == 0) ThrowCorrupt(path, "the body ends early");
     crc = format::Crc32c(std::string_view(chunk.data(), n), crc);
     off += n;
@@ -355,9 +302,8 @@ SnapshotInfo ReadSnapshot(const std::string& path,
   size_t last_result = 0;
   uint64_t next_progress = kProgressStep;
   for (uint64_t off = 0; off < h.body_bytes;) {
-    const size_t n =
-        ReadAt(fd.get(), chunk.data(), std::min<uint64_t>(kChunkBytes, h.body_bytes - off),
-               kHeaderBytes + off, path);
+    const size_t n = file.ReadAt(kHeaderBytes + off, chunk.data(),
+                                 std::min<uint64_t>(kChunkBytes, h.body_bytes - off));
     ZSTD_inBuffer in{chunk.data(), n, 0};
     while (in.pos < in.size) {
       ZSTD_outBuffer out{output.data(), output.size(), 0};

@@ -6,8 +6,8 @@
 #include <filesystem>
 #include <stdexcept>
 
+#include "lib/io/posix_file.h"
 #include "lib/log/manifest.h"
-#include "lib/log/posix_file.h"
 
 namespace whycache::testing {
 
@@ -15,7 +15,7 @@ std::vector<FrameLocation> ListFrames(const std::string& dir) {
   std::vector<FrameLocation> frames;
   for (const log::SegmentInfo& s : log::ReadManifest(dir).segments) {
     const std::string path = dir + "/" + log::SegmentFileName(s.number);
-    const log::File file = log::File::Open(path, O_RDONLY);
+    const io::File file = io::File::Open(path, O_RDONLY);
     const uint64_t size = file.Size();
     uint64_t offset = log::kSegmentHeaderSize;
     while (offset + log::kFrameHeaderSize <= size) {
@@ -44,7 +44,7 @@ std::optional<FrameLocation> FindFrame(const std::string& dir, uint64_t update_i
 }
 
 void FlipByte(const std::string& path, uint64_t offset, uint8_t mask) {
-  const log::File file = log::File::Open(path, O_RDWR);
+  const io::File file = io::File::Open(path, O_RDWR);
   char c = 0;
   if (file.ReadAt(offset, &c, 1) != 1) throw std::runtime_error("no byte to flip in " + path);
   c = static_cast<char>(c ^ mask);

@@ -1,7 +1,8 @@
-// Thin, error-checked wrappers over the POSIX file calls the file log needs. Every failure
+// Thin, error-checked wrappers over the POSIX file calls of the file log, snapshots and state
+// files. Every failure
 // throws Error(kIOError) naming the operation and the path.
-#ifndef WHYCACHE_LIB_LOG_POSIX_FILE_H_
-#define WHYCACHE_LIB_LOG_POSIX_FILE_H_
+#ifndef WHYCACHE_LIB_IO_POSIX_FILE_H_
+#define WHYCACHE_LIB_IO_POSIX_FILE_H_
 
 #include <sys/types.h>
 
@@ -11,9 +12,9 @@
 #include <string>
 #include <string_view>
 
-namespace whycache::log {
+namespace whycache::io {
 
-// Permissions of what the file log creates: the owner writes, its group reads.
+// Permissions of what whycache creates: the owner writes, its group reads.
 inline constexpr mode_t kDirectoryMode = 0750;
 inline constexpr mode_t kFileMode = 0640;
 
@@ -94,6 +95,6 @@ struct FileStamp {
 // The stamp of `path`, or throws Error(kIOError).
 FileStamp StampOf(const std::string& path);
 
-}  // namespace whycache::log
+}  // namespace whycache::io
 
-#endif  // WHYCACHE_LIB_LOG_POSIX_FILE_H_
+#endif  // WHYCACHE_LIB_IO_POSIX_FILE_H_

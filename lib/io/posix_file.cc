@@ -1,4 +1,4 @@
-#include "lib/log/posix_file.h"
+#include "lib/io/posix_file.h"
 
 #include <fcntl.h>
 #include <limits.h>
@@ -14,7 +14,7 @@
 
 #include "whycache/error.h"
 
-namespace whycache::log {
+namespace whycache::io {
 namespace {
 
 [[noreturn]] void ThrowErrno(const std::string& op, const std::string& path) {
@@ -188,4 +188,4 @@ FileStamp StampOf(const std::string& path) {
           .size = static_cast<uint64_t>(st.st_size)};
 }
 
-}  // namespace whycache::log
+}  // namespace whycache::io
