@@ -436,6 +436,55 @@ TEST(MysqlCompactionTest, PartlySupersededBatchesKeepTheirSurvivorsInOrder) {
   EXPECT_EQ(read[1].mutations, second);
 }
 
+// A read whose page ends inside a batch, and a compaction that rewrites that batch before the
+// read fetches the rest: the read returns the batch as it is now, whole, never the rows of two
+// versions of it.
+TEST(MysqlCompactionTest, AReadCutInsideABatchNeverJoinsTwoVersionsOfIt) {
+  Log log;
+  std::vector<Mutation> first = {Mutation::Set("a", "1"), Mutation::Set("b", "1"),
+                                 Mutation::Set("c", "1"), Mutation::Set("d", "1"),
+                                 Mutation::Set("e", "1")};
+  const uint64_t first_id = log->Append(first);
+  std::vector<Mutation> second = {Mutation::Set("b", "2"), Mutation::Set("d", "2")};
+  log->Append(second);
+  MysqlLogOptions settings = Log::Settings();
+  settings.read_page_rows = 2;
+  int compactions = 0;
+  settings.between_read_queries = [&] {
+    if (compactions++ == 0) EXPECT_EQ(log->Compact({}).removed, 2u);
+  };
+  std::vector<Update> read = log.Open(settings)->ReadAfter(0, 10);
+  EXPECT_GE(compactions, 1);
+  ASSERT_EQ(read.size(), 2u);
+  EXPECT_EQ(read[0].id, first_id);
+  EXPECT_EQ(read[0].mutations,
+            (std::vector<Mutation>{Mutation::Set("a", "1"), Mutation::Set("c", "1"),
+                                   Mutation::Set("e", "1")}));
+  EXPECT_EQ(read[1].mutations, second);
+}
+
+// The same, when the compaction removes the half read batch entirely: the read goes on after it.
+TEST(MysqlCompactionTest, AReadCutInsideABatchSkipsItWhenCompactedAway) {
+  Log log;
+  std::vector<Mutation> first = {Mutation::Set("a", "1"), Mutation::Set("b", "1"),
+                                 Mutation::Set("c", "1")};
+  log->Append(first);
+  std::vector<Mutation> second = {Mutation::Set("a", "2"), Mutation::Set("b", "2"),
+                                  Mutation::Set("c", "2")};
+  const uint64_t second_id = log->Append(second);
+  MysqlLogOptions settings = Log::Settings();
+  settings.read_page_rows = 2;
+  int compactions = 0;
+  settings.between_read_queries = [&] {
+    if (compactions++ == 0) EXPECT_EQ(log->Compact({}).removed, 3u);
+  };
+  std::vector<Update> read = log.Open(settings)->ReadAfter(0, 10);
+  EXPECT_GE(compactions, 1);
+  ASSERT_EQ(read.size(), 1u);
+  EXPECT_EQ(read[0].id, second_id);
+  EXPECT_EQ(read[0].mutations, second);
+}
+
 // A batch younger than the token retention never disappears: a writer retrying an append may
 // still look its token up.
 TEST(MysqlCompactionTest, RecentSupersededBatchesKeepOneRowAndTheirToken) {

@@ -290,7 +290,8 @@ std::vector<Update> MysqlChangeLog::ReadOnce(uint64_t after_id, size_t max_updat
   // cut by a page end is read whole by the next statement, which moves the cursor past it: the
   // loop ends.
   try {
-    while (true) {
+    for (bool first = true;; first = false) {
+      if (!first && options_.between_read_queries) options_.between_read_queries();
       size_t limit;
       sql::PreparedStatement* query;
       uint64_t rereading = 0;  // The id of the batch read again whole, 0 for a page.

@@ -39,6 +39,10 @@ struct MysqlLogOptions {
   // sql::SQLException (e.g. 2013) thrown here stands for a COMMIT whose answer never arrived.
   std::function<void()> after_commit;
 
+  // Test hook: runs inside ReadAfter between two of its queries (e.g. to compact the log
+  // while a read has a batch half read).
+  std::function<void()> between_read_queries;
+
   // Test only: allocate update ids the way AUTO_INCREMENT does, in a statement of their own
   // before the batch's transaction, instead of under the meta-row lock. Ids then become
   // visible in commit order rather than id order, and a tailer loses batches: the trap this
