@@ -438,7 +438,7 @@ CompactionResult CompactMysqlLog(MysqlConnection& connection, const CompactionOp
   try {
     return compactor.Compact();
   } catch (...) {
-    // Closing the session releases the compaction lock and rolls back whatever is open.
+    // Closing the connection releases the compaction lock and rolls back whatever is open.
     connection.Drop();
     throw;
   }
