@@ -451,7 +451,9 @@ TEST(MysqlCompactionTest, AReadCutInsideABatchNeverJoinsTwoVersionsOfIt) {
   settings.read_page_rows = 2;
   int compactions = 0;
   settings.between_read_queries = [&] {
-    if (compactions++ == 0) EXPECT_EQ(log->Compact({}).removed, 2u);
+    if (compactions++ == 0) {
+      EXPECT_EQ(log->Compact({}).removed, 2u);
+    }
   };
   std::vector<Update> read = log.Open(settings)->ReadAfter(0, 10);
   EXPECT_GE(compactions, 1);
@@ -476,7 +478,9 @@ TEST(MysqlCompactionTest, AReadCutInsideABatchSkipsItWhenCompactedAway) {
   settings.read_page_rows = 2;
   int compactions = 0;
   settings.between_read_queries = [&] {
-    if (compactions++ == 0) EXPECT_EQ(log->Compact({}).removed, 3u);
+    if (compactions++ == 0) {
+      EXPECT_EQ(log->Compact({}).removed, 3u);
+    }
   };
   std::vector<Update> read = log.Open(settings)->ReadAfter(0, 10);
   EXPECT_GE(compactions, 1);
