@@ -11,6 +11,7 @@
 
 #include "lib/format/batch_record.h"
 #include "lib/log/mysql/connection.h"
+#include "lib/log/mysql/mysql_compaction.h"
 #include "lib/log/mysql/mysql_uri.h"
 #include "lib/log/mysql/row_codec.h"
 #include "lib/log/mysql/schema.h"
@@ -75,8 +76,8 @@ class MysqlChangeLog final : public ChangeLog {
   uint64_t HeadId() override { return ReadMeta("head_id"); }
   uint64_t Horizon() override { return ReadMeta("horizon"); }
   std::string DatasetId() override;
-  CompactionResult Compact(const CompactionOptions&) override {
-    throw Error(Error::Code::kInvalidArgument, "compaction of MySQL logs is not implemented yet");
+  CompactionResult Compact(const CompactionOptions& options) override {
+    return CompactMysqlLog(connection_, options, options_);
   }
   std::string Describe() const override { return connection_.uri().Describe(); }
 
@@ -256,11 +257,19 @@ std::vector<Update> MysqlChangeLog::ReadAfter(uint64_t after_id, size_t max_upda
 // Pages through {prefix}_log in primary-key order. Batches commit whole (one transaction) and
 // in id order (the meta-row lock), so every row of a batch is visible as soon as any is, and
 // none with a smaller id can appear later. A page may still end inside a batch: batch_size in
-// every row tells, and the rest is fetched by (update_id, pos) before the batch is returned.
+// every row tells, and the batch is then read again whole, in one statement.
+//
+// Compaction (mysql_compaction.h) deletes rows of old batches while this reads, renumbering the
+// survivors and their batch_size in the same transaction. Each statement (autocommit) reads one
+// consistent snapshot, so it sees any batch either before or after such a transaction, whole
+// either way. Rows of two statements are never joined into one batch: a batch cut by a page
+// end is dropped and read again whole. A batch gone by then was compacted away: every mutation
+// in it is superseded by a later one, read later.
 std::vector<Update> MysqlChangeLog::ReadOnce(uint64_t after_id, size_t max_updates) {
   std::vector<Update> updates;
   Update partial;  // The batch being assembled; empty mutations when none is.
   uint32_t partial_size = 0;
+  size_t partial_bytes = 0;
   uint64_t cursor = after_id;
   size_t bytes = 0;
   size_t rows_seen = 0;
@@ -268,27 +277,34 @@ std::vector<Update> MysqlChangeLog::ReadOnce(uint64_t after_id, size_t max_updat
   sql::PreparedStatement& next_rows =
       connection_.Prepare("SELECT " + log_columns_ + " FROM " + log_table_ +
                           " WHERE update_id > ? ORDER BY update_id, pos LIMIT ?");
-  sql::PreparedStatement& rest_of_batch =
+  sql::PreparedStatement& whole_batch =
       connection_.Prepare("SELECT " + log_columns_ + " FROM " + log_table_ +
-                          " WHERE update_id = ? AND pos >= ? ORDER BY pos LIMIT ?");
+                          " WHERE update_id = ? ORDER BY pos LIMIT ?");
   auto corrupt = [&](uint64_t id, const std::string& what) {
     throw Error(Error::Code::kCorruption, "corrupt MySQL log " + Describe() + ": update id " +
                                               std::to_string(id) + " " + what +
                                               "; stop applying here and repair the log");
   };
 
-  // Each page either returns rows (every row advances the cursor) or ends the loop, and the
-  // rows below kMaxBatchMutations per batch bound the pages per batch: the loop ends.
+  // Each page either returns rows (every row advances the cursor) or ends the loop, and a batch
+  // cut by a page end is read whole by the next statement, which moves the cursor past it: the
+  // loop ends.
   try {
-    while (true) {
+    for (bool first = true;; first = false) {
+      if (!first && options_.between_read_queries) options_.between_read_queries();
       size_t limit;
       sql::PreparedStatement* query;
+      uint64_t rereading = 0;  // The id of the batch read again whole, 0 for a page.
       if (!partial.mutations.empty()) {
-        limit = std::min<size_t>(options_.read_page_rows, partial_size - partial.mutations.size());
-        query = &rest_of_batch;
-        query->setUInt64(1, partial.id);
-        query->setUInt(2, static_cast<uint32_t>(partial.mutations.size()));
-        query->setUInt64(3, limit);
+        rereading = partial.id;
+        bytes -= partial_bytes;
+        rows_seen -= partial.mutations.size();
+        partial = Update();
+        partial_bytes = 0;
+        limit = kMaxBatchMutations + 1;
+        query = &whole_batch;
+        query->setUInt64(1, rereading);
+        query->setUInt64(2, limit);
       } else {
         // Ask for about as many rows as the remaining batches need, judged by the batches seen.
         size_t per_batch = batches_seen == 0 ? 1 : (rows_seen + batches_seen - 1) / batches_seen;
@@ -333,6 +349,7 @@ std::vector<Update> MysqlChangeLog::ReadOnce(uint64_t after_id, size_t max_updat
           corrupt(row.update_id, "has an inconsistent row at position " + std::to_string(row.pos));
         }
         bytes += row.key.size() + row.value.size();
+        partial_bytes += row.key.size() + row.value.size();
         ++rows_seen;
         partial.mutations.push_back(DecodeRow(row));
         if (partial.mutations.size() == partial_size) {
@@ -340,11 +357,20 @@ std::vector<Update> MysqlChangeLog::ReadOnce(uint64_t after_id, size_t max_updat
           ++batches_seen;
           updates.push_back(std::move(partial));
           partial = Update();
+          partial_bytes = 0;
           full = updates.size() == max_updates;
         }
       }
+      if (rereading != 0) {
+        // One statement saw the whole batch: rows it lacks are missing, not on a later page.
+        if (!partial.mutations.empty()) {
+          corrupt(partial.id, "has " + std::to_string(partial.mutations.size()) + " of its " +
+                                  std::to_string(partial_size) + " rows");
+        }
+        cursor = std::max(cursor, rereading);
+      }
       if (full || (partial.mutations.empty() && bytes >= kMaxReadBytes)) break;
-      if (page_rows < limit) {
+      if (rereading == 0 && page_rows < limit) {
         // The page ended before its limit: nothing more is committed. A batch cut short here
         // cannot be a page boundary, so rows are missing.
         if (!partial.mutations.empty()) {

@@ -24,12 +24,24 @@ struct MysqlLogOptions {
   // durability then applies.
   bool make_reads_durable = true;
 
+  // Compaction removes a batch whose mutations are all superseded, together with its
+  // idempotency token, only once it was written at least this long ago: a writer that lost the
+  // answer to its COMMIT looks the token up when it retries, and must still find it. Keep it
+  // well above the longest time a writer retries (its reconnect budget plus socket timeouts).
+  std::chrono::seconds token_retention{std::chrono::hours(1)};
+  // Rows compaction reads and rewrites per transaction (more for a single larger batch).
+  size_t compaction_chunk_rows = 5'000;
+
   // Test hook: runs inside every append transaction, after the batch is written and before
   // COMMIT (e.g. to sleep, so that concurrent writers interleave).
   std::function<void()> before_commit;
   // Test hook: runs right after COMMIT succeeds, before Append returns. A lost-connection
   // sql::SQLException (e.g. 2013) thrown here stands for a COMMIT whose answer never arrived.
   std::function<void()> after_commit;
+
+  // Test hook: runs inside ReadAfter between two of its queries (e.g. to compact the log
+  // while a read has a batch half read).
+  std::function<void()> between_read_queries;
 
   // Test only: allocate update ids the way AUTO_INCREMENT does, in a statement of their own
   // before the batch's transaction, instead of under the meta-row lock. Ids then become

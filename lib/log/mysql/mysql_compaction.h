@@ -1,0 +1,56 @@
+// History compaction of the MySQL log: ChangeLog::Compact for {prefix}_log.
+//
+// The log is rewritten in chunks of consecutive update ids (a few thousand rows each, one short
+// transaction per chunk) while writers append and readers tail:
+//
+// - One compactor per log: it holds a named lock (GET_LOCK) for the whole run and checks at the
+//   start of every step that it still holds it (a reconnect loses it, and another compactor may
+//   have taken it meanwhile: then it waits its turn).
+// - before_id is clamped to head + 1 at the start, so rows with update_id < before_id change
+//   only through the compactor: writers append above the head.
+// - Pass 1 walks the rows below before_id from the newest down, remembering every key it has
+//   seen: a row whose key was seen already is superseded and deleted. No index on the key is
+//   needed, and writers pay nothing for compaction; the price is memory for the distinct keys
+//   below before_id (the dataset's key set, which every machine holds anyway).
+// - Pass 2 drops the expired tombstones (deletes that are their key's newest entry below
+//   before_id, written more than tombstone_retention ago) found by pass 1, after raising the
+//   horizon to the largest of them in a transaction committed first. It runs only once pass 1
+//   is complete, so no older set of a key outlives the tombstone that deleted it: a full replay
+//   of the compacted log never brings a deleted key back. A compactor killed in between leaves
+//   a horizon higher than needed (more resyncs), never a dropped tombstone above it.
+// - Readers never see part of a batch: a transaction deletes rows of a batch and renumbers the
+//   survivors (pos 0 .. n-1, batch_size n) together, so each statement a reader runs sees a
+//   batch either as it was or as it is now. ReadAfter reads a batch that a page cut in two again
+//   whole, in one statement, so it never joins rows of two versions of a batch.
+// - Idempotency tokens: a batch whose rows are all dropped disappears with its row in
+//   {prefix}_batch, the token a writer looks up when it retries after losing the answer to its
+//   COMMIT. Such a retry comes within the writer's reconnect budget and socket timeouts
+//   (minutes at most). So only batches written more than MysqlLogOptions::token_retention ago
+//   disappear; a younger one keeps its last row (replaying a superseded mutation before the one
+//   that supersedes it is harmless) and its token until a later compaction.
+//
+// Every step is one transaction, repeated from a fresh read if its connection is lost, and the
+// horizon only goes up: a compactor killed at any point leaves a consistent log, and the next
+// compaction takes up the rest.
+#ifndef WHYCACHE_LIB_LOG_MYSQL_MYSQL_COMPACTION_H_
+#define WHYCACHE_LIB_LOG_MYSQL_MYSQL_COMPACTION_H_
+
+#include "lib/log/mysql/connection.h"
+#include "lib/log/mysql/mysql_log_options.h"
+#include "whycache/change_log.h"
+
+namespace whycache::mysql_log {
+
+// Compacts the log of `connection` (its URI names the table prefix) as ChangeLog::Compact says.
+// CompactionResult::bytes_before/bytes_after count the stored key and value bytes of every row
+// of {prefix}_log (LENGTH(k) + LENGTH(value), values as stored): InnoDB's data_length lags and
+// does not shrink after deletes until the table is rebuilt, so it would not show the effect.
+// Progress is reported in rows below before_id: pass 1's rows, then pass 2's tombstones.
+// Throws Error(kUnavailable) if the server cannot be reached within the reconnect budget or
+// refuses a statement, Error(kTimedOut) if another compactor holds the lock for over an hour.
+CompactionResult CompactMysqlLog(MysqlConnection& connection, const CompactionOptions& options,
+                                 const MysqlLogOptions& settings);
+
+}  // namespace whycache::mysql_log
+
+#endif  // WHYCACHE_LIB_LOG_MYSQL_MYSQL_COMPACTION_H_

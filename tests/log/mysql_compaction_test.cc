@@ -1,0 +1,700 @@
+// History compaction of the MySQL log against the fixture's MariaDB: the compacted log means
+// what the full history means for every machine at or above the horizon, while writers append,
+// readers tail, compactors are killed and the server restarts.
+#include <cppconn/prepared_statement.h>
+#include <cppconn/statement.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "lib/log/mysql/mysql_change_log.h"
+#include "tests/log/mysql_test_util.h"
+#include "tests/support/child_process.h"
+#include "tests/support/temp_dir.h"
+#include "tests/support/test_mariadb.h"
+
+namespace whycache::mysql_log {
+namespace {
+
+using testing::DropLog;
+using testing::FreshTablePrefix;
+using testing::LogUri;
+using testing::QueryOne;
+using testing::RawConnection;
+using testing::Server;
+using whycache::testing::ChildProcess;
+using whycache::testing::TempDir;
+using whycache::testing::TestMariaDb;
+
+using State = std::map<std::string, std::string>;
+
+void Apply(const Update& update, State* state) {
+  for (const Mutation& m : update.mutations) {
+    if (m.op == Mutation::Op::kSet) {
+      (*state)[m.key] = m.value;
+    } else {
+      state->erase(m.key);
+    }
+  }
+}
+
+// The updates of `log` after `after_id`, all of them.
+std::vector<Update> ReadAll(ChangeLog& log, uint64_t after_id) {
+  std::vector<Update> all;
+  for (int page = 0; page < 1'000'000; ++page) {
+    std::vector<Update> updates = log.ReadAfter(after_id, 5000);
+    if (updates.empty()) break;
+    after_id = updates.back().id;
+    for (Update& u : updates) all.push_back(std::move(u));
+  }
+  return all;
+}
+
+// A log under a fresh prefix, dropped at the end of the test. Compaction in these tests removes
+// fully superseded batches at once (no token retention): nothing here retries old appends.
+class Log {
+ public:
+  Log() : prefix_(FreshTablePrefix()) {
+    LogOptions create;
+    create.create_if_missing = true;
+    log_ = OpenMysqlChangeLog(uri(), create, Settings());
+    MysqlLogOptions quick = Settings();
+    quick.make_reads_durable = false;  // Checks read what is committed; no need to wait for it.
+    reader_ = Open(quick);
+  }
+  ~Log() { DropLog(prefix_); }
+
+  static MysqlLogOptions Settings() {
+    MysqlLogOptions settings;
+    settings.token_retention = std::chrono::seconds(0);
+    settings.compaction_chunk_rows = 1000;
+    return settings;
+  }
+  std::string uri() const { return LogUri(prefix_); }
+  const std::string& prefix() const { return prefix_; }
+  ChangeLog& operator*() { return *log_; }
+  ChangeLog* operator->() { return log_.get(); }
+  ChangeLog& reader() { return *reader_; }
+  std::unique_ptr<ChangeLog> Open(MysqlLogOptions settings = Settings()) {
+    return OpenMysqlChangeLog(uri(), {}, settings);
+  }
+  uint64_t Rows() {
+    auto raw = RawConnection();
+    return std::stoull(QueryOne(*raw, "SELECT COUNT(*) FROM " + prefix_ + "_log"));
+  }
+  // Rows that a newer row of their key supersedes.
+  uint64_t SupersededRows() {
+    auto raw = RawConnection();
+    return std::stoull(
+        QueryOne(*raw, "SELECT COUNT(*) - COUNT(DISTINCT k) FROM " + prefix_ + "_log"));
+  }
+  // Pretends batch i was written `(head - i) * seconds_per_id` seconds ago.
+  void Backdate(uint64_t head, int64_t seconds_per_id) {
+    auto raw = RawConnection();
+    std::unique_ptr<sql::PreparedStatement> update(raw->prepareStatement(
+        "UPDATE " + prefix_ + "_log SET write_time_us = ? - (? - update_id) * ?"));
+    const int64_t now = std::chrono::duration_cast<std::chrono::microseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+    update->setInt64(1, now);
+    update->setUInt64(2, head);
+    update->setInt64(3, seconds_per_id * 1'000'000);
+    update->executeUpdate();
+  }
+
+ private:
+  const std::string prefix_;
+  std::unique_ptr<ChangeLog> log_;
+  std::unique_ptr<ChangeLog> reader_;
+};
+
+// Random histories: sets, deletes and re-sets of a small key space, in batches of 1 to
+// max_batch mutations (a key may appear twice in one batch).
+class HistoryMaker {
+ public:
+  HistoryMaker(uint64_t seed, int keys) : rng_(seed), keys_(keys) {}
+
+  std::vector<Mutation> Batch(int max_batch, int delete_percent) {
+    std::vector<Mutation> batch(1 + rng_() % max_batch);
+    for (Mutation& m : batch) {
+      std::string key = "key:" + std::to_string(rng_() % keys_);
+      if (static_cast<int>(rng_() % 100) < delete_percent) {
+        m = Mutation::Delete(std::move(key));
+      } else {
+        m = Mutation::Set(std::move(key), "v" + std::to_string(serial_++));
+      }
+    }
+    return batch;
+  }
+
+  // Appends `mutations` mutations (about) and records them in `history`.
+  void Append(ChangeLog& log, size_t mutations, int max_batch, int delete_percent,
+              std::vector<Update>* history) {
+    size_t appended = 0;
+    while (appended < mutations) {
+      Update u;
+      u.mutations = Batch(max_batch, delete_percent);
+      u.id = log.Append(u.mutations);
+      appended += u.mutations.size();
+      history->push_back(std::move(u));
+    }
+  }
+
+  std::mt19937_64& rng() { return rng_; }
+
+ private:
+  std::mt19937_64 rng_;
+  const int keys_;
+  uint64_t serial_ = 0;
+};
+
+// Checks invariant 4 for the compacted `log` and the full `history`: every machine at an id x
+// at or above the horizon (for many x) that applies the compacted log after x, and a machine
+// below it that resyncs by replaying the compacted log from the start, reach the state of the
+// full replay.
+void ExpectSameMeaning(ChangeLog& log, const std::vector<Update>& history, std::mt19937_64& rng,
+                       int machines) {
+  const uint64_t horizon = log.Horizon();
+  State full;
+  for (const Update& u : history) Apply(u, &full);
+  State resynced;
+  for (const Update& u : ReadAll(log, 0)) Apply(u, &resynced);
+  EXPECT_EQ(resynced, full) << "a full replay of the compacted log differs from the history";
+
+  const uint64_t head = history.empty() ? 0 : history.back().id;
+  std::vector<uint64_t> xs = {horizon, head};
+  for (int i = 0; i < machines; ++i) xs.push_back(horizon + rng() % (head - horizon + 1));
+  std::sort(xs.begin(), xs.end());
+  State machine;
+  size_t next = 0;
+  for (uint64_t x : xs) {
+    for (; next < history.size() && history[next].id <= x; ++next) Apply(history[next], &machine);
+    State caught_up = machine;
+    for (const Update& u : ReadAll(log, x)) Apply(u, &caught_up);
+    if (caught_up != full) {
+      ADD_FAILURE() << "a machine at id " << x << " (horizon " << horizon
+                    << ") catches up to another state than the full replay";
+      return;
+    }
+  }
+}
+
+// Below before_id, the compacted log holds at most one entry per key.
+void ExpectOneEntryPerKeyBelow(ChangeLog& log, uint64_t before_id) {
+  std::set<std::string> keys;
+  for (const Update& u : ReadAll(log, 0)) {
+    if (u.id >= before_id) break;
+    for (const Mutation& m : u.mutations) {
+      EXPECT_TRUE(keys.insert(m.key).second) << m.key << " twice below " << before_id;
+    }
+  }
+}
+
+TEST(MysqlCompactionTest, RandomHistoriesKeepTheirMeaningAtEveryMachineAboveTheHorizon) {
+  Log log;
+  HistoryMaker maker(42, 3000);
+  std::vector<Update> history;
+  maker.Append(*log, 50'000, 200, 25, &history);
+  uint64_t last_head = log->HeadId();
+  uint64_t last_horizon = 0;
+  uint64_t removed = 0;
+  for (int round = 0; round < 6; ++round) {
+    const uint64_t head = log->HeadId();
+    // Batch i was written (head - i) seconds ago; retentions cut the history anywhere.
+    log.Backdate(head, 1);
+    CompactionOptions options;
+    options.before_id = round == 5 ? 0 : 1 + maker.rng()() % (head + 1);
+    const uint64_t retention = maker.rng()() % (head + 1);
+    options.tombstone_retention =
+        round % 3 == 2 ? std::chrono::seconds(0) : std::chrono::seconds(retention);
+    uint64_t last_done = 0;
+    options.progress = [&](uint64_t done, uint64_t total) {
+      EXPECT_LE(done, total);
+      EXPECT_GE(done, last_done);
+      last_done = done;
+    };
+    CompactionResult result = log->Compact(options);
+    removed += result.removed;
+    EXPECT_GE(result.horizon, last_horizon);
+    EXPECT_EQ(result.horizon, log->Horizon());
+    EXPECT_GE(log->HeadId(), last_head);
+    EXPECT_LE(result.bytes_after, result.bytes_before);
+    last_head = log->HeadId();
+    last_horizon = result.horizon;
+    if (options.tombstone_retention.count() == 0 && options.before_id == 0) {
+      EXPECT_GT(result.horizon, 0u) << "no tombstone dropped with retention 0";
+    }
+    ExpectOneEntryPerKeyBelow(log.reader(), options.before_id == 0 ? head + 1 : options.before_id);
+    ExpectSameMeaning(log.reader(), history, maker.rng(), 60);
+    // Histories go on after a compaction: re-sets and deletes of compacted keys.
+    maker.Append(*log, 10'000, 200, 25, &history);
+  }
+  size_t mutations = 0;
+  for (const Update& u : history) mutations += u.mutations.size();
+  EXPECT_GE(mutations, 100'000u);
+  EXPECT_GT(removed, mutations / 2);
+  ExpectSameMeaning(log.reader(), history, maker.rng(), 200);
+}
+
+// A compactor process killed at random moments leaves a log that means what its history
+// means, and the next compaction finishes the work.
+TEST(MysqlCompactionTest, CompactorKilledAtRandomMomentsLeavesAConsistentLog) {
+  Log log;
+  HistoryMaker maker(11, 2000);
+  std::vector<Update> history;
+  std::mt19937_64 rng(5);
+  uint64_t last_horizon = 0;
+  int midway = 0;  // Kills that left the compaction begun but not done.
+  for (int kill = 0; kill < 30; ++kill) {
+    maker.Append(*log, 2000, 100, 20, &history);
+    const uint64_t rows_before = log.Rows();
+    ChildProcess compactor([&] {
+      MysqlLogOptions settings = Log::Settings();
+      settings.compaction_chunk_rows = 100;
+      CompactionOptions options;
+      options.tombstone_retention = std::chrono::seconds(0);
+      log.Open(settings)->Compact(options);
+      return 0;
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 400));
+    compactor.Signal(SIGKILL);
+    compactor.Wait();
+    if (log.Rows() < rows_before && log.SupersededRows() > 0) ++midway;
+    const uint64_t horizon = log->Horizon();
+    EXPECT_GE(horizon, last_horizon);
+    last_horizon = horizon;
+    ExpectSameMeaning(log.reader(), history, rng, 10);
+    if (::testing::Test::HasFailure()) return;
+  }
+  std::printf("%d of 30 kills interrupted a compaction midway\n", midway);
+  EXPECT_GE(midway, 3) << "the kills missed the compactions";
+  CompactionOptions options;
+  options.tombstone_retention = std::chrono::seconds(0);
+  CompactionResult result = log->Compact(options);
+  ExpectOneEntryPerKeyBelow(log.reader(), log->HeadId() + 1);
+  ExpectSameMeaning(log.reader(), history, rng, 50);
+  State full;
+  for (const Update& u : history) Apply(u, &full);
+  EXPECT_EQ(result.kept, full.size()) << "expired tombstones or superseded rows remain";
+}
+
+// A log of 1M mutations over 10k keys compacts to about 10k rows.
+TEST(MysqlCompactionTest, ShrinksAMillionMutationsOverTenThousandKeys) {
+  Log log;
+  std::mt19937_64 rng(7);
+  constexpr int kKeys = 10'000;
+  constexpr int kBatch = 1000;
+  for (int b = 0; b < 1000; ++b) {
+    std::vector<Mutation> batch;
+    for (int i = 0; i < kBatch; ++i) {
+      batch.push_back(Mutation::Set("key:" + std::to_string(rng() % kKeys),
+                                    std::string(20, static_cast<char>('a' + rng() % 26))));
+    }
+    log->Append(batch);
+  }
+  std::set<std::string> keys;
+  const auto start = std::chrono::steady_clock::now();
+  CompactionResult result = log->Compact({});
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf(
+      "1M mutations over 10k keys: %llu rows kept, %llu removed, bytes %llu -> %llu, "
+      "%.1f s (%.0f mutations/s)\n",
+      static_cast<unsigned long long>(result.kept), static_cast<unsigned long long>(result.removed),
+      static_cast<unsigned long long>(result.bytes_before),
+      static_cast<unsigned long long>(result.bytes_after), seconds, 1e6 / seconds);
+  EXPECT_EQ(result.kept + result.removed, 1'000'000u);
+  EXPECT_GE(result.kept, 9'900u);
+  EXPECT_LE(result.kept, kKeys);
+  EXPECT_EQ(log.Rows(), result.kept);
+  EXPECT_LT(result.bytes_after * 50, result.bytes_before);
+}
+
+// The server crashes and restarts in the middle of a compaction: the compactor reconnects,
+// takes its lock again and finishes.
+TEST(MysqlCompactionTest, CompactionSurvivesAServerRestart) {
+  TestMariaDb& server = Server();
+  if (!server.owned()) GTEST_SKIP() << "the server named by MDB_* is not ours to restart";
+  Log log;
+  HistoryMaker maker(13, 1000);
+  std::vector<Update> history;
+  maker.Append(*log, 60'000, 100, 20, &history);
+  TempDir dir;
+  ChildProcess compactor([&] {
+    MysqlLogOptions settings = Log::Settings();
+    settings.compaction_chunk_rows = 200;
+    settings.reconnect_budget = std::chrono::seconds(60);
+    CompactionOptions options;
+    options.tombstone_retention = std::chrono::seconds(0);
+    CompactionResult result = log.Open(settings)->Compact(options);
+    std::ofstream(dir.File("kept")) << result.kept << '\n';
+    return 0;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const int port = server.settings().port;
+  server.Kill();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  server.Start();
+  ASSERT_EQ(server.settings().port, port) << "the restarted server moved to another port";
+  int status = compactor.Wait();
+  ASSERT_TRUE(ChildProcess::Succeeded(status)) << ChildProcess::Describe(status);
+  State full;
+  for (const Update& u : history) Apply(u, &full);
+  uint64_t kept = 0;
+  std::ifstream(dir.File("kept")) >> kept;
+  EXPECT_EQ(kept, full.size());
+  std::mt19937_64 rng(1);
+  ExpectSameMeaning(log.reader(), history, rng, 50);
+}
+
+// Set at a, delete at d > a, a machine at x in [a, d), compaction after d.
+TEST(MysqlCompactionTest, TheClassicTrapDeleteOfACompactedSet) {
+  for (bool expire : {true, false}) {
+    SCOPED_TRACE(expire ? "retention 0" : "long retention");
+    Log log;
+    std::vector<Mutation> set = {Mutation::Set("k", "v"), Mutation::Set("other", "1")};
+    const uint64_t a = log->Append(set);
+    Mutation filler = Mutation::Set("other", "2");
+    const uint64_t x = log->Append({&filler, 1});
+    Mutation del = Mutation::Delete("k");
+    const uint64_t d = log->Append({&del, 1});
+    filler = Mutation::Set("other", "3");
+    log->Append({&filler, 1});
+    ASSERT_LT(a, x);
+    ASSERT_LT(x, d);
+
+    CompactionOptions options;
+    options.tombstone_retention =
+        expire ? std::chrono::seconds(0) : std::chrono::seconds(std::chrono::hours(1));
+    CompactionResult result = log->Compact(options);
+    State machine = {{"k", "v"}, {"other", "2"}};  // Applied up to x.
+    if (expire) {
+      EXPECT_GE(result.horizon, d)
+          << "the delete is gone: a machine at " << x << " must learn that it has to resync";
+      EXPECT_GT(log->Horizon(), x);
+      State resynced;
+      for (const Update& u : ReadAll(*log, 0)) Apply(u, &resynced);
+      EXPECT_EQ(resynced, (State{{"other", "3"}}));
+    } else {
+      EXPECT_EQ(result.horizon, 0u);
+      for (const Update& u : ReadAll(*log, x)) Apply(u, &machine);
+      EXPECT_EQ(machine, (State{{"other", "3"}})) << "the machine at x missed the delete";
+    }
+  }
+}
+
+TEST(MysqlCompactionTest, ADeleteWhoseSetWasCompactedAwayCompactsAgain) {
+  Log log;
+  Mutation m = Mutation::Set("k", "1");
+  log->Append({&m, 1});
+  m = Mutation::Set("k", "2");
+  log->Append({&m, 1});
+  CompactionOptions keep;  // Long retention.
+  EXPECT_EQ(log->Compact(keep).removed, 1u);
+  m = Mutation::Delete("k");
+  const uint64_t d = log->Append({&m, 1});
+  EXPECT_EQ(log->Compact(keep).removed, 1u);
+  CompactionOptions expire;
+  expire.tombstone_retention = std::chrono::seconds(0);
+  CompactionResult result = log->Compact(expire);
+  EXPECT_EQ(result.removed, 1u);
+  EXPECT_EQ(result.kept, 0u);
+  EXPECT_EQ(result.horizon, d);
+  EXPECT_EQ(log->HeadId(), d) << "the head id never decreases";
+  EXPECT_TRUE(ReadAll(*log, 0).empty());
+  m = Mutation::Set("k", "3");
+  EXPECT_EQ(log->Append({&m, 1}), d + 1);
+}
+
+TEST(MysqlCompactionTest, PartlySupersededBatchesKeepTheirSurvivorsInOrder) {
+  Log log;
+  std::vector<Mutation> first = {Mutation::Set("a", "1"), Mutation::Set("b", "1"),
+                                 Mutation::Set("a", "2"), Mutation::Set("c", "1"),
+                                 Mutation::Delete("d")};
+  const uint64_t id = log->Append(first);
+  std::vector<Mutation> second = {Mutation::Set("b", "2")};
+  log->Append(second);
+  CompactionResult result = log->Compact({});
+  EXPECT_EQ(result.removed, 2u);
+  EXPECT_EQ(result.kept, 4u);
+  std::vector<Update> read = ReadAll(*log, 0);
+  ASSERT_EQ(read.size(), 2u);
+  EXPECT_EQ(read[0].id, id);
+  EXPECT_EQ(read[0].mutations,
+            (std::vector<Mutation>{Mutation::Set("a", "2"), Mutation::Set("c", "1"),
+                                   Mutation::Delete("d")}));
+  EXPECT_EQ(read[1].mutations, second);
+}
+
+// A read whose page ends inside a batch, and a compaction that rewrites that batch before the
+// read fetches the rest: the read returns the batch as it is now, whole, never the rows of two
+// versions of it.
+TEST(MysqlCompactionTest, AReadCutInsideABatchNeverJoinsTwoVersionsOfIt) {
+  Log log;
+  std::vector<Mutation> first = {Mutation::Set("a", "1"), Mutation::Set("b", "1"),
+                                 Mutation::Set("c", "1"), Mutation::Set("d", "1"),
+                                 Mutation::Set("e", "1")};
+  const uint64_t first_id = log->Append(first);
+  std::vector<Mutation> second = {Mutation::Set("b", "2"), Mutation::Set("d", "2")};
+  log->Append(second);
+  MysqlLogOptions settings = Log::Settings();
+  settings.read_page_rows = 2;
+  int compactions = 0;
+  settings.between_read_queries = [&] {
+    if (compactions++ == 0) {
+      EXPECT_EQ(log->Compact({}).removed, 2u);
+    }
+  };
+  std::vector<Update> read = log.Open(settings)->ReadAfter(0, 10);
+  EXPECT_GE(compactions, 1);
+  ASSERT_EQ(read.size(), 2u);
+  EXPECT_EQ(read[0].id, first_id);
+  EXPECT_EQ(read[0].mutations,
+            (std::vector<Mutation>{Mutation::Set("a", "1"), Mutation::Set("c", "1"),
+                                   Mutation::Set("e", "1")}));
+  EXPECT_EQ(read[1].mutations, second);
+}
+
+// The same, when the compaction removes the half read batch entirely: the read goes on after it.
+TEST(MysqlCompactionTest, AReadCutInsideABatchSkipsItWhenCompactedAway) {
+  Log log;
+  std::vector<Mutation> first = {Mutation::Set("a", "1"), Mutation::Set("b", "1"),
+                                 Mutation::Set("c", "1")};
+  log->Append(first);
+  std::vector<Mutation> second = {Mutation::Set("a", "2"), Mutation::Set("b", "2"),
+                                  Mutation::Set("c", "2")};
+  const uint64_t second_id = log->Append(second);
+  MysqlLogOptions settings = Log::Settings();
+  settings.read_page_rows = 2;
+  int compactions = 0;
+  settings.between_read_queries = [&] {
+    if (compactions++ == 0) {
+      EXPECT_EQ(log->Compact({}).removed, 3u);
+    }
+  };
+  std::vector<Update> read = log.Open(settings)->ReadAfter(0, 10);
+  EXPECT_GE(compactions, 1);
+  ASSERT_EQ(read.size(), 1u);
+  EXPECT_EQ(read[0].id, second_id);
+  EXPECT_EQ(read[0].mutations, second);
+}
+
+// A batch younger than the token retention never disappears: a writer retrying an append may
+// still look its token up.
+TEST(MysqlCompactionTest, RecentSupersededBatchesKeepOneRowAndTheirToken) {
+  Log log;
+  MysqlLogOptions settings = Log::Settings();
+  settings.token_retention = std::chrono::hours(1);
+  auto compactor = log.Open(settings);
+  std::vector<Mutation> batch = {Mutation::Set("a", "1"), Mutation::Set("b", "1")};
+  const uint64_t old_id = log->Append(batch);
+  batch = {Mutation::Set("a", "2"), Mutation::Set("b", "2")};
+  log->Append(batch);
+  CompactionResult result = compactor->Compact({});
+  EXPECT_EQ(result.removed, 1u);
+  std::vector<Update> read = ReadAll(*log, 0);
+  ASSERT_EQ(read.size(), 2u);
+  EXPECT_EQ(read[0].id, old_id);
+  EXPECT_EQ(read[0].mutations, (std::vector<Mutation>{Mutation::Set("b", "1")}));
+  auto raw = RawConnection();
+  EXPECT_EQ(QueryOne(*raw, "SELECT COUNT(*) FROM " + log.prefix() + "_batch"), "2");
+  // Once the retention has passed, the batch goes with its token.
+  log.Backdate(log->HeadId(), 3600);
+  EXPECT_EQ(log->Compact({}).removed, 1u);
+  EXPECT_EQ(QueryOne(*raw, "SELECT COUNT(*) FROM " + log.prefix() + "_batch"), "1");
+}
+
+// Writer processes append while a tailer process reads with small pages (so that pages cut
+// batches) and the parent compacts again and again. Every batch carries a marker key that is
+// never superseded and hot keys that are; the tailer sees every batch exactly once, in id
+// order, each a non-empty part of what was appended, and ends in the full replay's state.
+TEST(MysqlCompactionTest, WritersAndATailerRunThroughRepeatedCompactions) {
+  Log log;
+  TempDir dir;
+  constexpr int kWriters = 2;
+  constexpr int kBatches = 400;
+  std::vector<ChildProcess> writers;
+  for (int w = 0; w < kWriters; ++w) {
+    writers.emplace_back([&, w] {
+      auto writer = log.Open();
+      std::mt19937_64 rng(w);
+      std::ofstream out(dir.File("writer" + std::to_string(w)));
+      for (int seq = 0; seq < kBatches; ++seq) {
+        const std::string marker = "m" + std::to_string(w) + "/" + std::to_string(seq);
+        std::vector<Mutation> batch = {Mutation::Set(marker, "")};
+        for (int i = 0, n = 1 + rng() % 6; i < n; ++i) {
+          std::string hot = "hot" + std::to_string(rng() % 20);
+          batch.push_back(rng() % 4 == 0 ? Mutation::Delete(hot) : Mutation::Set(hot, marker));
+        }
+        uint64_t id = writer->Append(batch);
+        out << id << ' ' << marker << ' ' << batch.size() - 1;
+        for (size_t i = 1; i < batch.size(); ++i) {
+          out << ' ' << static_cast<int>(batch[i].op) << ' ' << batch[i].key;
+        }
+        out << '\n';
+      }
+      return 0;
+    });
+  }
+  const std::string done_file = dir.File("done");
+  ChildProcess tailer([&] {
+    MysqlLogOptions settings = Log::Settings();
+    settings.read_page_rows = 7;
+    auto reader = log.Open(settings);
+    std::ofstream out(dir.File("tailed"));
+    uint64_t cursor = 0;
+    State state;
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::minutes(2);
+    while (std::chrono::steady_clock::now() < give_up) {
+      std::vector<Update> updates = reader->ReadAfter(cursor, 50);
+      for (const Update& u : updates) {
+        out << u.id << ' ' << u.mutations.at(0).key << ' ' << u.mutations.size() - 1;
+        for (size_t i = 1; i < u.mutations.size(); ++i) {
+          out << ' ' << static_cast<int>(u.mutations[i].op) << ' ' << u.mutations[i].key << ' '
+              << (u.mutations[i].op == Mutation::Op::kSet ? u.mutations[i].value : "-");
+        }
+        out << '\n';
+        cursor = u.id;
+      }
+      std::ifstream done(done_file);
+      uint64_t head = 0;
+      if (updates.empty() && done >> head && cursor >= head) return 0;
+    }
+    return 3;
+  });
+  int compactions = 0;
+  for (; compactions < 1000; ++compactions) {
+    bool running = false;
+    for (auto& w : writers) running |= !w.WaitFor(std::chrono::milliseconds(0)).has_value();
+    if (!running) break;
+    CompactionResult result = log->Compact({});
+    EXPECT_EQ(result.horizon, 0u);
+  }
+  for (auto& w : writers) {
+    int status = w.Wait();
+    ASSERT_TRUE(ChildProcess::Succeeded(status)) << ChildProcess::Describe(status);
+  }
+  log->Compact({});
+  const uint64_t head = log->HeadId();
+  std::ofstream(done_file + ".tmp") << head << '\n';
+  std::filesystem::rename(done_file + ".tmp", done_file);
+  int status = tailer.Wait();
+  ASSERT_TRUE(ChildProcess::Succeeded(status)) << ChildProcess::Describe(status);
+  EXPECT_GT(compactions, 2) << "the writers finished before compaction could overlap them";
+
+  // What was appended, by id: marker and (op, key) of every hot mutation.
+  std::map<uint64_t, std::pair<std::string, std::vector<std::pair<int, std::string>>>> appended;
+  std::vector<Update> history;
+  for (int w = 0; w < kWriters; ++w) {
+    std::ifstream in(dir.File("writer" + std::to_string(w)));
+    uint64_t id;
+    std::string marker;
+    size_t n;
+    while (in >> id >> marker >> n) {
+      auto& [m, hot] = appended[id];
+      m = marker;
+      Update u;
+      u.id = id;
+      u.mutations.push_back(Mutation::Set(marker, ""));
+      for (size_t i = 0; i < n; ++i) {
+        int op;
+        std::string key;
+        in >> op >> key;
+        hot.emplace_back(op, key);
+        u.mutations.push_back(op == 1 ? Mutation::Set(key, marker) : Mutation::Delete(key));
+      }
+      history.push_back(std::move(u));
+    }
+  }
+  ASSERT_EQ(appended.size(), size_t{kWriters * kBatches});
+  std::sort(history.begin(), history.end(),
+            [](const Update& a, const Update& b) { return a.id < b.id; });
+  State full;
+  for (const Update& u : history) Apply(u, &full);
+
+  std::ifstream in(dir.File("tailed"));
+  uint64_t id, last = 0;
+  std::string marker;
+  size_t n;
+  std::set<std::string> markers;
+  State tailed;
+  while (in >> id >> marker >> n) {
+    EXPECT_GT(id, last) << "out of order or repeated";
+    last = id;
+    auto it = appended.find(id);
+    ASSERT_NE(it, appended.end()) << "read id " << id << " that nobody appended";
+    EXPECT_EQ(it->second.first, marker) << "id " << id;
+    EXPECT_TRUE(markers.insert(marker).second) << marker << " read twice";
+    Update u;
+    u.mutations.push_back(Mutation::Set(marker, ""));
+    // The hot mutations read are a subsequence of those appended, in order.
+    size_t at = 0;
+    for (size_t i = 0; i < n; ++i) {
+      int op;
+      std::string key, value;
+      in >> op >> key >> value;
+      const auto& hot = it->second.second;
+      while (at < hot.size() && hot[at] != std::make_pair(op, key)) ++at;
+      EXPECT_LT(at, hot.size()) << "id " << id << " holds " << key << " out of order";
+      ++at;
+      if (op == 1) {
+        EXPECT_EQ(value, marker) << "id " << id << " holds another batch's row";
+      }
+      u.mutations.push_back(op == 1 ? Mutation::Set(key, value) : Mutation::Delete(key));
+    }
+    Apply(u, &tailed);
+  }
+  EXPECT_EQ(markers.size(), appended.size()) << "batches the tailer never saw";
+  EXPECT_EQ(tailed, full);
+}
+
+// Two compactors at once: one waits for the other (their progress calls never interleave).
+TEST(MysqlCompactionTest, TwoCompactorsTakeTurns) {
+  Log log;
+  HistoryMaker maker(3, 500);
+  std::vector<Update> history;
+  maker.Append(*log, 60'000, 200, 10, &history);
+  TempDir dir;
+  std::vector<ChildProcess> compactors;
+  for (int c = 0; c < 2; ++c) {
+    compactors.emplace_back([&, c] {
+      auto compactor = log.Open();
+      std::ofstream out(dir.File("compactor" + std::to_string(c)));
+      CompactionOptions options;
+      options.progress = [&](uint64_t, uint64_t) {
+        out << std::chrono::steady_clock::now().time_since_epoch().count() << '\n';
+      };
+      compactor->Compact(options);
+      return 0;
+    });
+  }
+  std::vector<std::pair<int64_t, int64_t>> spans;
+  for (int c = 0; c < 2; ++c) {
+    int status = compactors[c].Wait();
+    ASSERT_TRUE(ChildProcess::Succeeded(status)) << ChildProcess::Describe(status);
+    std::ifstream in(dir.File("compactor" + std::to_string(c)));
+    int64_t t, first = -1, last = -1;
+    while (in >> t) {
+      if (first < 0) first = t;
+      last = t;
+    }
+    ASSERT_GE(first, 0);
+    spans.emplace_back(first, last);
+  }
+  std::sort(spans.begin(), spans.end());
+  EXPECT_LT(spans[0].second, spans[1].first) << "two compactions ran at once";
+  ExpectSameMeaning(log.reader(), history, maker.rng(), 50);
+}
+
+}  // namespace
+}  // namespace whycache::mysql_log
