@@ -31,6 +31,12 @@ void ApplyOne(tree::WriteTxn& txn, const Update& update) {
   }
 }
 
+// Whether a state at `applied` may have missed deletes that compaction dropped. Checked after
+// reading, because the horizon is raised before the deletes it covers disappear.
+bool BelowHorizon(uint64_t applied, uint64_t horizon, const SharedControl& control) {
+  return applied < horizon && horizon != control.replay_horizon.load(std::memory_order_relaxed);
+}
+
 }  // namespace
 
 ApplyResult ApplyFromLog(tree::Tree& tree, ChangeLog& log, bool wait, size_t max_updates) {
@@ -43,12 +49,13 @@ ApplyResult ApplyFromLog(tree::Tree& tree, ChangeLog& log, bool wait, size_t max
     const uint64_t applied = tree.BeginRead().AppliedId();
     result.applied_id = applied;
 
+    if (applied == 0) control->replay_horizon.store(log.Horizon(), std::memory_order_relaxed);
     const size_t want = std::min(kPageUpdates, max_updates - result.updates);
     const auto started = std::chrono::steady_clock::now();
     std::vector<Update> page = log.ReadAfter(applied, want);
     if (result.updates == 0) control->polls.fetch_add(1, std::memory_order_relaxed);
     control->last_poll_wall_us.store(WallMicros(), std::memory_order_relaxed);
-    if (applied > 0 && applied < log.Horizon()) {
+    if (applied > 0 && BelowHorizon(applied, log.Horizon(), *control)) {
       result.below_horizon = true;
       return result;
     }

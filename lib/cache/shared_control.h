@@ -38,6 +38,10 @@ struct SharedControl {
   std::atomic<uint64_t> mutations_applied;
   std::atomic<uint64_t> apply_ns;
   std::atomic<uint64_t> resyncs;
+  // The log's horizon when this state began replaying the log from its start. Such a state is
+  // built from the compacted history, so a horizon above its applied id is harmless as long as
+  // it has not moved since; a state built from the full history has 0 here.
+  std::atomic<uint64_t> replay_horizon;
 
   alignas(64) std::atomic<uint64_t> error_sequence;  // Odd while the text is being written.
   std::atomic<int64_t> last_error_wall_us;
