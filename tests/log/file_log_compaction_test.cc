@@ -549,7 +549,9 @@ TEST_F(FileLogCompactionTest, CompactorKilledAtRandomMoments) {
   EXPECT_EQ(Replay(ReadAll(*OpenLog(kSegmentBytes))), truth);
   std::printf("%d of %d compactors were killed; a compaction took about %lld us\n", killed,
               kIterations, static_cast<long long>(duration.count()));
-  EXPECT_GE(killed, kIterations / 4);
+  // The kills must land inside compactions often enough to mean something; how often depends
+  // on timing (a third of the time here, once 14 of 60 under ASan on a loaded machine).
+  EXPECT_GE(killed, kIterations / 8);
   EXPECT_LT(killed, kIterations);
 }
 
