@@ -13,6 +13,7 @@
 #include "lib/tree/tree.h"
 #include "tests/support/child_process.h"
 #include "tests/support/temp_dir.h"
+#include "tests/tree/tree_model.h"
 #include "whycache/error.h"
 
 namespace whycache::tree {
@@ -92,15 +93,7 @@ TEST(TreeCrashTest, KilledWriterLeavesTheLastPublishedVersion) {
     ASSERT_GE(applied, model_id);
     while (model_id < applied) ApplyToModel(++model_id, &model);
     ASSERT_EQ(r.KeyCount(), model.size()) << "iteration " << iteration;
-    Iterator it = r.NewIterator();
-    it.SeekToFirst();
-    for (const auto& [k, v] : model) {
-      ASSERT_TRUE(it.Valid());
-      ASSERT_EQ(it.key(), k);
-      ASSERT_EQ(it.value(), v);
-      it.Next();
-    }
-    ASSERT_FALSE(it.Valid());
+    ASSERT_TRUE(MatchesModel(r, model)) << "iteration " << iteration;
 
     // A new writer gets the lock at once and commits.
     Commit(*tree, ++model_id);

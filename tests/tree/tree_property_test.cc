@@ -12,6 +12,7 @@
 
 #include "lib/tree/tree.h"
 #include "tests/support/temp_dir.h"
+#include "tests/tree/tree_model.h"
 
 namespace whycache::tree {
 namespace {
@@ -183,15 +184,7 @@ TEST(TreePropertyTest, MatchesStdMap) {
     }
     if (batches % 3000 == 0) {
       tree->Verify();
-      Iterator it = r.NewIterator();
-      it.SeekToFirst();
-      for (const auto& [k, v] : model) {
-        ASSERT_TRUE(it.Valid());
-        ASSERT_EQ(it.key(), k);
-        ASSERT_EQ(it.value(), v);
-        it.Next();
-      }
-      ASSERT_FALSE(it.Valid());
+      ASSERT_TRUE(MatchesModel(r, model));
     }
   }
   tree->Verify();
