@@ -471,8 +471,6 @@ int RunDemo(const Invocation& inv) {
   }
 
   const uint64_t head = OpenChangeLog(log_uri)->HeadId();
-  std::printf("  log         %llu bytes on disk at update %llu\n",
-              static_cast<ull>(DirectoryBytes(dir.path() + "/log")), static_cast<ull>(head));
   for (size_t m = 0; m < machines.size(); ++m) {
     ok = CheckMachine(machines[m], MachineName(m), head) && ok;
   }
@@ -508,6 +506,9 @@ int RunDemo(const Invocation& inv) {
         Milliseconds(Clock::now() - catch_up_start));
   }
   ok = CheckMachine(machine_c, 'C', head + kBatchesAfterSnapshot) && ok;
+  std::printf("  log         %llu bytes on disk at the end, update %llu\n",
+              static_cast<ull>(DirectoryBytes(dir.path() + "/log")),
+              static_cast<ull>(head + kBatchesAfterSnapshot));
 
   if (args.Has("--keep")) {
     std::printf(

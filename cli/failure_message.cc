@@ -30,21 +30,35 @@ std::string FailureMessage(const Error& error) {
   std::string message = std::string("whycache: ") + error.what();
   if (IsOutOfSpace(error)) {
     message +=
-        "; free space on the file's filesystem (or raise the quota or the file size limit, "
-        "`ulimit -f`), or point --state or the output file at another filesystem, then retry";
+        "; free space on the filesystem that holds it (or raise the quota, or the file size "
+        "limit of `ulimit -f`), then retry";
   }
   return message;
 }
 
+namespace {
+
+[[noreturn]] void ThrowStdoutError(int err) {
+  throw Error(Error::Code::kIOError, "cannot write to standard output: " +
+                                         std::string(std::strerror(err != 0 ? err : EIO)));
+}
+
+}  // namespace
+
+void WriteStdout(std::string_view bytes) {
+  if (std::fwrite(bytes.data(), 1, bytes.size(), stdout) != bytes.size()) ThrowStdoutError(errno);
+  FlushStdout();
+}
+
 void FlushStdout() {
-  std::cout.flush();
+  // A write that failed earlier, when a full buffer was flushed, left its errno: the writes
+  // after it fail the same way and nothing else runs between. Otherwise this flush sets it.
+  if (std::ferror(stdout) || !std::cout) ThrowStdoutError(errno);
   errno = 0;
-  const bool lost = std::fflush(stdout) != 0 || std::ferror(stdout) || !std::cout;
-  if (lost) {
-    const int err = errno != 0 ? errno : EIO;
-    throw Error(Error::Code::kIOError,
-                "cannot write to standard output: " + std::string(std::strerror(err)));
-  }
+  std::cout.flush();
+  int err = errno;
+  if (std::fflush(stdout) != 0 && err == 0) err = errno;
+  if (!std::cout || std::ferror(stdout)) ThrowStdoutError(err);
 }
 
 }  // namespace whycache::cli

@@ -3,6 +3,7 @@
 #define WHYCACHE_CLI_FAILURE_MESSAGE_H_
 
 #include <string>
+#include <string_view>
 
 #include "whycache/error.h"
 
@@ -16,6 +17,9 @@ std::string FailureMessage(const Error& error);
 // Flushes stdout; throws Error(kIOError) if anything written to it was lost (a full disk, a
 // closed pipe), so that a command whose output is incomplete does not exit 0.
 void FlushStdout();
+
+// Writes `bytes` to stdout and flushes it; throws as FlushStdout does.
+void WriteStdout(std::string_view bytes);
 
 }  // namespace whycache::cli
 

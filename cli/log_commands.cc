@@ -78,9 +78,8 @@ void PrintUpdates(const std::vector<Update>& updates) {
       out += '\n';
     }
   }
-  std::fwrite(out.data(), 1, out.size(), stdout);
   // Flushed per page: a follower's reader sees each update as it comes.
-  FlushStdout();
+  WriteStdout(out);
 }
 
 }  // namespace
