@@ -3,7 +3,6 @@
 #define WHYCACHE_CLI_FAILURE_MESSAGE_H_
 
 #include <string>
-#include <string_view>
 
 #include "whycache/error.h"
 
@@ -13,13 +12,6 @@ namespace whycache::cli {
 // that could not grow (no space left, a quota or a file size limit) gets what to do appended:
 // the library's message names the file and the system's reason, not the remedy.
 std::string FailureMessage(const Error& error);
-
-// Flushes stdout; throws Error(kIOError) if anything written to it was lost (a full disk, a
-// closed pipe), so that a command whose output is incomplete does not exit 0.
-void FlushStdout();
-
-// Writes `bytes` to stdout and flushes it; throws as FlushStdout does.
-void WriteStdout(std::string_view bytes);
 
 }  // namespace whycache::cli
 

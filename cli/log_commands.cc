@@ -11,7 +11,7 @@
 
 #include "cli/command_args.h"
 #include "cli/exit_status.h"
-#include "cli/failure_message.h"
+#include "cli/output.h"
 #include "cli/progress.h"
 #include "lib/format/escape.h"
 #include "whycache/change_log.h"

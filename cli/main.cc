@@ -8,6 +8,7 @@
 #include "cli/exit_status.h"
 #include "cli/failure_message.h"
 #include "cli/invocation.h"
+#include "cli/output.h"
 #include "whycache/error.h"
 #include "whycache/version.h"
 

@@ -74,4 +74,11 @@ expect_out ok
 expect_status 0 snapshot info "$kept/machine-a.snapshot"
 expect_mentions out "$snapshot_bytes bytes on disk"
 
+# A directory it cannot make: exit 6, naming it and what to do.
+: >"$WORK/a-file"
+TMPDIR="$WORK/a-file" expect_status 6 demo --seconds 1
+expect_mentions err "$WORK/a-file/whycache-demo-"
+expect_mentions err "set TMPDIR elsewhere"
+expect_one_line_err
+
 cli_test_end
