@@ -461,7 +461,8 @@ int RunDemo(const Invocation& inv) {
       bytes_after >> horizon >> compact_ms) {
     std::printf(
         "  compaction  mid-run at update %llu, while writing: removed %llu mutations, kept %llu; "
-        "log %llu -> %llu bytes in %.1f ms (deletes kept 7 days, horizon %llu)\n",
+        "log %llu -> %llu bytes (the writer's appends meanwhile included) in %.1f ms; deletes "
+        "are kept 7 days: horizon %llu\n",
         static_cast<ull>(compacted_at), static_cast<ull>(removed), static_cast<ull>(kept),
         static_cast<ull>(bytes_before), static_cast<ull>(bytes_after), compact_ms,
         static_cast<ull>(horizon));
