@@ -1,6 +1,7 @@
 #include "cli/cache_commands.h"
 
 #include <chrono>
+#include <filesystem>
 #include <iostream>
 #include <string>
 
@@ -185,6 +186,14 @@ int RunSnapshot(const Invocation& inv) {
     return kExitOk;
   }
   if (action == "create") {
+    // The snapshot is renamed over FILE: a device, pipe or directory there would be replaced.
+    std::error_code ignored;
+    const auto status = std::filesystem::status(file, ignored);
+    if (std::filesystem::exists(status) && !std::filesystem::is_regular_file(status)) {
+      throw Error(Error::Code::kInvalidArgument,
+                  "snapshot create: " + file +
+                      " exists and is not a regular file; name a new file or an old snapshot");
+    }
     auto cache = OpenCache(inv);
     PrintSnapshotInfo("created", file, cache->CreateSnapshot(file, TerminalProgress("snapshot")));
     return kExitOk;

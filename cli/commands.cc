@@ -9,29 +9,143 @@
 namespace whycache::cli {
 namespace {
 
+// `details` ends with examples; lines stay under 80 columns for a terminal.
 constexpr std::array kCommands = {
-    Command{"init", "", "create the change log's storage (directory or tables); idempotent", "",
+    Command{"init", "", "create the change log's storage (directory or tables); idempotent",
+            "Creates the directory of a file: log, or the tables of schema/ in a mysql://\n"
+            "database (which must exist, with a user allowed to create tables). Running it\n"
+            "again on an initialized log changes nothing. Needs --log.\n"
+            "\n"
+            "examples:\n"
+            "  whycache --log file:/var/lib/flags/log init\n"
+            "  WHYCACHE_MYSQL_PASSWORD=... whycache --log mysql://app@db1:3306/flags init",
             RunInit},
     Command{"set", "KEY VALUE [KEY VALUE ...] | --stdin KEY",
-            "append one atomic batch of sets; prints the update id", "", RunSet},
-    Command{"del", "KEY [KEY ...]", "append one atomic batch of deletes; prints the update id", "",
+            "append one atomic batch of sets; prints the update id",
+            "All pairs become one batch with one update id: every machine applies all of\n"
+            "them or none. With --stdin the value is stdin's exact bytes (NUL, newlines and\n"
+            "all), for binary values or values too long for a command line. Keys up to\n"
+            "4 KiB, values up to 64 MiB. Needs --log; the local state changes only once a\n"
+            "machine applies the update (`whycache update --wait-for ID`).\n"
+            "\n"
+            "examples:\n"
+            "  whycache set flag:checkout:new-ui on flag:search:v2 off\n"
+            "  whycache set --stdin model:weights < weights.bin",
+            RunSet},
+    Command{"del", "KEY [KEY ...]", "append one atomic batch of deletes; prints the update id",
+            "Deleting a key that does not exist is not an error: the delete is logged and\n"
+            "applied like any other. Needs --log.\n"
+            "\n"
+            "example:\n"
+            "  whycache del perm:user:42:admin perm:user:42:billing",
             RunDel},
     Command{"update", "[--wait-for ID] [--timeout-ms MS]",
-            "apply new updates to the local state now", "", RunUpdate},
-    Command{"get", "[--raw] KEY", "print a key's value from the local state (exit 1 if absent)", "",
+            "apply new updates to the local state now; prints the applied id",
+            "Polls the log at once, ignoring the machine's poll interval, and applies what\n"
+            "is new to the state file (--state), creating it if missing. With --wait-for,\n"
+            "keeps applying until update ID is applied (read-your-writes for scripts); it\n"
+            "fails with exit 6 if that has not happened within --timeout-ms (default\n"
+            "10000). Needs --state and --log.\n"
+            "\n"
+            "examples:\n"
+            "  whycache update\n"
+            "  id=$(whycache set k v) && whycache update --wait-for \"$id\" --timeout-ms 2000",
+            RunUpdate},
+    Command{"get", "[--raw] KEY", "print a key's value from the local state (exit 1 if absent)",
+            "Reads the state file (--state) as it is; it does not poll the log first (run\n"
+            "`update` for that). Prints the value with bytes outside printable ASCII, tab,\n"
+            "newline and backslash escaped as \\xNN, then a newline; --raw prints the exact\n"
+            "bytes and nothing else. A missing key exits 1 with a message on stderr.\n"
+            "\n"
+            "examples:\n"
+            "  whycache get flag:checkout:new-ui\n"
+            "  whycache get --raw model:weights > weights.bin",
             RunGet},
     Command{"scan", "[PREFIX] [--limit N] [--keys-only] [--json]",
-            "print the entries under a prefix in key order", "", RunScan},
-    Command{"stats", "[--json]", "print figures about the local state and the log", "", RunStats},
+            "print the entries under a prefix in key order",
+            "One line per entry, in byte order of the keys: KEY<TAB>VALUE, with bytes\n"
+            "outside printable ASCII, tab, newline and backslash escaped as \\xNN. With\n"
+            "--json, one object per line, {\"key\":...,\"value\":...}, where byte b reads back\n"
+            "as code point b. --keys-only leaves the values out; --limit N stops after N\n"
+            "entries. Reads the local state only (--state).\n"
+            "\n"
+            "examples:\n"
+            "  whycache scan perm:user:42:\n"
+            "  whycache scan flag: --keys-only --limit 20\n"
+            "  whycache scan --json | jq -r .key",
+            RunScan},
+    Command{"stats", "[--json]", "print figures about the local state and the log",
+            "Keys, applied id and the log head at the last poll (ids_behind, lag_us), bytes\n"
+            "used and file size, the oldest pinned version and its age (a long read keeps\n"
+            "space from being reused), the machine's poll and apply counters, resyncs and\n"
+            "the last poll error. --json gives one object for monitoring.\n"
+            "\n"
+            "examples:\n"
+            "  whycache stats\n"
+            "  whycache stats --json | jq .lag_us",
+            RunStats},
     Command{"compact", "[--before ID] [--tombstone-retention-s N] [--json]",
-            "rewrite the log's history before ID", "", RunCompact},
+            "rewrite the log's history before ID",
+            "Keeps only the newest entry of each key among the updates below ID (default:\n"
+            "all of them), with its original id. Deletes are kept as tombstones for\n"
+            "--tombstone-retention-s seconds (default 7 days), then dropped, which raises\n"
+            "the log's horizon: machines below it resync by themselves. Writers and\n"
+            "machines carry on meanwhile; a second compaction waits for the first. Prints\n"
+            "the mutations removed and kept and the bytes before and after; --json gives\n"
+            "removed, kept, bytes_before, bytes_after and horizon. Needs --log.\n"
+            "\n"
+            "examples:\n"
+            "  whycache compact --json\n"
+            "  whycache compact --before 120000",
+            RunCompact},
     Command{"snapshot", "create|restore|info FILE",
-            "write, restore or verify a snapshot of the local state", "", RunSnapshot},
-    Command{"check", "[--against-log]", "verify the local state (exit 3 if it is damaged)", "",
+            "write, restore or verify a snapshot of the local state",
+            "create FILE   writes the local state (--state) to FILE, a compressed,\n"
+            "              checksummed file; FILE only ever holds a complete snapshot.\n"
+            "restore FILE  replaces the local state with FILE, then `update` catches up\n"
+            "              from the log (needs --log). Refuses a damaged snapshot, one of\n"
+            "              another dataset or one older than the log's horizon (exit 5\n"
+            "              or 2), leaving the state as it was.\n"
+            "info FILE     reads and verifies FILE: update id, keys, format version.\n"
+            "\n"
+            "examples:\n"
+            "  whycache snapshot create /backups/flags.snap\n"
+            "  whycache --state /dev/shm/flags.state snapshot restore /backups/flags.snap",
+            RunSnapshot},
+    Command{"check", "[--against-log]", "verify the local state (exit 3 if it is damaged)",
+            "Walks the state file (--state) and checks its structure and checksums; prints\n"
+            "`ok`, or what is wrong and exits 3. A damaged file is reported and left as it\n"
+            "is; the next `update` moves it aside and rebuilds it. With --against-log, also\n"
+            "replays the log (--log) to the same id in memory and compares.\n"
+            "\n"
+            "examples:\n"
+            "  whycache check\n"
+            "  whycache check --against-log",
             RunCheck},
-    Command{"tail", "[--from ID] [--follow]", "print the log's updates in id order", "", RunTail},
+    Command{"tail", "[--from ID] [--follow]", "print the log's updates in id order",
+            "One line per mutation: ID<TAB>set<TAB>KEY<TAB>VALUE or ID<TAB>del<TAB>KEY,\n"
+            "escaped as in scan, for the updates after ID (default: the whole retained\n"
+            "log). With --follow, keeps printing new updates until SIGINT or SIGTERM, then\n"
+            "exits 0. Needs --log only.\n"
+            "\n"
+            "examples:\n"
+            "  whycache tail --from 1200\n"
+            "  whycache tail --follow | grep flag:",
+            RunTail},
     Command{"demo", "[--keep] [--seconds N] [--readers N]",
-            "run the main job on a temporary file log and report", "", RunDemo},
+            "run the main job on a temporary file log and report",
+            "In a new temporary directory (under $TMPDIR, else /tmp): a file log, machines\n"
+            "A and B, --readers reader processes per machine (default 2, at most 16) that\n"
+            "call update() before each request of zero-copy reads, and a writer of flags\n"
+            "and permissions for --seconds (default 3, at most 60); a compaction while they\n"
+            "run; checks that every machine equals the log replayed; and a machine C\n"
+            "bootstrapped from a snapshot. Prints what it measured and exits 3 if a check\n"
+            "fails. The directory is removed unless --keep. --state and --log are ignored.\n"
+            "\n"
+            "examples:\n"
+            "  whycache demo\n"
+            "  whycache demo --seconds 10 --readers 4 --keep",
+            RunDemo},
     Command{"bench", "[--quick] [--json]", "run the built-in benchmark suite", "", nullptr},
 };
 

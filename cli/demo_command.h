@@ -7,9 +7,10 @@
 namespace whycache::cli {
 
 // In a fresh temporary directory: a file log, two machines' state files, reader processes that
-// call update() before each simulated request and read with zero copy, and a writer of a
-// feature-flag and permission workload; then checks that both machines equal the log replayed.
-// Prints what it measured; returns non-zero if a check fails.
+// call update() before each simulated request and read with zero copy, a writer of a
+// feature-flag and permission workload, and a compaction while they run; then checks that both
+// machines equal the log replayed, and bootstraps a third machine from a snapshot. Prints what
+// it measured; returns kExitCheckFailed if a check fails. Removes the directory unless --keep.
 int RunDemo(const Invocation& inv);
 
 }  // namespace whycache::cli

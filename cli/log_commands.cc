@@ -11,6 +11,7 @@
 
 #include "cli/command_args.h"
 #include "cli/exit_status.h"
+#include "cli/output.h"
 #include "cli/progress.h"
 #include "lib/format/escape.h"
 #include "whycache/change_log.h"
@@ -77,9 +78,8 @@ void PrintUpdates(const std::vector<Update>& updates) {
       out += '\n';
     }
   }
-  if (std::fwrite(out.data(), 1, out.size(), stdout) != out.size() || std::fflush(stdout) != 0) {
-    throw Error(Error::Code::kIOError, "cannot write to stdout");
-  }
+  // Flushed per page: a follower's reader sees each update as it comes.
+  WriteStdout(out);
 }
 
 }  // namespace

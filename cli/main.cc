@@ -6,7 +6,9 @@
 
 #include "cli/commands.h"
 #include "cli/exit_status.h"
+#include "cli/failure_message.h"
 #include "cli/invocation.h"
+#include "cli/output.h"
 #include "whycache/error.h"
 #include "whycache/version.h"
 
@@ -91,9 +93,11 @@ int Run(const std::vector<std::string>& argv) {
 
 int main(int argc, char** argv) {
   try {
-    return whycache::cli::Run(std::vector<std::string>(argv + 1, argv + argc));
+    const int status = whycache::cli::Run(std::vector<std::string>(argv + 1, argv + argc));
+    whycache::cli::FlushStdout();
+    return status;
   } catch (const whycache::Error& e) {
-    std::cerr << "whycache: " << e.what() << "\n";
+    std::cerr << whycache::cli::FailureMessage(e) << "\n";
     return whycache::cli::ExitStatusFor(e.code());
   } catch (const std::exception& e) {
     std::cerr << "whycache: " << e.what() << "\n";

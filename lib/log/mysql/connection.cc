@@ -105,21 +105,29 @@ void MysqlConnection::EnsureConnected() {
     if (IsConnectionLost(e)) throw;
     switch (e.getErrorCode()) {
       case 1045:  // Access denied (wrong user or password).
-        throw Error(
-            Error::Code::kUnavailable,
-            "MySQL refused the login of " + uri_.Endpoint() +
-                " (access denied): check WHYCACHE_MYSQL_PASSWORD" +
-                (uri_.defaults_file.empty() ? std::string()
-                                            : " and the password in " + uri_.defaults_file));
+        throw Error(Error::Code::kUnavailable, "MySQL refused the login of " + uri_.Endpoint() +
+                                                   " (access denied): " + PasswordAdvice());
       case 1044:  // Access denied to the database.
       case 1049:  // Unknown database.
-        throw Error(Error::Code::kUnavailable, "MySQL at " + uri_.Endpoint() +
-                                                   " cannot open database '" + uri_.database +
-                                                   "': " + e.what());
+        throw Error(Error::Code::kUnavailable,
+                    "MySQL at " + uri_.Endpoint() + " cannot open database '" + uri_.database +
+                        "': " + e.what() + "; create it, or grant " + uri_.user + " access to it");
       default:
         ThrowUnreachable(e);
     }
   }
+}
+
+std::string MysqlConnection::PasswordAdvice() const {
+  if (!uri_.defaults_file.empty()) {
+    return "check the password of the [client] group in " + uri_.defaults_file +
+           " (named by defaults-file)";
+  }
+  if (getenv("WHYCACHE_MYSQL_PASSWORD") == nullptr) {
+    return "WHYCACHE_MYSQL_PASSWORD is not set: set it to the password of " + uri_.user +
+           ", or name an option file with &defaults-file=PATH";
+  }
+  return "check the password in WHYCACHE_MYSQL_PASSWORD";
 }
 
 void MysqlConnection::Drop() {

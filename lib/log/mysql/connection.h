@@ -86,6 +86,8 @@ class MysqlConnection {
   void WaitBeforeRetry(int attempt, std::chrono::steady_clock::time_point deadline,
                        const sql::SQLException& cause);
   [[noreturn]] void ThrowUnreachable(const sql::SQLException& cause) const;
+  // What to check after a refused login: where this connection took its password from.
+  std::string PasswordAdvice() const;
 
   const MysqlUri uri_;
   const std::chrono::milliseconds reconnect_budget_;
