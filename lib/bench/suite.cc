@@ -47,7 +47,7 @@ SuiteConfig FullSuite() {
   c.gets_per_repetition = 1'000'000;
   c.update_calls = 10'000'000;
   c.polls = 5'000;
-  c.apply_mutations = 2'000;
+  c.apply_mutations = 200'000;
   c.lag_samples = 200;
   c.compact_mutations = 1'000'000;
   c.compact_keys = 10'000;
@@ -61,11 +61,11 @@ SuiteConfig QuickSuite() {
   c.mode = "quick";
   c.repetitions = 3;
   c.get_keys = 200'000;
-  c.large_get_keys = 500'000;
+  c.large_get_keys = 300'000;
   c.gets_per_repetition = 200'000;
   c.update_calls = 2'000'000;
   c.polls = 1'000;
-  c.apply_mutations = 100'000;
+  c.apply_mutations = 50'000;
   c.lag_samples = 30;
   c.compact_mutations = 200'000;
   c.compact_keys = 2'000;
