@@ -36,7 +36,7 @@ constexpr std::array kCommands = {
     Command{"bench", "[--quick | --smoke] [--json] [--dir DIR]",
             "run the built-in benchmark suite and print a table of its figures",
             "Measures, in one run and with peers side by side: point gets on the tree against\n"
-            "std::unordered_map and LMDB (1M keys x 100 B and 10M x 16 B; --quick 200k and 1M),\n"
+            "std::unordered_map and LMDB (1M keys x 100 B and 10M x 16 B; --quick 200k and 300k),\n"
             "gets through the Cache against the raw tree, Update() with and without a poll due,\n"
             "apply throughput and replication lag on a file log, snapshots, compaction, and the\n"
             "file log's appends and tail reads. Each figure is the median of several repetitions\n"

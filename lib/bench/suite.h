@@ -14,7 +14,7 @@
 namespace whycache::bench {
 
 struct SuiteConfig {
-  std::string mode;
+  std::string mode;  // Names the run in the report: "full", "quick" or "smoke".
   int repetitions = 5;
   size_t get_keys = 0;        // Point gets on keys x 100-byte values...
   size_t large_get_keys = 0;  // ...and on keys x 16-byte values.
@@ -36,7 +36,8 @@ struct SuiteConfig {
 
 // The full suite: 1M keys x 100 B and 10M keys x 16 B; a few minutes.
 SuiteConfig FullSuite();
-// Smaller data sets and fewer repetitions: well under a minute on two cores.
+// Smaller data sets and fewer repetitions: about 20 s of CPU, under a minute on two cores
+// unless other work keeps them busy.
 SuiteConfig QuickSuite();
 // Tiny data sets: seconds. Shows that every measurement runs; its figures mean little.
 SuiteConfig SmokeSuite();

@@ -109,6 +109,9 @@ for row in "get, 2,000 keys x 100 B" "get via Cache vs tree" "Update(), no poll 
 done
 [[ -z "$(ls -A "$WORK" | grep whycache-bench)" ]] || fail "bench left its directory in $WORK"
 
+"$WHYCACHE" bench --help >"$WORK/help" 2>&1 || fail "bench --help exited $?"
+grep -q -- "--quick" "$WORK/help" && grep -q "example: whycache bench" "$WORK/help" ||
+  fail "bench --help does not describe the options: $(cat "$WORK/help")"
 "$WHYCACHE" bench --quick --smoke >/dev/null 2>"$WORK/err"
 [[ $? == 2 ]] || fail "bench --quick --smoke should be a usage error"
 "$WHYCACHE" bench extra >/dev/null 2>"$WORK/err"
