@@ -5,7 +5,8 @@
 set -u
 
 WHYCACHE="$1"
-WORK="$(mktemp -d "${TEST_TMPDIR:-/tmp}/cli-bench-XXXXXX")"
+# Under Bazel's per-test directory, else $TMPDIR.
+WORK="$(mktemp -d -p "${TEST_TMPDIR:-}" cli-bench-XXXXXX)"
 trap 'rm -rf "$WORK"' EXIT
 FAILURES=0
 
