@@ -15,7 +15,6 @@ struct Command {
   std::string_view summary;  // One line for the command list.
   std::string_view details;  // Extra paragraphs for `whycache COMMAND --help`; may be empty.
   // Runs the command and returns its exit status; may throw whycache::Error.
-  // Null while the command is not implemented yet.
   int (*run)(const Invocation&);
 };
 

@@ -81,10 +81,6 @@ int Run(const std::vector<std::string>& argv) {
     PrintCommandHelp(*command);
     return kExitOk;
   }
-  if (command->run == nullptr) {
-    std::cerr << "whycache: '" << command->name << "' is not implemented yet in this version\n";
-    return kExitUsage;
-  }
   return command->run(inv);
 }
 

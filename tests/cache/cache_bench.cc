@@ -9,20 +9,18 @@
 //                              through the raw tree, one transaction per get, same file.
 //   BM_Snapshot/K/V            snapshot create and restore of K keys x V-byte values: MB/s of
 //                              keys and values each way, and the file's size against them.
-#include <signal.h>
-
-#include <algorithm>
 #include <chrono>
-#include <cstdio>
 #include <random>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "benchmark/benchmark.h"
+#include "lib/bench/loaded_cache.h"
+#include "lib/bench/replication_lag.h"
+#include "lib/bench/timing.h"
+#include "lib/bench/workload.h"
 #include "lib/tree/tree.h"
 #include "tests/log/log_backends.h"
-#include "tests/support/child_process.h"
 #include "tests/support/temp_dir.h"
 #include "whycache/cache.h"
 
@@ -30,12 +28,6 @@ namespace whycache::testing {
 namespace {
 
 using std::chrono::milliseconds;
-
-std::string Key(uint64_t n) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "key:%016llx", static_cast<unsigned long long>(n));
-  return buf;
-}
 
 // A fresh log of the backend and a machine reading it, for one benchmark.
 struct Setup {
@@ -74,12 +66,7 @@ void BM_Apply(benchmark::State& state, ChangeLogBackend backend) {
   {
     auto log = s.fresh->Open({});
     std::mt19937_64 rng(1);
-    const std::string value(100, 'v');
-    for (int b = 0; b < kBatches; ++b) {
-      std::vector<Mutation> batch;
-      for (int i = 0; i < kPerBatch; ++i) batch.push_back(Mutation::Set(Key(rng()), value));
-      log->Append(batch);
-    }
+    bench::AppendRandomKeys(*log, kBatches * kPerBatch, kPerBatch, std::string(100, 'v'), rng);
   }
   int round = 0;
   for (auto _ : state) {
@@ -97,122 +84,65 @@ void BM_ReplicationLag(benchmark::State& state, ChangeLogBackend backend) {
   Setup a(backend);
   CacheOptions b_options = a.options;
   b_options.state_path = a.dir.File("machine-b.state");
-  Cache::Open(b_options);
-  // Machine B: one process serving "requests": Update(), then read.
-  ChildProcess b([&] {
-    auto cache = Cache::Open(b_options);
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(5);
-    while (std::chrono::steady_clock::now() < deadline) {
-      cache->Update();
-      std::this_thread::sleep_for(std::chrono::microseconds(200));
-    }
-    return 0;
-  });
-  auto reader = Cache::Open(b_options);
   std::vector<double> lags_ms;
-  uint64_t n = 0;
-  std::mt19937_64 rng(3);
-  for (auto _ : state) {
-    // Write at a random phase of B's poll schedule, as independent writers do.
-    state.PauseTiming();
-    std::this_thread::sleep_for(std::chrono::microseconds(rng() % 50'000));
-    state.ResumeTiming();
-    const std::string value = std::to_string(++n);
-    a.cache->Set("lag", value);
-    const auto written = std::chrono::steady_clock::now();
-    while (reader->Get("lag") != value) std::this_thread::sleep_for(std::chrono::microseconds(100));
-    lags_ms.push_back(
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - written)
-            .count());
+  {
+    bench::ReplicationLagProbe probe(a.options, b_options, 3);
+    for (auto _ : state) {
+      state.PauseTiming();
+      probe.WaitRandomPhase();
+      state.ResumeTiming();
+      lags_ms.push_back(probe.SampleMs());
+    }
   }
-  b.Signal(SIGKILL);
-  std::sort(lags_ms.begin(), lags_ms.end());
-  state.counters["p50_ms"] = lags_ms[lags_ms.size() / 2];
-  state.counters["p99_ms"] = lags_ms[lags_ms.size() * 99 / 100];
+  state.counters["p50_ms"] = bench::Percentile(lags_ms, 0.5);
+  state.counters["p99_ms"] = bench::Percentile(lags_ms, 0.99);
   state.counters["interval_ms"] = static_cast<double>(a.options.poll_interval.count());
 }
 
 // One state file of 1M keys x 100-byte values shared by the two get benchmarks.
-struct GetData {
-  GetData() {
-    constexpr int kKeys = 1'000'000;
-    Setup* s = new Setup(FileLogBackend());
-    setup.reset(s);
-    auto log = s->fresh->Open({});
-    std::mt19937_64 rng(7);
-    std::vector<Mutation> batch;
-    for (int i = 0; i < kKeys; ++i) {
-      keys.push_back(Key(rng()));
-      batch.push_back(Mutation::Set(keys.back(), std::string(100, 'v')));
-      if (batch.size() == 10'000) {
-        log->Append(batch);
-        batch.clear();
-      }
-    }
-    s->cache->UpdateNow();
-    std::shuffle(keys.begin(), keys.end(), rng);
-    // Fault every page in first, so that neither benchmark pays for that and their order does
-    // not matter.
-    ReadTransaction txn = s->cache->BeginRead();
-    for (const std::string& key : keys) benchmark::DoNotOptimize(txn.Get(key));
-  }
-  std::unique_ptr<Setup> setup;
-  std::vector<std::string> keys;
-};
-
-GetData& Data() {
-  static GetData* data = new GetData();
+bench::LoadedCache& Data() {
+  static TempDir* dir = new TempDir();
+  static bench::LoadedCache* data = new bench::LoadedCache(dir->path(), 1'000'000, 100, 7);
   return *data;
 }
 
 void BM_GetCache(benchmark::State& state) {
-  GetData& d = Data();
-  Cache& cache = *d.setup->cache;
+  bench::LoadedCache& d = Data();
+  Cache& cache = d.cache();
+  const std::vector<std::string>& keys = d.keys();
   size_t i = 0;
   for (auto _ : state) {
     ReadTransaction txn = cache.BeginRead();
-    benchmark::DoNotOptimize(txn.Get(d.keys[i++ % d.keys.size()]));
+    benchmark::DoNotOptimize(txn.Get(keys[i++ % keys.size()]));
   }
 }
 BENCHMARK(BM_GetCache);
 
 void BM_GetTree(benchmark::State& state) {
-  GetData& d = Data();
-  auto tree = tree::Tree::Open(d.setup->options.state_path);
+  bench::LoadedCache& d = Data();
+  auto tree = tree::Tree::Open(d.options().state_path);
+  const std::vector<std::string>& keys = d.keys();
   size_t i = 0;
   for (auto _ : state) {
     tree::ReadTxn txn = tree->BeginRead();
-    benchmark::DoNotOptimize(txn.Get(d.keys[i++ % d.keys.size()]));
+    benchmark::DoNotOptimize(txn.Get(keys[i++ % keys.size()]));
   }
 }
 BENCHMARK(BM_GetTree);
 
 void BM_Snapshot(benchmark::State& state) {
   const uint64_t keys = static_cast<uint64_t>(state.range(0));
-  const std::string value(static_cast<size_t>(state.range(1)), 'v');
-  Setup a(FileLogBackend());
-  {
-    auto log = a.fresh->Open({});
-    std::mt19937_64 rng(9);
-    std::vector<Mutation> batch;
-    for (uint64_t i = 0; i < keys; ++i) {
-      batch.push_back(Mutation::Set(Key(rng()), value));
-      if (batch.size() == 10'000 || i + 1 == keys) {
-        log->Append(batch);
-        batch.clear();
-      }
-    }
-  }
-  a.cache->UpdateNow();
-  CacheOptions b_options = a.options;
-  b_options.state_path = a.dir.File("machine-b.state");
+  TempDir dir;
+  bench::LoadedCache a(dir.path(), keys, static_cast<size_t>(state.range(1)), 9);
+  CacheOptions b_options = a.options();
+  b_options.state_path = dir.File("machine-b.state");
   auto b = Cache::Open(b_options);
-  const std::string path = a.dir.File("bench.snapshot");
+  const std::string path = dir.File("bench.snapshot");
   double create_s = 0, restore_s = 0;
   SnapshotInfo info;
   for (auto _ : state) {
     auto start = std::chrono::steady_clock::now();
-    info = a.cache->CreateSnapshot(path);
+    info = a.cache().CreateSnapshot(path);
     create_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     start = std::chrono::steady_clock::now();
     b->RestoreSnapshot(path);

@@ -8,29 +8,12 @@
 #include <string_view>
 #include <vector>
 
+#include "lib/bench/workload.h"
+
 namespace whycache::testing {
 namespace {
 
-constexpr size_t kValueBytes = 100;
 constexpr size_t kTailMutations = 1'000'000;
-
-// Printable pseudo-random text: compresses a little, like typical values.
-std::string RandomValue(std::mt19937_64& rng) {
-  static constexpr std::string_view kAlphabet =
-      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789:/_-";
-  std::string v(kValueBytes, '\0');
-  for (char& c : v) c = kAlphabet[rng() % kAlphabet.size()];
-  return v;
-}
-
-std::vector<Mutation> MakeBatch(std::mt19937_64& rng, size_t keys, uint64_t serial) {
-  std::vector<Mutation> batch;
-  batch.reserve(keys);
-  for (size_t i = 0; i < keys; ++i) {
-    batch.push_back(Mutation::Set("key:" + std::to_string(serial * keys + i), RandomValue(rng)));
-  }
-  return batch;
-}
 
 // Appends batches of `keys` mutations; items are mutations (keys), the time per iteration is
 // the latency of one append.
@@ -41,7 +24,7 @@ void BM_Append(benchmark::State& state, const BenchBackend* backend, size_t keys
   std::mt19937_64 rng(1);
   // A few distinct batches, prepared outside the timed loop.
   std::vector<std::vector<Mutation>> batches;
-  for (uint64_t i = 0; i < 8; ++i) batches.push_back(MakeBatch(rng, keys, i));
+  for (uint64_t i = 0; i < 8; ++i) batches.push_back(bench::SerialBatch(rng, keys, i));
   size_t n = 0;
   for (auto _ : state) {
     benchmark::DoNotOptimize(log->Append(batches[n++ % batches.size()]));
@@ -59,7 +42,7 @@ BenchLog& TailLog(const BenchBackend& backend, size_t batch_keys) {
     std::unique_ptr<ChangeLog> log = fresh->Open();
     std::mt19937_64 rng(2);
     for (uint64_t i = 0; i < kTailMutations / batch_keys; ++i) {
-      log->Append(MakeBatch(rng, batch_keys, i));
+      log->Append(bench::SerialBatch(rng, batch_keys, i));
     }
   }
   return *fresh;
@@ -71,15 +54,7 @@ void BM_Tail(benchmark::State& state, const BenchBackend* backend, size_t batch_
   size_t mutations = 0;
   for (auto _ : state) {
     std::unique_ptr<ChangeLog> log = fresh.Open();
-    uint64_t after = 0;
-    size_t read = 0;
-    // One page per iteration; the log's size bounds the count.
-    for (size_t page = 0; page < kTailMutations; ++page) {
-      const std::vector<Update> updates = log->ReadAfter(after, 1000);
-      if (updates.empty()) break;
-      for (const Update& u : updates) read += u.mutations.size();
-      after = updates.back().id;
-    }
+    const size_t read = bench::ReadAllMutations(*log, kTailMutations);
     if (read != kTailMutations) state.SkipWithError("the tail did not read every mutation");
     mutations += read;
   }
@@ -92,7 +67,7 @@ void BM_EmptyPoll(benchmark::State& state, const BenchBackend* backend) {
   std::unique_ptr<ChangeLog> writer = fresh->Open();
   std::mt19937_64 rng(3);
   uint64_t head = 0;
-  for (uint64_t i = 0; i < 100; ++i) head = writer->Append(MakeBatch(rng, 10, i));
+  for (uint64_t i = 0; i < 100; ++i) head = writer->Append(bench::SerialBatch(rng, 10, i));
   std::unique_ptr<ChangeLog> reader = fresh->Open();
   uint64_t after = 0;
   while (after < head) after = reader->ReadAfter(after, 1000).back().id;
@@ -112,19 +87,7 @@ void BM_Compact(benchmark::State& state, const BenchBackend* backend) {
   for (auto _ : state) {
     state.PauseTiming();
     std::unique_ptr<BenchLog> fresh = backend->create(FsyncPolicy::kNever);
-    {
-      std::unique_ptr<ChangeLog> writer = fresh->Open();
-      std::vector<Mutation> batch;
-      for (uint64_t i = 0; i < kCompactMutations; ++i) {
-        batch.push_back(
-            Mutation::Set("key:" + std::to_string(i < kCompactKeys ? i : rng() % kCompactKeys),
-                          RandomValue(rng)));
-        if (batch.size() == 100) {
-          writer->Append(batch);
-          batch.clear();
-        }
-      }
-    }
+    bench::AppendOverwriteHistory(*fresh->Open(), kCompactMutations, kCompactKeys, rng);
     std::unique_ptr<ChangeLog> log = fresh->Open();
     state.ResumeTiming();
     result = log->Compact(CompactionOptions{});

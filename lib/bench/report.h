@@ -1,0 +1,55 @@
+// The results of a benchmark run and their two forms: a table for people and one JSON object for
+// machines.
+#ifndef WHYCACHE_LIB_BENCH_REPORT_H_
+#define WHYCACHE_LIB_BENCH_REPORT_H_
+
+#include <array>
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace whycache::bench {
+
+struct Figure {
+  std::string key;  // Its JSON field name, e.g. "tree_ns".
+  // Its name in the table, e.g. "tree"; empty to show the value alone. A figure with neither a
+  // label nor a unit is left out of the table (it is in the JSON).
+  std::string label;
+  double value = 0;
+  // Printed after the value in the table: "x" (a ratio) and "%" stick to the number.
+  std::string unit;
+};
+
+// One row of the table, one member of the JSON object.
+struct Section {
+  std::string key;    // Its JSON member name, e.g. "point_get_100B".
+  std::string title;  // The row's first column, e.g. "get, 200,000 keys x 100 B".
+  std::vector<Figure> figures;
+  // Non-empty when the section was not measured: why, and what to do to measure it.
+  std::string not_measured;
+};
+
+struct Report {
+  std::string mode;  // "full", "quick" or "smoke".
+  int repetitions = 0;
+  std::string directory;                // Where the run's files were.
+  std::array<double, 3> load_before{};  // 1, 5 and 15-minute load averages.
+  std::array<double, 3> load_after{};
+  double seconds = 0;  // Of the whole run.
+  std::vector<Section> sections;
+};
+
+// `n` with its digits in groups of three ("1,000,000"), as people read large counts.
+std::string WithThousands(double n);
+
+// A header line, one row per section and a line on how to read the figures.
+void PrintTable(const Report& report, std::ostream& out);
+
+// One JSON object: {"mode":..., "repetitions":..., "load_average":{"before":[...],"after":[...]},
+// "seconds":..., and per section "KEY":{"measured":true, FIGURE KEY: value, ...} or
+// "KEY":{"measured":false,"note":"..."}}, then a newline.
+void PrintJson(const Report& report, std::ostream& out);
+
+}  // namespace whycache::bench
+
+#endif  // WHYCACHE_LIB_BENCH_REPORT_H_

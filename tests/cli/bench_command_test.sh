@@ -1,0 +1,122 @@
+#!/bin/bash
+# Runs `whycache bench --smoke` (tiny data sets) as JSON and as a table: every row of the suite
+# is there with every figure finite and positive, the MySQL rows say how to measure them, the
+# temporary directory is gone afterwards, and bad arguments are usage errors.
+set -u
+
+WHYCACHE="$1"
+# Under Bazel's per-test directory, else $TMPDIR.
+WORK="$(mktemp -d -p "${TEST_TMPDIR:-}" cli-bench-XXXXXX)"
+trap 'rm -rf "$WORK"' EXIT
+FAILURES=0
+
+fail() {
+  echo "FAIL: $*" >&2
+  FAILURES=$((FAILURES + 1))
+}
+
+# The MySQL rows are measured only with a mysql:// log; the test passes none.
+unset WHYCACHE_LOG WHYCACHE_STATE
+
+"$WHYCACHE" bench --smoke --json --dir "$WORK" >"$WORK/json" 2>"$WORK/err" ||
+  fail "bench --smoke --json exited $?: $(cat "$WORK/err")"
+python3 - "$WORK/json" <<'PY' || fail "the JSON report is incomplete or wrong"
+import json, math, os, sys
+
+with open(sys.argv[1]) as f:
+    text = f.read()
+report = json.loads(text)
+errors = []
+
+def check(condition, message):
+    if not condition:
+        errors.append(message)
+
+def positive(value):
+    return isinstance(value, (int, float)) and math.isfinite(value) and value > 0
+
+measured = {
+    "point_get_100B": ["tree_ns", "unordered_map_ns", "lmdb_ns", "tree_vs_unordered_map",
+                       "tree_vs_lmdb", "tree_state_bytes_per_key", "tree_wall_ns",
+                       "unordered_map_wall_ns", "lmdb_wall_ns", "keys", "value_bytes",
+                       "gets_per_repetition", "repetitions"],
+    "point_get_16B": ["tree_ns", "unordered_map_ns", "lmdb_ns", "tree_vs_unordered_map",
+                      "tree_vs_lmdb", "tree_state_bytes_per_key", "keys", "value_bytes",
+                      "repetitions"],
+    "cache_get": ["cache_ns", "tree_ns", "overhead_pct", "cache_wall_ns", "tree_wall_ns",
+                  "keys", "repetitions"],
+    "snapshot": ["create_MBps", "restore_MBps", "file_bytes", "raw_bytes", "file_per_raw",
+                 "keys", "repetitions"],
+    "update_not_due": ["ns", "wall_ns", "calls_per_repetition", "repetitions"],
+    "apply_file": ["mutations_per_s", "mutations_per_cpu_s", "mutations", "repetitions"],
+    "update_due_nothing_new_file": ["us", "wall_us", "calls_per_repetition", "repetitions"],
+    "replication_lag_file": ["p50_ms", "p99_ms", "samples", "poll_interval_ms"],
+    "file_log_append": ["keys_per_s", "us_per_batch", "batches_per_repetition", "repetitions"],
+    "file_log_tail": ["mutations_per_s", "mutations", "repetitions"],
+    "compaction": ["mutations_per_s", "bytes_before", "bytes_after", "mutations", "keys",
+                   "repetitions"],
+}
+# A difference of two medians: noise may make it zero or negative.
+signed = {("cache_get", "overhead_pct")}
+
+check(report.get("mode") == "smoke", "mode is %r" % report.get("mode"))
+check(isinstance(report.get("repetitions"), int) and report["repetitions"] >= 2,
+      "repetitions is %r" % report.get("repetitions"))
+check(positive(report.get("seconds")), "seconds is %r" % report.get("seconds"))
+for when in ("before", "after"):
+    load = report.get("load_average", {}).get(when)
+    check(isinstance(load, list) and len(load) == 3 and
+          all(math.isfinite(x) and x >= 0 for x in load), "load_average.%s is %r" % (when, load))
+check(not os.path.exists(report.get("directory", "")),
+      "the temporary directory %r is still there" % report.get("directory"))
+
+for section, fields in measured.items():
+    s = report.get(section)
+    if not isinstance(s, dict):
+        errors.append("no section " + section)
+        continue
+    check(s.get("measured") is True, section + " is not measured")
+    for field in fields:
+        value = s.get(field)
+        if (section, field) in signed:
+            check(isinstance(value, (int, float)) and math.isfinite(value),
+                  "%s.%s is %r" % (section, field, value))
+        else:
+            check(positive(value), "%s.%s is %r" % (section, field, value))
+
+p = report.get("replication_lag_file", {})
+check(p.get("p50_ms", 0) <= p.get("p99_ms", -1), "lag p50 above p99: %r" % p)
+c = report.get("compaction", {})
+check(c.get("bytes_after", 0) < c.get("bytes_before", 0), "compaction did not shrink: %r" % c)
+check(report.get("snapshot", {}).get("keys") == report.get("cache_get", {}).get("keys"),
+      "the snapshot is not of the machine the gets ran on")
+
+for section in ("apply_mysql", "update_due_nothing_new_mysql", "replication_lag_mysql"):
+    s = report.get(section, {})
+    check(s.get("measured") is False and "--log mysql://" in s.get("note", ""),
+          "%s should say how to measure it: %r" % (section, s))
+    check(set(s) == {"measured", "note"}, "%s carries figures it did not measure" % section)
+
+for e in errors:
+    print("FAIL:", e, file=sys.stderr)
+sys.exit(1 if errors else 0)
+PY
+
+"$WHYCACHE" bench --smoke --dir "$WORK" >"$WORK/table" 2>"$WORK/err" ||
+  fail "bench --smoke exited $?: $(cat "$WORK/err")"
+for row in "get, 2,000 keys x 100 B" "get via Cache vs tree" "Update(), no poll due" \
+  "replication lag A->B, file" "not measured: pass --log mysql://" "compaction"; do
+  grep -qF -- "$row" "$WORK/table" || fail "the table lacks [$row]: $(cat "$WORK/table")"
+done
+[[ -z "$(ls -A "$WORK" | grep whycache-bench)" ]] || fail "bench left its directory in $WORK"
+
+"$WHYCACHE" bench --help >"$WORK/help" 2>&1 || fail "bench --help exited $?"
+grep -q -- "--quick" "$WORK/help" && grep -q "^  whycache bench --quick" "$WORK/help" ||
+  fail "bench --help does not describe the options: $(cat "$WORK/help")"
+"$WHYCACHE" bench --quick --smoke >/dev/null 2>"$WORK/err"
+[[ $? == 2 ]] || fail "bench --quick --smoke should be a usage error"
+"$WHYCACHE" bench extra >/dev/null 2>"$WORK/err"
+[[ $? == 2 ]] || fail "bench with an argument should be a usage error"
+
+[[ $FAILURES -eq 0 ]] || exit 1
+echo "all checks passed"
