@@ -141,14 +141,15 @@ class CacheImpl final : public Cache {
   }
 
   void Update() noexcept override {
-    SharedControl* control = ControlOf(*tree_);
-    if (!cache::ClaimDuePoll(control, cache::MonotonicNowNs())) return;
+    if (!cache::ClaimDuePoll(ControlOf(*tree_), cache::MonotonicNowNs())) return;
     // Another thread of this process is writing or applying: it is not worth waiting for.
     std::unique_lock lock(log_mu_, std::try_to_lock);
     if (!lock.owns_lock()) return;
     try {
       // Another process applying (it holds the writer lock) says nothing about the log's health.
-      if (Poll(/*wait=*/false).applied) cache::PollSucceeded(control);
+      // The control block is looked up again: the poll may have moved this process to a new
+      // state file (a resync here, a restore elsewhere) and unmapped the old one.
+      if (Poll(/*wait=*/false).applied) cache::PollSucceeded(ControlOf(*tree_));
     } catch (const std::exception& e) {
       NotePollFailure(e.what());
     }
