@@ -120,9 +120,9 @@ int RunReader(const ChildContext& c, int machine) {
   std::mt19937_64 rng(c.spawn);
   uint64_t last_applied = 0;
   while (c.Running()) {
-    cache->Update();
     {
       Busy busy(c.busy());
+      cache->Update();
       ReadTransaction txn = cache->BeginRead();
       // Machine B goes back in time when a snapshot is restored onto it; A only goes forward.
       if (machine == 0 && txn.applied_id() < last_applied) {

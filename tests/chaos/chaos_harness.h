@@ -64,8 +64,8 @@ const char* RoleName(Role role);
 
 struct ChaosReport {
   int kills[kRoleCount] = {};
-  // Kills that landed while the process was inside its operation (a read transaction, an
-  // Update, an append, a compaction, a snapshot).
+  // Kills that landed while the process was inside its operation (a reader's Update() and
+  // read transaction, an UpdateNow(), an append, a compaction, a snapshot).
   int kills_inside[kRoleCount] = {};
   int log_writer_restarts = 0;  // Kills when a disruption began or ended.
   uint64_t reads = 0;           // Read transactions the readers completed.
