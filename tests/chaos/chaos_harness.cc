@@ -37,6 +37,9 @@ constexpr int kGroupKeys = 4;
 constexpr int kMaxLabels = 8;
 constexpr uint64_t kMaxRecords = uint64_t{1} << 20;
 constexpr int kMaxSlots = 16;
+constexpr int kMachines = 3;
+constexpr int kLaggingMachine = 2;
+constexpr char kMachineNames[] = "ABC";
 
 // An id a writer got back from Write(), and the token its batch carried.
 struct WriteRecord {
@@ -162,6 +165,7 @@ int RunReader(const ChildContext& c, int machine) {
 
 int RunApplier(const ChildContext& c, int machine) {
   auto cache = Cache::Open(c.machines[machine]);
+  std::mt19937_64 rng(c.spawn);
   while (c.Running()) {
     {
       Busy busy(c.busy());
@@ -172,7 +176,9 @@ int RunApplier(const ChildContext& c, int machine) {
         if (e.code() != Error::Code::kUnavailable) throw;
       }
     }
-    std::this_thread::sleep_for(milliseconds(5));
+    // Machine C catches up now and then: compaction raises the horizon past it meanwhile, so
+    // its UpdateNow() resyncs (and is killed while it does).
+    std::this_thread::sleep_for(milliseconds(machine == kLaggingMachine ? 500 + rng() % 2500 : 5));
   }
   return 0;
 }
@@ -307,8 +313,8 @@ int CheckMachine(const ChildContext& c, int m, const Model& model, uint64_t head
   c.board->counters[kResyncs].fetch_add(stats.resyncs);
   std::printf("machine %c: first UpdateNow %lld ms, applied id %" PRIu64 ", %" PRIu64
               " keys, %" PRIu64 " resyncs, %" PRIu64 " state bytes\n",
-              "AB"[m], static_cast<long long>(first_update.count()), stats.applied_id, stats.keys,
-              stats.resyncs, stats.file_bytes);
+              kMachineNames[m], static_cast<long long>(first_update.count()), stats.applied_id,
+              stats.keys, stats.resyncs, stats.file_bytes);
   return 0;
 }
 
@@ -345,7 +351,7 @@ const char* RoleName(Role role) {
 
 void ExpectNothingBrokeOrLost(const ChaosReport& report) {
   for (const std::string& failure : report.failures) ADD_FAILURE() << failure;
-  EXPECT_EQ(report.machines_equal, 2);
+  EXPECT_EQ(report.machines_equal, kMachines);
   for (int r = 0; r < kRoleCount; ++r) {
     EXPECT_GE(report.kills[r], 5) << RoleName(static_cast<Role>(r));
   }
@@ -381,10 +387,12 @@ std::string ChaosReport::Summary(const std::vector<Disruption>& disruptions) con
          "; snapshots created " + std::to_string(snapshots_created) + ", restored " +
          std::to_string(snapshots_restored) + " (refused " + std::to_string(restores_refused) +
          "); resyncs " + std::to_string(resyncs) + "\n";
+  out += "a compaction after the run took " + std::to_string(final_compaction_ms) + " ms\n";
   out += "log: head id " + std::to_string(log_head) + ", " + std::to_string(log_updates) +
          " updates after compaction; returned ids found with their token: " +
          std::to_string(ids_verified) +
-         "; machines equal to the log replayed: " + std::to_string(machines_equal) + "/2\n";
+         "; machines equal to the log replayed: " + std::to_string(machines_equal) + "/" +
+         std::to_string(kMachines) + "\n";
   return out;
 }
 
@@ -397,13 +405,13 @@ ChaosReport RunChaos(const ChaosOptions& options) {
   report.writes_refused.assign(options.disruptions.size() + 1, 0);
   report.compactions_refused.assign(options.disruptions.size() + 1, 0);
   TempDir dir;
-  CacheOptions machines[2];
-  for (int m = 0; m < 2; ++m) {
-    machines[m].state_path = dir.File(m == 0 ? "a.state" : "b.state");
+  CacheOptions machines[kMachines];
+  for (int m = 0; m < kMachines; ++m) {
+    machines[m].state_path = dir.File(std::string(1, kMachineNames[m]) + ".state");
     machines[m].log_uri = options.log->uri();
     machines[m].poll_interval = milliseconds(20);
   }
-  // Both machines exist before the first kill, so that every process has a state to serve
+  // The machines exist before the first kill, so that every process has a state to serve
   // while the log is unreachable.
   for (const CacheOptions& m : machines) Cache::Open(m)->UpdateNow();
 
@@ -412,11 +420,14 @@ ChaosReport RunChaos(const ChaosOptions& options) {
   if (memory == MAP_FAILED) throw std::runtime_error("mmap of the shared board failed");
   std::unique_ptr<Board, BoardDeleter> board(new (memory) Board());
 
-  // Machine A runs two readers and an applier, machine B a reader and an applier.
+  // Machine A runs two readers and an applier, machine B a reader and an applier, machine C
+  // an applier that lags.
   const std::pair<Role, int> layout[] = {
-      {Role::kReader, 0},  {Role::kReader, 0},    {Role::kReader, 1},
-      {Role::kApplier, 0}, {Role::kApplier, 1},   {Role::kWriter, 0},
-      {Role::kWriter, 1},  {Role::kCompactor, 0}, {Role::kSnapshotter, 0},
+      {Role::kReader, 0},      {Role::kReader, 0},
+      {Role::kReader, 1},      {Role::kApplier, 0},
+      {Role::kApplier, 1},     {Role::kWriter, 0},
+      {Role::kWriter, 1},      {Role::kCompactor, 0},
+      {Role::kSnapshotter, 0}, {Role::kApplier, kLaggingMachine},
   };
   std::vector<Slot> slots;
   for (const auto& [role, machine] : layout) slots.push_back({role, machine, nullptr});
@@ -481,9 +492,11 @@ ChaosReport RunChaos(const ChaosOptions& options) {
         if (is_log_writer(i)) kill(i);
       }
     }
+    // The label covers the whole disturbance: set before it begins, cleared once it is over.
+    if (disruption >= 0) board->label.store(static_cast<uint32_t>(disruption + 1));
     if (action) action();
+    if (disruption < 0) board->label.store(0);
     current_disruption = disruption;
-    board->label.store(static_cast<uint32_t>(disruption + 1));
     if (restart) {
       for (size_t i = 0; i < slots.size(); ++i) {
         if (!is_log_writer(i)) continue;
@@ -551,6 +564,23 @@ ChaosReport RunChaos(const ChaosOptions& options) {
     report.compactions_refused[l] = board->compactions_refused[l].load();
   }
 
+  // No compactor left the compaction lock held: a fresh compaction runs to its end.
+  {
+    const Clock::time_point compaction_start = Clock::now();
+    ChildProcess compactor([&] {
+      Cache::Open(machines[0])->RewriteHistory({});
+      return 0;
+    });
+    const std::optional<int> status = compactor.WaitFor(milliseconds(60'000));
+    if (!status) {
+      report.failures.push_back("a compaction after the run did not finish within 60 s");
+    } else if (!ChildProcess::Succeeded(*status)) {
+      report.failures.push_back("a compaction after the run " + ChildProcess::Describe(*status));
+    }
+    report.final_compaction_ms =
+        std::chrono::duration_cast<milliseconds>(Clock::now() - compaction_start).count();
+  }
+
   // The log: ids strictly increasing, each token in one update only.
   std::unique_ptr<ChangeLog> log = options.log->Open({});
   Model model;
@@ -598,12 +628,12 @@ ChaosReport RunChaos(const ChaosOptions& options) {
     }
   }
 
-  for (int m = 0; m < 2; ++m) {
+  for (int m = 0; m < kMachines; ++m) {
     ChildContext c = context;
     ChildProcess check([&] { return CheckMachine(c, m, model, report.log_head); });
     const std::optional<int> status = check.WaitFor(milliseconds(60'000));
     if (!status) {
-      report.failures.push_back(std::string("machine ") + "AB"[m] +
+      report.failures.push_back(std::string("machine ") + kMachineNames[m] +
                                 ": the final check did not finish within 60 s (a lock held?)");
     } else if (!ChildProcess::Succeeded(*status)) {
       report.failures.push_back(std::string("machine ") + "AB"[m] + " check " +

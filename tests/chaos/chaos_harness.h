@@ -1,4 +1,4 @@
-// A chaos run: a workload of real processes on two machines sharing one change log, while the
+// A chaos run: a workload of real processes on three machines sharing one change log, while the
 // parent kills them with SIGKILL at random moments and disturbs the log's storage; then checks
 // that reads never broke and that no write was lost.
 //
@@ -12,9 +12,11 @@
 //   compactor    Cache::RewriteHistory with a one-second tombstone retention, so the horizon
 //                moves and machines resync;
 //   snapshotter  CreateSnapshot on machine A, RestoreSnapshot of it on machine B.
-// Machine A runs two readers and an applier, machine B a reader and an applier.
+// Machine A runs two readers and an applier, machine B a reader and an applier, machine C an
+// applier that catches up every few seconds, so that compaction leaves it below the horizon.
 //
-// At the end, with every child stopped: the log has strictly increasing ids and each token in
+// At the end, with every child stopped: a compaction runs to its end within a bound (no
+// compaction lock is left held); the log has strictly increasing ids and each token in
 // one update only; every id a writer got back is in the log with that writer's token; each
 // machine, opened by a fresh process, gets through UpdateNow() within a bound (no lock is held
 // by a dead process) and then holds exactly the log replayed, passes Verify() and
@@ -78,12 +80,13 @@ struct ChaosReport {
   uint64_t compactions = 0;
   uint64_t snapshots_created = 0;
   uint64_t snapshots_restored = 0;
-  uint64_t restores_refused = 0;  // Below the horizon, or the log unreachable.
-  uint64_t resyncs = 0;           // Of both machines, from their stats at the end.
-  uint64_t log_updates = 0;       // Updates in the log at the end (after compaction).
+  uint64_t restores_refused = 0;    // Below the horizon, or the log unreachable.
+  uint64_t resyncs = 0;             // Of all machines, from their stats at the end.
+  int64_t final_compaction_ms = 0;  // A compaction after the run: no compaction lock was left.
+  uint64_t log_updates = 0;         // Updates in the log at the end (after compaction).
   uint64_t log_head = 0;
   uint64_t ids_verified = 0;  // Returned ids found in the log with their token.
-  int machines_equal = 0;     // Machines whose final state equals the log replayed.
+  int machines_equal = 0;     // Of 3, whose final state equals the log replayed.
   std::vector<std::string> failures;
 
   std::string Summary(const std::vector<Disruption>& disruptions) const;
@@ -95,7 +98,7 @@ ChaosReport RunChaos(const ChaosOptions& options);
 
 // The expectations every run shares (gtest EXPECTs): no failure; each role killed several
 // times, writers and appliers inside their operation too; compactions and restores done; every
-// id a writer got back found with its batch; both machines equal to the log replayed.
+// id a writer got back found with its batch; every machine equal to the log replayed.
 void ExpectNothingBrokeOrLost(const ChaosReport& report);
 
 // The run's duration: CHAOS_SECONDS from the environment, else `fallback`.
