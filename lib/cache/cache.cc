@@ -74,6 +74,7 @@ class CacheImpl final : public Cache {
 
   // Makes sure the state file belongs to the log's dataset and carries the poll settings.
   void Attach(const std::string& log_error) {
+    std::string error = log_error;
     std::unique_ptr<tree::WriteTxn> txn = tree_->BeginWrite(/*wait=*/true);
     SharedControl* control = ControlOf(*tree_);
     const int64_t interval_ns =
@@ -87,15 +88,26 @@ class CacheImpl final : public Cache {
       }
       std::memset(static_cast<void*>(control), 0, sizeof(SharedControl));
       cache::InitializeControl(control, log_->DatasetId(), interval_ns);
-    } else if (log_ != nullptr && cache::DatasetId(*control) != log_->DatasetId()) {
-      throw Error(Error::Code::kIncompatible,
-                  "state file " + options_.state_path + " belongs to another dataset than " +
-                      log_->Describe() +
-                      "; give each dataset its own state file (or delete this one to rebuild "
-                      "it from this log)");
+    } else if (log_ != nullptr) {
+      std::string dataset;
+      try {
+        dataset = log_->DatasetId();
+      } catch (const Error& e) {
+        // The log was reachable when it was opened and is not any more (a server that just
+        // went down): serve the state as if it had been down then; the next poll reconnects.
+        if (e.code() != Error::Code::kUnavailable) throw;
+        error = e.what();
+      }
+      if (!dataset.empty() && dataset != cache::DatasetId(*control)) {
+        throw Error(Error::Code::kIncompatible,
+                    "state file " + options_.state_path + " belongs to another dataset than " +
+                        log_->Describe() +
+                        "; give each dataset its own state file (or delete this one to rebuild "
+                        "it from this log)");
+      }
     }
     control->poll_interval_ns.store(interval_ns, std::memory_order_relaxed);
-    if (!log_error.empty()) cache::RecordError(control, log_error, cache::WallMicros());
+    if (!error.empty()) cache::RecordError(control, error, cache::WallMicros());
   }
 
   ReadTransaction BeginRead() override {
@@ -141,14 +153,15 @@ class CacheImpl final : public Cache {
   }
 
   void Update() noexcept override {
-    SharedControl* control = ControlOf(*tree_);
-    if (!cache::ClaimDuePoll(control, cache::MonotonicNowNs())) return;
+    if (!cache::ClaimDuePoll(ControlOf(*tree_), cache::MonotonicNowNs())) return;
     // Another thread of this process is writing or applying: it is not worth waiting for.
     std::unique_lock lock(log_mu_, std::try_to_lock);
     if (!lock.owns_lock()) return;
     try {
       // Another process applying (it holds the writer lock) says nothing about the log's health.
-      if (Poll(/*wait=*/false).applied) cache::PollSucceeded(control);
+      // The control block is looked up again: the poll may have moved this process to a new
+      // state file (a resync here, a restore elsewhere) and unmapped the old one.
+      if (Poll(/*wait=*/false).applied) cache::PollSucceeded(ControlOf(*tree_));
     } catch (const std::exception& e) {
       NotePollFailure(e.what());
     }

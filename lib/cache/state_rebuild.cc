@@ -35,11 +35,23 @@ void BuildAndInstall(tree::Tree& tree, uint64_t size_hint, const FillFn& fill) {
       tree::TreeOptions options;
       options.initial_file_bytes = std::max<uint64_t>(options.initial_file_bytes, size_hint * 2);
       std::unique_ptr<tree::Tree> fresh = tree::Tree::Open(built, options);
-      // A new machine-wide control block: the same dataset and poll schedule, fresh counters.
+      // A new machine-wide control block: the same dataset and poll schedule, fresh state.
       auto* fresh_control = reinterpret_cast<SharedControl*>(fresh->UserArea());
       std::memset(static_cast<void*>(fresh_control), 0, sizeof(SharedControl));
       InitializeControl(fresh_control, dataset, poll_interval_ns);
       fill(*fresh);
+      // The counters go on from where they were: monitoring reads them as ever-growing totals,
+      // and a resync must not reset the count of resyncs. (What other processes add between
+      // here and the install is lost, as the header says of the whole user area.)
+      const auto carry = [](std::atomic<uint64_t>& to, const std::atomic<uint64_t>& from) {
+        to.fetch_add(from.load(std::memory_order_relaxed), std::memory_order_relaxed);
+      };
+      carry(fresh_control->polls, control.polls);
+      carry(fresh_control->poll_errors, control.poll_errors);
+      carry(fresh_control->batches_applied, control.batches_applied);
+      carry(fresh_control->mutations_applied, control.mutations_applied);
+      carry(fresh_control->apply_ns, control.apply_ns);
+      carry(fresh_control->resyncs, control.resyncs);
     }
     tree.Install(built);
     RemoveBuildFiles(built);
