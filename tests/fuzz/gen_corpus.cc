@@ -117,6 +117,10 @@ void AddFileLogs(Corpus& corpus, const std::string& scratch) {
   active_log->Append(std::vector<Mutation>{Mutation::Delete("user:1")});
   corpus.Add("file_log", "active", Mode(0) + ReadAll(active + "/" + log::SegmentFileName(1)));
   corpus.Add("file_log", "empty", Mode(0) + log::EncodeSegmentHeader(1));
+  // What an appender killed between sealing a segment and publishing its successor leaves.
+  corpus.Add(
+      "file_log", "sealed_without_successor",
+      Mode(0) + log::EncodeSegmentHeader(1) + log::EncodeFrameHeader(log::FrameType::kSeal, 0, 0));
 }
 
 void AddSnapshots(Corpus& corpus, const std::string& scratch) {
