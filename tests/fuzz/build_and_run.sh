@@ -67,6 +67,8 @@ max_len() {
 
 cxx=clang++-14
 command -v "$cxx" >/dev/null || { echo "needs $cxx (apt-get install clang-14)" >&2; exit 2; }
+compgen -G "$("$cxx" --print-runtime-dir)/libclang_rt.fuzzer-*.a" >/dev/null ||
+  { echo "needs libFuzzer (apt-get install libclang-rt-14-dev)" >&2; exit 2; }
 cxxflags=(-std=c++20 -O1 -g -fno-omit-frame-pointer -I. -Iinclude -Wall
   -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all)
 libs=(-lzstd -lz -lpthread -lrt)
@@ -129,21 +131,25 @@ run_one() {
   rm -rf "$work"
   mkdir -p "$work/corpus" "$work/findings"
   local status=0
-  # New inputs go to the working corpus; the committed seeds are read only.
-  nice -n 19 "$out/bin/${t}_fuzzer" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
-    -malloc_limit_mb=2048 -max_len="$(max_len "$t")" -print_final_stats=1 \
+  # New inputs go to the working corpus; the committed seeds are read only. The outer timeout
+  # bounds the run even if the fuzzer itself stops responding.
+  timeout $((seconds + 120)) nice -n 19 "$out/bin/${t}_fuzzer" -max_total_time="$seconds" \
+    -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=2048 -max_len="$(max_len "$t")" \
+    -print_final_stats=1 \
     -artifact_prefix="$work/findings/" "$work/corpus" "tests/fuzz/corpus/$t" \
     >"$work/log" 2>&1 || status=$?
-  local execs cov corpus finding
+  local execs cov corpus finding reason
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/log" | tail -1)
   cov=$(grep -o 'cov: [0-9]* ft: [0-9]*' "$work/log" | tail -1)
-  corpus=$(find "$work/corpus" "tests/fuzz/corpus/$t" -type f | wc -l)
+  corpus=$(grep -o 'corp: [0-9]*/[0-9]*[a-zA-Z]*' "$work/log" | tail -1 | cut -d' ' -f2)
   finding=$(find "$work/findings" -type f | head -1)
   if [[ $status -eq 0 && -z $finding ]]; then
-    echo "$t: ok, ${seconds} s, ${execs:-?} executions, ${cov:-cov: ?}, corpus $corpus inputs"
+    echo "$t: ok, ${seconds} s, ${execs:-?} executions, ${cov:-cov: ?}," \
+      "corpus ${corpus:-?} (inputs/bytes)"
   else
-    echo "$t: FAILED (exit $status), input ${finding:-none saved}, log $work/log"
-    grep -m1 -E 'ERROR: |fuzz oracle failed|terminate called|Abort' "$work/log" || true
+    reason=$(grep -m1 -E 'ERROR: |fuzz oracle failed|terminate called' "$work/log" | cut -c1-160)
+    echo "$t: FAILED (exit $status: ${reason:-see the log}), input ${finding:-none saved}," \
+      "log $work/log"
     return 1
   fi
 }
