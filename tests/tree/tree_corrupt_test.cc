@@ -137,6 +137,19 @@ TEST_F(TreeCorruptTest, FlippedMetaRecord) {
   }
 }
 
+// The key count is checksummed with the rest of the meta record, but a count that no file of
+// this size can hold would size a writer's hash index: it is refused on open.
+TEST_F(TreeCorruptTest, KeyCountBeyondWhatTheFileHolds) {
+  {
+    // Patched through a mapping, which is aligned for FileHeader.
+    std::unique_ptr<Mapping> m = MapFile(path_);
+    MetaRecord& meta = m->header->meta[m->header->current.load() & 1];
+    meta.key_count.store(uint64_t{1} << 40);
+    meta.checksum.store(MetaChecksum(meta));
+  }
+  ExpectOpenFails("more than the file can hold");
+}
+
 TEST_F(TreeCorruptTest, FlippedValueOrKeyByteIsFoundByVerify) {
   for (const std::string needle : {"UNIQUE-MARKER-VALUE", "marker"}) {
     const size_t at = good_.find(needle, DataOffset(512));
