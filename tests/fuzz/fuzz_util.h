@@ -1,4 +1,4 @@
-// Helpers shared by the libFuzzer targets of this directory (see build_and_run.sh).
+// Code shared by the libFuzzer targets of this directory (see build_and_run.sh).
 //
 // Every target feeds untrusted bytes to a decoder and accepts exactly two outcomes: success, or a
 // whycache::Error. Anything else (another exception, a sanitizer report, a hang, memory beyond
