@@ -231,7 +231,9 @@ FileLog::ScanEnd FileLog::ScanHeaders(Cursor& cursor, bool truncate_torn) const 
     if (end > size) return torn();
     if (header.type == FrameType::kSeal) {
       if (end != size) CorruptAt(file.path(), end, "data after the segment's seal");
-      cursor.offset = end;
+      // The cursor stays at the seal. When the segment has no successor yet, the next scan must
+      // find the seal again: past it, it would look like the end of an active segment, and an
+      // append there would land behind the seal, where no reader looks.
       return ScanEnd::kSealed;
     }
     if (header.update_id <= cursor.last_id) {

@@ -178,7 +178,7 @@ void HashIndexWriter::Rehash(uint64_t bits) {
 void HashIndexWriter::Reserve(uint64_t keys) {
   // At most 3/4 full on average.
   uint64_t bits = 0;
-  while ((kHashPageSlots << bits) * 3 / 4 < keys) ++bits;
+  while ((uint64_t{kHashPageSlots} << bits) * 3 / 4 < keys) ++bits;
   if (dir_ == 0 || bits > bits_) Rehash(bits);
 }
 

@@ -38,7 +38,16 @@ void Iterator::Advance() {
   leaf_ = nullptr;
 }
 
-void Iterator::Next() { Advance(); }
+void Iterator::Next() {
+  const std::string_view previous = key();
+  Advance();
+  // Readers do not verify the file: in a damaged one, nodes reachable along several paths (or
+  // in a loop) would repeat entries without end. Strictly increasing keys visit each leaf once.
+  if (leaf_ != nullptr && key() <= previous) {
+    ThrowCorrupt("keys out of order in a scan, after a key of " + std::to_string(previous.size()) +
+                 " bytes");
+  }
+}
 
 void Iterator::SeekToFirst() {
   stack_.clear();

@@ -42,6 +42,14 @@ class FileLogTest : public ::testing::Test {
     return dir_ + "/" + log::SegmentFileName(number);
   }
 
+  // Seals segment `number` as an appender killed before publishing its successor leaves it.
+  void SealWithoutSuccessor(uint64_t number) const {
+    const log::File file = log::File::Open(SegmentPath(number), O_WRONLY);
+    const std::string seal = log::EncodeFrameHeader(log::FrameType::kSeal, 0, 0);
+    const std::string_view pieces[] = {seal};
+    file.WriteAt(FileSize(SegmentPath(number)), pieces);
+  }
+
   TempDir temp_;
   const std::string dir_ = temp_.File("log");
 };
@@ -269,12 +277,7 @@ TEST_F(FileLogTest, TruncatedSealedSegmentIsCorruption) {
 TEST_F(FileLogTest, InterruptedRolloverIsCompletedByTheNextAppend) {
   auto log = OpenLog();
   const uint64_t a = log->Append(Batch("a", "1"));
-  {
-    const log::File file = log::File::Open(SegmentPath(1), O_WRONLY);
-    const std::string seal = log::EncodeFrameHeader(log::FrameType::kSeal, 0, 0);
-    const std::string_view pieces[] = {seal};
-    file.WriteAt(FileSize(SegmentPath(1)), pieces);
-  }
+  SealWithoutSuccessor(1);
   auto reader = OpenLog();
   EXPECT_EQ(ReadAll(*reader).size(), 1u);
   EXPECT_EQ(reader->HeadId(), a);
@@ -284,6 +287,22 @@ TEST_F(FileLogTest, InterruptedRolloverIsCompletedByTheNextAppend) {
   const std::vector<Update> got = reader->ReadAfter(a, 10);
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0].id, b);
+}
+
+// The same when the appender has itself scanned up to that seal before (HeadId): its append
+// still goes to a new segment, not behind the seal where no reader would see it.
+TEST_F(FileLogTest, InterruptedRolloverIsCompletedByAnAppenderThatScannedTheSeal) {
+  const uint64_t a = OpenLog()->Append(Batch("a", "1"));
+  SealWithoutSuccessor(1);
+  auto appender = OpenLog();
+  EXPECT_EQ(appender->HeadId(), a);
+  const uint64_t b = appender->Append(Batch("b", "2"));
+  EXPECT_EQ(b, a + 1);
+  EXPECT_EQ(log::ReadManifest(dir_).segments.size(), 2u);
+  const std::vector<Update> got = OpenLog()->ReadAfter(a, 10);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].id, b);
+  EXPECT_EQ(appender->HeadId(), b);
 }
 
 // Writers killed with SIGKILL at random points of their appends (encoding, writing a frame,

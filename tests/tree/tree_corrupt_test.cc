@@ -3,12 +3,15 @@
 #include <gtest/gtest.h>
 
 #include <cstddef>
+#include <cstring>
 #include <fstream>
 #include <random>
 #include <sstream>
 #include <string>
 
+#include "lib/tree/art_node.h"
 #include "lib/tree/file_layout.h"
+#include "lib/tree/mapped_file.h"
 #include "lib/tree/tree.h"
 #include "tests/support/temp_dir.h"
 #include "whycache/error.h"
@@ -134,6 +137,19 @@ TEST_F(TreeCorruptTest, FlippedMetaRecord) {
   }
 }
 
+// The key count is checksummed with the rest of the meta record, but a count that no file of
+// this size can hold would size a writer's hash index: it is refused on open.
+TEST_F(TreeCorruptTest, KeyCountBeyondWhatTheFileHolds) {
+  {
+    // Patched through a mapping, which is aligned for FileHeader.
+    std::unique_ptr<Mapping> m = MapFile(path_);
+    MetaRecord& meta = m->header->meta[m->header->current.load() & 1];
+    meta.key_count.store(uint64_t{1} << 40);
+    meta.checksum.store(MetaChecksum(meta));
+  }
+  ExpectOpenFails("more than the file can hold");
+}
+
 TEST_F(TreeCorruptTest, FlippedValueOrKeyByteIsFoundByVerify) {
   for (const std::string needle : {"UNIQUE-MARKER-VALUE", "marker"}) {
     const size_t at = good_.find(needle, DataOffset(512));
@@ -169,6 +185,82 @@ TEST_F(TreeCorruptTest, RandomFlippedBodyBytesNeverCrash) {
   std::printf("%d of %d flipped bytes detected\n", detected, kFlips);
   // Padding and unused child slots are not checked; nearly everything else is.
   EXPECT_GT(detected, kFlips / 2);
+}
+
+// Writes a damaged file whose nodes are shared: a chain of Node4s in which both children of
+// each node are the next node, so that 2^40 paths lead through it to the same few leaves.
+void WriteSharedNodeFile(const std::string& path, bool superseded) {
+  constexpr int kDepth = 40;
+  std::unique_ptr<Mapping> m = CreateFile(path, 0, 1, 1, 0, nullptr);
+  uint64_t top = m->header->data_offset;
+  auto allocate = [&](uint64_t bytes) {
+    const uint64_t off = top;
+    top += AlignUp(bytes, 8);
+    return off;
+  };
+  auto leaf = [&](const std::string& key) {
+    const uint64_t off = allocate(LeafBytes(key.size(), 0));
+    auto* l = reinterpret_cast<LeafHeader*>(m->base + off);
+    l->key_len = static_cast<uint32_t>(key.size());
+    l->value_len = 0;
+    std::memcpy(m->base + off + sizeof(LeafHeader), key.data(), key.size());
+    return off | 1;
+  };
+  Ref below = 0;
+  for (int depth = kDepth; depth >= 0; --depth) {
+    const uint64_t off = allocate(InnerBytes(kNode4, 0));
+    auto* n = reinterpret_cast<InnerHeader*>(m->base + off);
+    n->kind = kNode4;
+    n->count = 2;
+    n->prefix_len = 0;
+    n->end_leaf = leaf(std::string(depth, 'a'));
+    uint8_t* body = MutableBody(n);
+    body[0] = 'a';
+    body[1] = 'b';
+    Ref* children = reinterpret_cast<Ref*>(body + 8);
+    children[0] = below != 0 ? below : leaf(std::string(depth + 1, 'a'));
+    children[1] = below != 0 ? below : leaf(std::string(depth, 'a') + "b");
+    below = off;
+  }
+  const uint64_t version = m->header->current.load();
+  MetaValues meta = LoadMeta(m->header->meta[version & 1]);
+  meta.root = below;
+  meta.alloc_top = top;
+  meta.key_count = kDepth + 3;
+  StoreMeta(m->header->meta[version & 1], meta);
+  if (superseded) m->header->current.fetch_or(kSupersededBit);
+}
+
+// Readers do not verify: a scan must still end, at the first repeated entry.
+TEST(TreeSharedNodesTest, ScanStopsAtARepeatedEntry) {
+  testing::TempDir dir;
+  const std::string path = dir.File("state");
+  WriteSharedNodeFile(path, /*superseded=*/false);
+  auto tree = Tree::Open(path);
+  ReadTxn txn = tree->BeginRead();
+  uint64_t entries = 0;
+  try {
+    txn.Scan("", [&](std::string_view, std::string_view) { return ++entries > 0; });
+    ADD_FAILURE() << "scanned a tree with shared nodes to its end";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Error::Code::kCorruption) << e.what();
+  }
+  EXPECT_LE(entries, 100u);
+}
+
+// A file marked superseded is rebuilt by the next writer before anything else; the copy walks
+// the damaged tree and must stop just the same.
+TEST(TreeSharedNodesTest, RebuildOfASupersededFileStops) {
+  testing::TempDir dir;
+  const std::string path = dir.File("state");
+  WriteSharedNodeFile(path, /*superseded=*/true);
+  auto tree = Tree::Open(path);
+  try {
+    tree->Verify();
+    ADD_FAILURE() << "verified a tree with shared nodes";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Error::Code::kCorruption) << e.what();
+  }
 }
 
 }  // namespace
