@@ -50,6 +50,15 @@ ApplyResult ApplyFromLog(tree::Tree& tree, ChangeLog& log, bool wait, size_t max
     result.applied_id = applied;
 
     if (applied == 0) control->replay_horizon.store(log.Horizon(), std::memory_order_relaxed);
+    // Compaction drops batches left with nothing but superseded entries and expired tombstones,
+    // the newest ones included, so a state replayed from the compacted log can run out of batches
+    // below the head. It equals the full history replayed up to the head, and must say so: a
+    // machine waiting for an id it was handed would otherwise wait for the next write. The head
+    // is read before the batches, so that one committed between the two reads is never passed
+    // over. A state at or above the horizon needs no extra read: a batch after it vanishes only
+    // for a later entry it would read, or for a dropped tombstone, which raises the horizon.
+    const uint64_t head_before =
+        applied < control->replay_horizon.load(std::memory_order_relaxed) ? log.HeadId() : 0;
     const size_t want = std::min(kPageUpdates, max_updates - result.updates);
     const auto started = std::chrono::steady_clock::now();
     std::vector<Update> page = log.ReadAfter(applied, want);
@@ -60,7 +69,11 @@ ApplyResult ApplyFromLog(tree::Tree& tree, ChangeLog& log, bool wait, size_t max
       return result;
     }
     if (page.empty()) {
-      control->log_head_seen.store(applied, std::memory_order_relaxed);
+      if (head_before > applied) {
+        txn->Commit(head_before);
+        result.applied_id = head_before;
+      }
+      control->log_head_seen.store(result.applied_id, std::memory_order_relaxed);
       result.caught_up = true;
       return result;
     }

@@ -32,7 +32,9 @@ struct ApplyResult {
 // A state whose applied id is below the log's horizon (checked after each read, since the
 // horizon is raised before the deletes it covers disappear) applies nothing and reports
 // below_horizon. A state at id 0 (empty) replays the compacted log from its start, which is
-// always correct, unless the horizon moves again during the replay.
+// always correct, unless the horizon moves again during the replay; once it has read the last
+// batch it takes the log's head id, since the batches compaction dropped after its last one
+// change nothing.
 //
 // Throws Error(kCorruption) naming the update id when the log returns an update that cannot be
 // applied (out of order, or a key or value beyond the limits): applying stops there, loudly,

@@ -201,6 +201,57 @@ TEST_P(CompactionModelTest, ResyncSeedsFromASnapshotWhenOneIsGiven) {
   EXPECT_EQ(resynced->CheckAgainstLog(), "");
 }
 
+// A compaction that drops the newest batches (superseded entries and expired tombstones) leaves
+// the log's last batch below its head: machines that replay it, new or resynced, still reach the
+// head, and so does one that had applied everything before the compaction.
+TEST_P(CompactionModelTest, MachinesReachTheHeadWhenTheNewestBatchesWereDropped) {
+  auto log = fresh_->Open({});
+  log->Append(std::vector{Mutation::Set("k", "1"), Mutation::Set("x", "1")});
+  const uint64_t behind_id = log->Append(std::vector{Mutation::Set("k", "2")});
+  auto behind = Cache::Open(Machine(0));
+  ASSERT_EQ(behind->UpdateNow(), behind_id);
+  const uint64_t last_kept = log->Append(std::vector{Mutation::Set("k", "3")});
+  log->Append(std::vector{Mutation::Delete("x")});
+  log->Append(std::vector{Mutation::Set("y", "1")});
+  log->Append(std::vector{Mutation::Set("y", "2")});
+  const uint64_t head = log->Append(std::vector{Mutation::Delete("y")});
+  auto current = Cache::Open(Machine(1));
+  ASSERT_EQ(current->UpdateNow(), head);
+  CompactionOptions compact;
+  compact.tombstone_retention = seconds(0);
+  const CompactionResult r = log->Compact(compact);
+  ASSERT_EQ(r.horizon, head);
+  ASSERT_EQ(r.kept, 1u);
+  ASSERT_EQ(log->HeadId(), head);
+  const std::vector<Update> left = log->ReadAfter(0, 10);
+  ASSERT_EQ(left.size(), 1u);
+  ASSERT_EQ(left[0].id, last_kept);
+
+  auto fresh_machine = Cache::Open(Machine(2));
+  for (Cache* machine : {fresh_machine.get(), behind.get(), current.get()}) {
+    EXPECT_EQ(machine->UpdateNow(), head);
+    EXPECT_TRUE(machine->WaitFor(head, std::chrono::milliseconds(0)));
+    const CacheStats stats = machine->Stats();
+    EXPECT_EQ(stats.applied_id, head);
+    EXPECT_EQ(stats.log_head_id, head);
+    EXPECT_EQ(stats.ids_behind, 0u);
+    EXPECT_EQ(machine->Get("k"), "3");
+    EXPECT_EQ(machine->Get("x"), std::nullopt);
+    EXPECT_EQ(machine->Get("y"), std::nullopt);
+    EXPECT_EQ(machine->CheckAgainstLog(), "");
+  }
+  EXPECT_EQ(behind->Stats().resyncs, 1u);
+  EXPECT_EQ(current->Stats().resyncs, 0u);
+
+  // The next batch gets the id after the head, and every machine applies it.
+  const uint64_t next = log->Append(std::vector{Mutation::Set("z", "1")});
+  EXPECT_EQ(next, head + 1);
+  for (Cache* machine : {fresh_machine.get(), behind.get(), current.get()}) {
+    EXPECT_EQ(machine->UpdateNow(), next);
+    EXPECT_EQ(machine->Get("z"), "1");
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Logs, CompactionModelTest,
                          ::testing::Values(FileLogBackend(), MysqlLogBackend()), BackendName);
 
