@@ -18,8 +18,22 @@ constexpr uint64_t kMaxRawPayload = kMaxBatchBytes + kMaxBatchMutations * 21;
 
 Error Invalid(const std::string& message) { return Error(Error::Code::kInvalidArgument, message); }
 
+// Reads a varint length that must be at most `limit` (named `limit_name`); beyond it the
+// record breaks whycache/limits.h, which every writer enforces, so it is corrupt.
+uint64_t ReadLength(ByteReader& in, const Update& update, uint64_t i, const char* what,
+                    uint64_t limit, const char* limit_name) {
+  const uint64_t n = in.ReadVarint64(what);
+  if (n > limit) {
+    in.Fail("update " + std::to_string(update.id) + ", mutation " + std::to_string(i) + ": " +
+            what + " " + std::to_string(n) + " exceeds " + limit_name + " (" +
+            std::to_string(limit) + ")");
+  }
+  return n;
+}
+
 void DecodePayload(ByteReader& in, uint64_t count, Update& update) {
   update.mutations.reserve(count);
+  uint64_t total = 0;
   for (uint64_t i = 0; i < count; ++i) {
     const uint8_t op = in.ReadU8("mutation op");
     if (op != static_cast<uint8_t>(Mutation::Op::kSet) &&
@@ -28,11 +42,18 @@ void DecodePayload(ByteReader& in, uint64_t count, Update& update) {
     }
     Mutation& m = update.mutations.emplace_back();
     m.op = static_cast<Mutation::Op>(op);
-    const uint64_t key_size = in.ReadVarintAtMost(kMaxKeyBytes, "key length");
+    const uint64_t key_size = ReadLength(in, update, i, "key length", kMaxKeyBytes, "kMaxKeyBytes");
     m.key = in.ReadBytes(key_size, "key");
+    total += key_size;
     if (m.op == Mutation::Op::kSet) {
-      const uint64_t value_size = in.ReadVarintAtMost(kMaxValueBytes, "value length");
+      const uint64_t value_size =
+          ReadLength(in, update, i, "value length", kMaxValueBytes, "kMaxValueBytes");
       m.value = in.ReadBytes(value_size, "value");
+      total += value_size;
+    }
+    if (total > kMaxBatchBytes) {
+      in.Fail("update " + std::to_string(update.id) + " holds more than kMaxBatchBytes (" +
+              std::to_string(kMaxBatchBytes) + ") key and value bytes");
     }
   }
   if (in.remaining() != 0) {
@@ -146,8 +167,13 @@ Update DecodeBatchRecord(std::string_view record, std::string_view source, uint6
   Update update;
   update.id = in.ReadVarint64("update id");
   update.write_time_us = static_cast<int64_t>(in.ReadFixed64("write time"));
-  const uint64_t count = in.ReadVarintAtMost(kMaxBatchMutations, "mutation count");
+  const uint64_t count = in.ReadVarint64("mutation count");
   if (count == 0) in.Fail("record of update " + std::to_string(update.id) + " has no mutations");
+  if (count > kMaxBatchMutations) {
+    in.Fail("update " + std::to_string(update.id) + " has " + std::to_string(count) +
+            " mutations, more than kMaxBatchMutations (" + std::to_string(kMaxBatchMutations) +
+            ")");
+  }
   const uint64_t raw_size = in.ReadVarintAtMost(kMaxRawPayload, "payload size");
   const uint64_t payload_offset = in.offset();
   const std::string_view stored = in.ReadBytes(in.remaining(), "payload");

@@ -42,25 +42,34 @@ File& File::operator=(File&& other) noexcept {
   return *this;
 }
 
-File File::Open(const std::string& path, int flags, mode_t mode) {
-  int fd = -1;
-  bool created = false;
-  if ((flags & O_CREAT) != 0) {
-    // Create exclusively first, to know whether this call created the file.
-    fd = open(path.c_str(), flags | O_EXCL | O_CLOEXEC, mode);
-    created = fd >= 0;
-    if (fd < 0 && errno == EEXIST && (flags & O_EXCL) == 0) {
-      fd = open(path.c_str(), (flags & ~O_CREAT) | O_CLOEXEC);
+int OpenDescriptor(const std::string& path, int flags, mode_t mode) {
+  if ((flags & O_CREAT) == 0) return open(path.c_str(), flags | O_CLOEXEC);
+  // Create exclusively first, to know whether this call created the file. A file removed
+  // between the two opens is created by the next round.
+  for (int round = 0; round < 100; ++round) {
+    const int fd = open(path.c_str(), flags | O_EXCL | O_CLOEXEC, mode);
+    if (fd >= 0) {
+      // open() only takes bits away from `mode` (those of the umask); set it exactly, so that
+      // the group can read whatever the creating process's umask is.
+      if (fchmod(fd, mode) != 0) {
+        const int err = errno;
+        close(fd);
+        errno = err;
+        return -1;
+      }
+      return fd;
     }
-  } else {
-    fd = open(path.c_str(), flags | O_CLOEXEC);
+    if (errno != EEXIST || (flags & O_EXCL) != 0) return -1;
+    const int existing = open(path.c_str(), (flags & ~O_CREAT) | O_CLOEXEC);
+    if (existing >= 0 || errno != ENOENT) return existing;
   }
+  return -1;
+}
+
+File File::Open(const std::string& path, int flags, mode_t mode) {
+  const int fd = OpenDescriptor(path, flags, mode);
   if (fd < 0) ThrowErrno("open", path);
-  File file(fd, path);
-  // The mode given to open() is filtered by the umask; the log's files must be group-readable
-  // whatever the creating process's umask is. Files that already existed keep their mode.
-  if (created && fchmod(fd, mode) != 0) ThrowErrno("chmod", path);
-  return file;
+  return File(fd, path);
 }
 
 uint64_t File::Size() const {

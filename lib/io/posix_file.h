@@ -1,6 +1,9 @@
 // Thin, error-checked wrappers over the POSIX file calls of the file log, snapshots and state
-// files. Every failure
-// throws Error(kIOError) naming the operation and the path.
+// files. Every failure throws Error(kIOError) naming the operation and the path.
+//
+// Every file whycache creates (state files and their locks, snapshots, log segments, manifests,
+// lock files) is created through OpenDescriptor or File::Open, so that none is ever more open
+// than kFileMode, whatever the creating process's umask.
 #ifndef WHYCACHE_LIB_IO_POSIX_FILE_H_
 #define WHYCACHE_LIB_IO_POSIX_FILE_H_
 
@@ -14,9 +17,15 @@
 
 namespace whycache::io {
 
-// Permissions of what whycache creates: the owner writes, its group reads.
+// Permissions of what whycache creates: the owner writes, its group reads, others get nothing.
+// Share a dataset between accounts through the group (e.g. a setgid log directory).
 inline constexpr mode_t kDirectoryMode = 0750;
 inline constexpr mode_t kFileMode = 0640;
+
+// open(2) of `path` with `flags` (O_CLOEXEC added). A file this call creates gets exactly `mode`,
+// whatever the umask; a file that already existed keeps its mode. Returns the descriptor, or -1
+// with errno set: for callers that keep raw descriptors (the state file and its writer lock).
+int OpenDescriptor(const std::string& path, int flags, mode_t mode = kFileMode);
 
 // An open file descriptor and the path it was opened with, closed on destruction. Move-only.
 class File {
@@ -33,8 +42,7 @@ class File {
   int fd() const { return fd_; }
   const std::string& path() const { return path_; }
 
-  // Opens `path` with open(2) `flags` (O_CLOEXEC added). A file this call creates gets exactly
-  // `mode`, whatever the umask; an existing file keeps its mode. Throws Error(kIOError).
+  // Opens `path` as OpenDescriptor does. Throws Error(kIOError).
   static File Open(const std::string& path, int flags, mode_t mode = kFileMode);
 
   // Current size (fstat).

@@ -2,6 +2,7 @@
 #include "lib/log/file_log.h"
 #include "lib/log/file_uri.h"
 #include "lib/log/mysql/mysql_change_log.h"
+#include "lib/log/mysql/mysql_uri.h"
 #include "whycache/change_log.h"
 #include "whycache/error.h"
 
@@ -17,7 +18,7 @@ std::unique_ptr<ChangeLog> OpenChangeLog(std::string_view uri, const LogOptions&
     return mysql_log::OpenMysqlChangeLog(uri, options, mysql_options);
   }
   throw Error(Error::Code::kInvalidArgument,
-              "unsupported change log URI '" + std::string(uri) +
+              "unsupported change log URI '" + mysql_log::RedactedUri(uri) +
                   "': use file:DIR or mysql://USER@HOST:PORT/DATABASE");
 }
 

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <new>
 
+#include "lib/io/posix_file.h"
 #include "lib/tree/hash_index.h"
 #include "lib/tree/reader_table.h"
 #include "whycache/error.h"
@@ -129,7 +130,7 @@ std::unique_ptr<Mapping> CreateFile(const std::string& path, uint64_t file_bytes
                                     const unsigned char* user_area) {
   const uint64_t data_offset = DataOffset(reader_slots);
   file_bytes = AlignUp(std::max(file_bytes, data_offset + 64 * kPageBytes), kPageBytes);
-  const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  const int fd = io::OpenDescriptor(path, O_RDWR | O_CREAT | O_TRUNC);
   if (fd < 0) IoError("cannot create state file", path);
   const int rc = ftruncate(fd, static_cast<off_t>(file_bytes));
   const int saved = errno;

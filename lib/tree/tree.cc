@@ -13,6 +13,7 @@
 #include <cstring>
 #include <mutex>
 
+#include "lib/io/posix_file.h"
 #include "lib/tree/allocator.h"
 #include "lib/tree/art_writer.h"
 #include "lib/tree/mapped_file.h"
@@ -112,7 +113,7 @@ bool SameFile(const Mapping& m, const std::string& path) {
 // dies. Returns -1 when `wait` is false and another holder exists.
 int AcquireWriterLock(const std::string& path, bool wait) {
   const std::string lock_path = path + ".lock";
-  const int fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  const int fd = io::OpenDescriptor(lock_path, O_RDWR | O_CREAT);
   if (fd < 0) {
     throw Error(Error::Code::kIOError,
                 "cannot open writer lock " + lock_path + ": " + std::strerror(errno));

@@ -19,6 +19,7 @@ namespace {
 
 using testing::CreateFreshLog;
 using testing::FreshTablePrefix;
+using testing::KillOtherConnections;
 using testing::LogUri;
 using testing::RawConnection;
 using testing::RunWritersAndTailer;
@@ -26,24 +27,6 @@ using testing::Server;
 using testing::WritersAndTailerResult;
 using testing::WritersAndTailerRun;
 using whycache::testing::TestMariaDb;
-
-// Kills every connection of the test user but `raw`'s own: the log's connection dies in the
-// middle of whatever it is doing.
-void KillOtherConnections(sql::Connection& raw) {
-  std::unique_ptr<sql::Statement> statement(raw.createStatement());
-  std::unique_ptr<sql::ResultSet> ids(statement->executeQuery(
-      "SELECT id FROM information_schema.processlist "
-      "WHERE user = SUBSTRING_INDEX(USER(), '@', 1) AND id <> CONNECTION_ID()"));
-  std::vector<uint64_t> victims;
-  while (ids->next()) victims.push_back(ids->getUInt64(1));
-  for (uint64_t id : victims) {
-    try {
-      statement->execute("KILL CONNECTION " + std::to_string(id));
-    } catch (const sql::SQLException&) {
-      // Already gone.
-    }
-  }
-}
 
 // The connection dies right before COMMIT: the append reconnects, finds its batch was not
 // committed, and commits it once.

@@ -134,6 +134,22 @@ std::unique_ptr<sql::Connection> RawConnection() {
   return connection;
 }
 
+void KillOtherConnections(sql::Connection& raw) {
+  std::unique_ptr<sql::Statement> statement(raw.createStatement());
+  std::unique_ptr<sql::ResultSet> ids(statement->executeQuery(
+      "SELECT id FROM information_schema.processlist "
+      "WHERE user = SUBSTRING_INDEX(USER(), '@', 1) AND id <> CONNECTION_ID()"));
+  std::vector<uint64_t> victims;
+  while (ids->next()) victims.push_back(ids->getUInt64(1));
+  for (uint64_t id : victims) {
+    try {
+      statement->execute("KILL CONNECTION " + std::to_string(id));
+    } catch (const sql::SQLException&) {
+      // Already gone.
+    }
+  }
+}
+
 std::string QueryOne(sql::Connection& connection, const std::string& sql) {
   std::unique_ptr<sql::Statement> statement(connection.createStatement());
   std::unique_ptr<sql::ResultSet> rows(statement->executeQuery(sql));

@@ -38,6 +38,10 @@ void DropLog(const std::string& prefix);
 // write it.
 std::unique_ptr<sql::Connection> RawConnection();
 
+// Kills every connection of the test user but `raw`'s own, as a server restart would: a log's
+// connection dies in the middle of whatever it is doing.
+void KillOtherConnections(sql::Connection& raw);
+
 // Runs `sql` on `connection` and returns the first column of the first row as text ("" if
 // there is none or it is NULL).
 std::string QueryOne(sql::Connection& connection, const std::string& sql);

@@ -79,7 +79,16 @@ bool IsConnectionLost(const sql::SQLException& e) {
 }
 
 MysqlConnection::MysqlConnection(MysqlUri uri, std::chrono::milliseconds reconnect_budget)
-    : uri_(std::move(uri)), reconnect_budget_(reconnect_budget) {}
+    : uri_(std::move(uri)), reconnect_budget_(reconnect_budget) {
+  // The table prefix is spliced into every statement's text: check it here too, where SQL is
+  // made, for a MysqlUri that did not come from ParseMysqlUri.
+  if (!IsValidTablePrefix(uri_.table_prefix)) {
+    throw Error(Error::Code::kInvalidArgument,
+                "the MySQL log's table prefix must be 1 to " +
+                    std::to_string(kMaxTablePrefixBytes) +
+                    " letters, digits or underscores, not starting with a digit");
+  }
+}
 
 MysqlConnection::~MysqlConnection() { Drop(); }
 

@@ -33,6 +33,7 @@ bool IsConnectionLost(const sql::SQLException& e);
 class MysqlConnection {
  public:
   // Does not connect yet. `reconnect_budget` bounds the total time Run() spends reconnecting.
+  // Throws Error(kInvalidArgument) unless IsValidTablePrefix(uri.table_prefix).
   MysqlConnection(MysqlUri uri, std::chrono::milliseconds reconnect_budget);
   ~MysqlConnection();
   MysqlConnection(const MysqlConnection&) = delete;

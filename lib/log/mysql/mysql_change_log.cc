@@ -269,7 +269,8 @@ std::vector<Update> MysqlChangeLog::ReadOnce(uint64_t after_id, size_t max_updat
   std::vector<Update> updates;
   Update partial;  // The batch being assembled; empty mutations when none is.
   uint32_t partial_size = 0;
-  size_t partial_bytes = 0;
+  size_t partial_bytes = 0;          // As stored: what the page size counts.
+  size_t partial_decoded_bytes = 0;  // Decoded keys and values: what kMaxBatchBytes bounds.
   uint64_t cursor = after_id;
   size_t bytes = 0;
   size_t rows_seen = 0;
@@ -301,6 +302,7 @@ std::vector<Update> MysqlChangeLog::ReadOnce(uint64_t after_id, size_t max_updat
         rows_seen -= partial.mutations.size();
         partial = Update();
         partial_bytes = 0;
+        partial_decoded_bytes = 0;
         limit = kMaxBatchMutations + 1;
         query = &whole_batch;
         query->setUInt64(1, rereading);
@@ -334,7 +336,9 @@ std::vector<Update> MysqlChangeLog::ReadOnce(uint64_t after_id, size_t max_updat
         if (partial.mutations.empty()) {
           if (row.pos != 0) corrupt(row.update_id, "has no row at position 0");
           if (batch_size == 0 || batch_size > kMaxBatchMutations) {
-            corrupt(row.update_id, "claims a batch size of " + std::to_string(batch_size));
+            corrupt(row.update_id, "claims a batch size of " + std::to_string(batch_size) +
+                                       " (kMaxBatchMutations is " +
+                                       std::to_string(kMaxBatchMutations) + ")");
           }
           partial.id = row.update_id;
           partial.write_time_us = rows->getInt64(9);
@@ -352,12 +356,19 @@ std::vector<Update> MysqlChangeLog::ReadOnce(uint64_t after_id, size_t max_updat
         partial_bytes += row.key.size() + row.value.size();
         ++rows_seen;
         partial.mutations.push_back(DecodeRow(row));
+        partial_decoded_bytes +=
+            partial.mutations.back().key.size() + partial.mutations.back().value.size();
+        if (partial_decoded_bytes > kMaxBatchBytes) {
+          corrupt(partial.id, "holds more than kMaxBatchBytes (" + std::to_string(kMaxBatchBytes) +
+                                  ") key and value bytes");
+        }
         if (partial.mutations.size() == partial_size) {
           cursor = partial.id;
           ++batches_seen;
           updates.push_back(std::move(partial));
           partial = Update();
           partial_bytes = 0;
+          partial_decoded_bytes = 0;
           full = updates.size() == max_updates;
         }
       }

@@ -2,6 +2,7 @@
 
 #include <charconv>
 
+#include "lib/format/escape.h"
 #include "whycache/error.h"
 
 namespace whycache::mysql_log {
@@ -9,21 +10,9 @@ namespace {
 
 constexpr std::string_view kScheme = "mysql://";
 
-// The URI for messages: a "user:password@" part, which this parser refuses, is blanked out so
-// that a mistyped URI never prints a secret.
-std::string Redacted(std::string_view uri) {
-  size_t start = uri.starts_with(kScheme) ? kScheme.size() : 0;
-  size_t at = uri.find('@', start);
-  size_t colon = uri.find(':', start);
-  if (at == std::string_view::npos || colon == std::string_view::npos || colon > at) {
-    return std::string(uri);
-  }
-  return std::string(uri.substr(0, colon)) + ":***" + std::string(uri.substr(at));
-}
-
 [[noreturn]] void Malformed(std::string_view uri, const std::string& why) {
   throw Error(Error::Code::kInvalidArgument,
-              "malformed MySQL log URI '" + Redacted(uri) + "': " + why +
+              "malformed MySQL log URI '" + RedactedUri(uri) + "': " + why +
                   " (expected mysql://USER@HOST:PORT/DATABASE[?table=NAME][&socket=PATH]"
                   "[&defaults-file=PATH])");
 }
@@ -33,6 +22,17 @@ bool IsIdentifierChar(char c) {
 }
 
 }  // namespace
+
+std::string RedactedUri(std::string_view uri) {
+  const size_t scheme_end = uri.find("://");
+  const size_t start = scheme_end == std::string_view::npos ? 0 : scheme_end + 3;
+  const size_t at = uri.find('@', start);
+  const size_t colon = uri.find(':', start);
+  if (at == std::string_view::npos || colon == std::string_view::npos || colon > at) {
+    return format::EscapeBytes(uri);
+  }
+  return format::EscapeBytes(uri.substr(0, colon)) + ":***" + format::EscapeBytes(uri.substr(at));
+}
 
 bool IsValidTablePrefix(std::string_view prefix) {
   if (prefix.empty() || prefix.size() > kMaxTablePrefixBytes) return false;
@@ -107,7 +107,7 @@ MysqlUri ParseMysqlUri(std::string_view uri) {
     if (value.empty()) Malformed(uri, "parameter '" + std::string(name) + "' has no value");
     if (name == "table") {
       if (!IsValidTablePrefix(value)) {
-        Malformed(uri, "table prefix '" + value + "' must be 1 to " +
+        Malformed(uri, "table prefix '" + format::EscapeBytes(value) + "' must be 1 to " +
                            std::to_string(kMaxTablePrefixBytes) +
                            " letters, digits or underscores, not starting with a digit");
       }

@@ -31,6 +31,11 @@ struct MysqlUri {
 // unknown parameter, a table prefix that is not a valid identifier, or a password in the URI.
 MysqlUri ParseMysqlUri(std::string_view uri);
 
+// `uri` for messages: a "USER:PASSWORD@" part after any "SCHEME://" becomes "USER:***@", so
+// that a mistyped URI never prints a secret, and bytes that are not printable ASCII are escaped
+// (format::EscapeBytes), so that the message stays one line of text.
+std::string RedactedUri(std::string_view uri);
+
 // True if `prefix` may name the log's tables: 1 to kMaxTablePrefixBytes ASCII letters, digits
 // and underscores, not starting with a digit. It is the only text ever spliced into SQL.
 bool IsValidTablePrefix(std::string_view prefix);

@@ -68,7 +68,10 @@ Mutation DecodeRow(StoredRow& row) {
       row.op != static_cast<uint8_t>(Mutation::Op::kDelete)) {
     Corrupt(row, "unknown op " + std::to_string(row.op));
   }
-  if (row.key.size() > kMaxKeyBytes) Corrupt(row, "key longer than the limit");
+  if (row.key.size() > kMaxKeyBytes) {
+    Corrupt(row, "key of " + std::to_string(row.key.size()) + " bytes exceeds kMaxKeyBytes (" +
+                     std::to_string(kMaxKeyBytes) + ")");
+  }
   Mutation mutation;
   mutation.op = static_cast<Mutation::Op>(row.op);
   mutation.key = std::move(row.key);
@@ -84,6 +87,10 @@ Mutation DecodeRow(StoredRow& row) {
       break;
     default:
       Corrupt(row, "unknown value encoding " + std::to_string(row.encoding));
+  }
+  if (mutation.value.size() > kMaxValueBytes) {
+    Corrupt(row, "value of " + std::to_string(mutation.value.size()) +
+                     " bytes exceeds kMaxValueBytes (" + std::to_string(kMaxValueBytes) + ")");
   }
   if (mutation.op == Mutation::Op::kDelete && !mutation.value.empty()) {
     Corrupt(row, "a delete that carries a value");
