@@ -2,6 +2,8 @@
 
 #include <emmintrin.h>
 
+#include "lib/tree/hash_index.h"
+
 namespace whycache::tree {
 
 void ThrowCorrupt(const std::string& what) {
@@ -137,7 +139,9 @@ void WriteInner(char* p, uint8_t kind, std::string_view prefix, Ref end_leaf,
 }
 
 uint64_t LeafHash(std::string_view key, std::string_view value) {
-  return Hash64(value.data(), value.size(), Hash64(key.data(), key.size(), 0x6c656166ULL));
+  // The index's key hash takes 16 bytes per multiply, Hash64 8 bytes per two: this was a quarter
+  // of the cost of loading a leaf.
+  return KeyHash(key) ^ (KeyHash(value) * 0x9e3779b97f4a7c15ULL);
 }
 
 }  // namespace whycache::tree

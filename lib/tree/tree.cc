@@ -366,7 +366,7 @@ uint64_t LoadBigEndian64(const unsigned char* p) {
   return v;
 }
 
-// Indexes of `ops` in key order; a stable sort, so the ops on one key keep their order.
+// Indexes of `ops` in key order; the ops on one key keep their order.
 std::vector<uint32_t> KeyOrder(const std::vector<WriteTxn::Op>& ops) {
   // Comparing the first 16 key bytes as integers settles most comparisons without touching
   // the strings (it was a third of the apply time with memcmp on scattered keys).
@@ -380,10 +380,12 @@ std::vector<uint32_t> KeyOrder(const std::vector<WriteTxn::Op>& ops) {
     std::memcpy(bytes, ops[i].key.data(), std::min<size_t>(16, ops[i].key.size()));
     keys[i] = {{LoadBigEndian64(bytes), LoadBigEndian64(bytes + 8)}, i};
   }
-  std::stable_sort(keys.begin(), keys.end(), [&](const SortKey& a, const SortKey& b) {
+  // The op index breaks ties: cheaper than a stable sort's merge passes.
+  std::sort(keys.begin(), keys.end(), [&](const SortKey& a, const SortKey& b) {
     if (a.head[0] != b.head[0]) return a.head[0] < b.head[0];
     if (a.head[1] != b.head[1]) return a.head[1] < b.head[1];
-    return ops[a.op].key < ops[b.op].key;
+    const int c = ops[a.op].key.compare(ops[b.op].key);
+    return c != 0 ? c < 0 : a.op < b.op;
   });
   std::vector<uint32_t> order(ops.size());
   for (size_t i = 0; i < keys.size(); ++i) order[i] = keys[i].op;
@@ -464,7 +466,7 @@ void Tree::MergeLocked(const Mapping& m, const MetaValues& meta,
                            it.SeekToFirst();
                            for (size_t i = 0; i < order.size();) {
                              // The last op on a key decides it.
-                             const std::string& key = ops[order[i]].key;
+                             const std::string_view key = ops[order[i]].key;
                              size_t last = i;
                              while (last + 1 < order.size() && ops[order[last + 1]].key == key) {
                                ++last;
@@ -601,7 +603,8 @@ void WriteTxn::Put(std::string_view key, std::string_view value) {
                                                    " bytes exceeds the limit of " +
                                                    std::to_string(kMaxValueBytes) + " bytes");
   }
-  ops_.push_back({std::string(key), std::string(value)});
+  const std::string_view kept_key = Keep(key);
+  ops_.push_back({kept_key, Keep(value)});
 }
 
 void WriteTxn::Erase(std::string_view key) {
@@ -610,7 +613,25 @@ void WriteTxn::Erase(std::string_view key) {
                                                    " bytes exceeds the limit of " +
                                                    std::to_string(kMaxKeyBytes) + " bytes");
   }
-  ops_.push_back({std::string(key), std::nullopt});
+  ops_.push_back({Keep(key), std::nullopt});
+}
+
+std::string_view WriteTxn::Keep(std::string_view bytes) {
+  constexpr size_t kChunkBytes = size_t{1} << 20;
+  // Never a null view, even when empty: its bytes are copied with memcpy later.
+  static constexpr char kEmpty[1] = {};
+  if (bytes.empty()) return {kEmpty, 0};
+  if (bytes.size() > chunk_left_) {
+    const size_t n = std::max(kChunkBytes, bytes.size());
+    chunks_.push_back(std::make_unique_for_overwrite<char[]>(n));
+    chunk_at_ = chunks_.back().get();
+    chunk_left_ = n;
+  }
+  std::memcpy(chunk_at_, bytes.data(), bytes.size());
+  const std::string_view kept(chunk_at_, bytes.size());
+  chunk_at_ += bytes.size();
+  chunk_left_ -= bytes.size();
+  return kept;
 }
 
 void WriteTxn::Commit(uint64_t applied_id) {

@@ -169,19 +169,26 @@ class WriteTxn {
 
   size_t size() const { return ops_.size(); }
 
+  // Views into the transaction's own copies of the bytes.
   struct Op {
-    std::string key;
-    std::optional<std::string> value;  // Nothing for an erase.
+    std::string_view key;
+    std::optional<std::string_view> value;  // Nothing for an erase.
   };
 
  private:
   friend class Tree;
   WriteTxn(Tree* tree, int lock_fd) : tree_(tree), lock_fd_(lock_fd) {}
+  // Copies `bytes` into chunks that never move, so the views in ops_ stay valid: one
+  // allocation per chunk instead of two per op.
+  std::string_view Keep(std::string_view bytes);
 
   Tree* tree_;
   int lock_fd_;
   bool committed_ = false;
   std::vector<Op> ops_;
+  std::vector<std::unique_ptr<char[]>> chunks_;
+  char* chunk_at_ = nullptr;
+  size_t chunk_left_ = 0;
 };
 
 class Tree {
