@@ -11,9 +11,6 @@
 namespace whycache::cache {
 namespace {
 
-// Entries per write transaction while building: bounds what a transaction buffers.
-constexpr size_t kBuildBatch = 65536;
-
 void RemoveBuildFiles(const std::string& built) {
   std::error_code ignored;
   std::filesystem::remove(built, ignored);
@@ -59,22 +56,6 @@ void BuildAndInstall(tree::Tree& tree, uint64_t size_hint, const FillFn& fill) {
     RemoveBuildFiles(built);
     throw;
   }
-}
-
-void PutAll(
-    tree::Tree& fresh,
-    const std::function<uint64_t(
-        const std::function<void(std::string_view key, std::string_view value)>& put)>& produce) {
-  std::unique_ptr<tree::WriteTxn> txn = fresh.BeginWrite(true);
-  const uint64_t applied_id = produce([&](std::string_view key, std::string_view value) {
-    txn->Put(key, value);
-    if (txn->size() >= kBuildBatch) {
-      txn->Commit(0);
-      txn.reset();  // Releases the writer lock before taking it again.
-      txn = fresh.BeginWrite(true);
-    }
-  });
-  txn->Commit(applied_id);
 }
 
 }  // namespace whycache::cache

@@ -41,13 +41,6 @@ using FillFn = std::function<void(tree::Tree& fresh)>;
 // file is removed and `tree` is unchanged.
 void BuildAndInstall(tree::Tree& tree, uint64_t size_hint, const FillFn& fill);
 
-// Writes the entries `produce` calls its argument with into `fresh`, committing every so often
-// (a transaction buffers what it writes), and finally with `applied_id`.
-void PutAll(
-    tree::Tree& fresh,
-    const std::function<uint64_t(
-        const std::function<void(std::string_view key, std::string_view value)>& put)>& produce);
-
 }  // namespace whycache::cache
 
 #endif  // WHYCACHE_LIB_CACHE_STATE_REBUILD_H_

@@ -76,11 +76,18 @@ bool SnapshotUsable(tree::Tree& tree, const std::string& path, uint64_t horizon,
 
 SnapshotInfo FillFromSnapshot(tree::Tree& fresh, const std::string& path,
                               const ProgressCallback& progress) {
+  const snapshot::SnapshotInfo header = snapshot::ReadSnapshotHeader(path);
   snapshot::SnapshotInfo read;
-  PutAll(fresh, [&](const auto& put) {
-    read = snapshot::ReadSnapshot(path, put, progress);
-    return read.applied_id;
-  });
+  fresh.Load(
+      header.key_count, header.raw_bytes,
+      [&](const auto& add) {
+        read = snapshot::ReadSnapshot(path, add, progress);
+        if (read.applied_id != header.applied_id) {
+          throw Error(Error::Code::kCorruption,
+                      "snapshot " + path + " was replaced while it was being restored");
+        }
+      },
+      header.applied_id);
   return ToPublic(read);
 }
 

@@ -19,6 +19,7 @@
 #include <cstring>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "lib/tree/file_layout.h"
 #include "whycache/error.h"
@@ -155,6 +156,13 @@ int NextPos(const InnerHeader* n, int pos);
 int PosAtOrAfter(const InnerHeader* n, uint8_t c);
 uint8_t ByteAt(const InnerHeader* n, int pos);
 Ref ChildAt(const InnerHeader* n, int pos);
+
+// Fill blocks that no reader can see yet. WriteLeaf writes LeafBytes(key, value) bytes at `p`;
+// WriteInner writes InnerBytes(kind, prefix.size()) bytes holding `count` children sorted by byte.
+// REQUIRES: count fits `kind`.
+void WriteLeaf(char* p, std::string_view key, std::string_view value);
+void WriteInner(char* p, uint8_t kind, std::string_view prefix, Ref end_leaf,
+                const std::pair<uint8_t, Ref>* children, uint32_t count);
 
 // Contribution of one entry to MetaRecord::content_hash (a sum, so updates are incremental).
 uint64_t LeafHash(std::string_view key, std::string_view value);

@@ -35,17 +35,8 @@ void ArtWriter::Erase(std::string_view key) {
 }
 
 Ref ArtWriter::NewLeaf(std::string_view key, std::string_view value) {
-  const uint64_t bytes = LeafBytes(key.size(), value.size());
-  const uint64_t off = alloc_->Allocate(bytes);
-  char* p = base_ + off;
-  LeafHeader h{static_cast<uint32_t>(key.size()), static_cast<uint32_t>(value.size())};
-  std::memcpy(p, &h, sizeof(h));
-  p += sizeof(h);
-  std::memcpy(p, key.data(), key.size());
-  std::memset(p + key.size(), 0, AlignUp(key.size(), 8) - key.size());
-  p += AlignUp(key.size(), 8);
-  std::memcpy(p, value.data(), value.size());
-  std::memset(p + value.size(), 0, AlignUp(value.size(), 8) - value.size());
+  const uint64_t off = alloc_->Allocate(LeafBytes(key.size(), value.size()));
+  WriteLeaf(base_ + off, key, value);
   return off | 1;
 }
 
@@ -78,34 +69,9 @@ ArtWriter::NodeImage ArtWriter::Decode(Ref r) {
 }
 
 Ref ArtWriter::Encode(const NodeImage& img, uint8_t kind) {
-  const uint32_t plen = static_cast<uint32_t>(img.prefix.size());
-  const uint64_t bytes = InnerBytes(kind, plen);
-  const uint64_t off = alloc_->Allocate(bytes);
-  std::memset(base_ + off, 0, bytes);
-  InnerHeader* n = At(off);
-  n->kind = kind;
-  n->count = static_cast<uint16_t>(img.children.size());
-  n->prefix_len = plen;
-  n->end_leaf = img.end_leaf;
-  std::memcpy(base_ + off + sizeof(InnerHeader), img.prefix.data(), plen);
-  uint8_t* b = MutableBody(n);
-  Ref* ch = const_cast<Ref*>(Children(n));
-  for (size_t i = 0; i < img.children.size(); ++i) {
-    const auto [c, child] = img.children[i];
-    switch (kind) {
-      case kNode4:
-      case kNode16:
-        b[i] = c;
-        ch[i] = child;
-        break;
-      case kNode48:
-        b[c] = static_cast<uint8_t>(i + 1);
-        ch[i] = child;
-        break;
-      default:
-        ch[c] = child;
-    }
-  }
+  const uint64_t off = alloc_->Allocate(InnerBytes(kind, img.prefix.size()));
+  WriteInner(base_ + off, kind, img.prefix, img.end_leaf, img.children.data(),
+             static_cast<uint32_t>(img.children.size()));
   return off;
 }
 

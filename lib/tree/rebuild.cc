@@ -3,11 +3,12 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
 #include "lib/tree/allocator.h"
-#include "lib/tree/art_writer.h"
+#include "lib/tree/bulk_loader.h"
 #include "lib/tree/tree.h"
 #include "whycache/error.h"
 
@@ -15,58 +16,97 @@ namespace whycache::tree {
 
 namespace {
 
-// Inserts every entry of the source, in key order, into a fresh file. Returns false when the
-// file turned out too small.
-bool CopyEntries(const Mapping& source, const MetaValues& meta, Mapping* dest) {
+[[noreturn]] void IoError(const std::string& what, const std::string& path, int error) {
+  throw Error(Error::Code::kIOError, what + " " + path + ": " + std::strerror(error));
+}
+
+// Loads the entries into `dest`, a fresh file, and publishes them. Returns false when the file
+// turned out too small.
+bool Load(const BuildSpec& spec, const EntrySource& source, Mapping* dest) {
   FileHeader* h = dest->header;
-  const uint64_t version = h->current.load(std::memory_order_relaxed);
-  MetaValues out = LoadMeta(h->meta[version & 1]);
-  Allocator alloc(dest->base, dest->size, h->data_offset, out, version, version);
-  HashIndexWriter index(dest->base, dest->space(), &alloc, 0, 0);
-  ArtWriter writer(dest->base, dest->space(), &alloc, &index, 0, 0, 0);
-  Iterator it(source.space(), meta.root);
+  MetaValues out = LoadMeta(h->meta[spec.version & 1]);
+  Allocator alloc(dest->base, dest->size, h->data_offset, out, spec.version, spec.version);
+  LoadedTree tree;
   try {
-    index.Reserve(meta.key_count);
-    for (it.SeekToFirst(); it.Valid(); it.Next()) writer.Put(it.key(), it.value());
+    BulkLoader loader(dest->base, dest->space(), &alloc, spec.expected_keys);
+    source([&](std::string_view key, std::string_view value) { loader.Add(key, value); });
+    tree = loader.Finish();
     out.free_list = alloc.Persist();
   } catch (const OutOfSpace&) {
     return false;
   }
-  out.hash_dir = index.dir();
-  out.hash_bits = index.bits();
-  out.root = writer.root();
-  out.key_count = writer.key_count();
-  out.content_hash = writer.content_hash();
+  out.root = tree.root;
+  out.key_count = tree.key_count;
+  out.content_hash = tree.content_hash;
+  out.hash_dir = tree.hash_dir;
+  out.hash_bits = tree.hash_bits;
   out.alloc_top = alloc.top();
   out.free_bytes = alloc.free_bytes();
-  StoreMeta(h->meta[version & 1], out);
+  StoreMeta(h->meta[spec.version & 1], out);
   return true;
+}
+
+// Shortens a file built from a generous guess to its used space plus half of it again, as
+// growth would have sized it. Only the builder maps the file yet, so its header may change.
+void Trim(std::unique_ptr<Mapping>* dest, const std::string& path, uint64_t min_bytes) {
+  FileHeader* h = (*dest)->header;
+  const uint64_t top = LoadMeta(h->meta[h->current.load() & 1]).alloc_top;
+  const uint64_t used = top - h->data_offset;
+  const uint64_t bytes = AlignUp(
+      std::max({min_bytes, top + used / 2 + (uint64_t{1} << 20), h->data_offset + 64 * kPageBytes}),
+      kPageBytes);
+  if (bytes >= (*dest)->size) return;
+  h->file_bytes = bytes;
+  h->header_checksum = HeaderChecksum(*h);
+  dest->reset();
+  if (truncate(path.c_str(), static_cast<off_t>(bytes)) != 0) {
+    IoError("cannot shorten state file", path, errno);
+  }
+  *dest = MapFile(path);
 }
 
 }  // namespace
 
-std::unique_ptr<Mapping> BuildCompactCopy(const Mapping& source, const MetaValues& meta,
-                                          const std::string& dest_path, uint64_t min_bytes) {
-  const FileHeader& sh = *source.header;
-  const uint64_t live = meta.alloc_top - sh.data_offset - meta.free_bytes;
-  uint64_t bytes = std::max(min_bytes, sh.data_offset + live + live / 2 + (uint64_t{1} << 20));
-  for (;;) {
-    std::unique_ptr<Mapping> dest = CreateFile(dest_path, bytes, sh.reader_slots, meta.version + 1,
-                                               meta.applied_id, sh.user_area);
-    if (CopyEntries(source, meta, dest.get())) {
+std::unique_ptr<Mapping> BuildFile(const std::string& dest_path, const BuildSpec& spec,
+                                   const EntrySource& source) {
+  try {
+    for (uint64_t bytes = std::max(spec.first_guess_bytes, spec.min_bytes);; bytes *= 2) {
+      std::unique_ptr<Mapping> dest = CreateFile(dest_path, bytes, spec.reader_slots, spec.version,
+                                                 spec.applied_id, spec.user_area);
+      if (!Load(spec, source, dest.get())) continue;
+      Trim(&dest, dest_path, spec.min_bytes);
       dest->region.flush(0, 0, false);
       const int fd = open(dest_path.c_str(), O_RDONLY | O_CLOEXEC);
       if (fd < 0 || fsync(fd) != 0) {
         const int saved = errno;
         if (fd >= 0) close(fd);
-        throw Error(Error::Code::kIOError,
-                    "cannot flush rebuilt state file " + dest_path + ": " + std::strerror(saved));
+        IoError("cannot flush rebuilt state file", dest_path, saved);
       }
       close(fd);
       return dest;
     }
-    bytes *= 2;
+  } catch (...) {
+    unlink(dest_path.c_str());
+    throw;
   }
+}
+
+std::unique_ptr<Mapping> BuildCompactCopy(const Mapping& source, const MetaValues& meta,
+                                          const std::string& dest_path, uint64_t min_bytes) {
+  const FileHeader& sh = *source.header;
+  const uint64_t live = meta.alloc_top - sh.data_offset - meta.free_bytes;
+  BuildSpec spec;
+  spec.reader_slots = sh.reader_slots;
+  spec.version = meta.version + 1;
+  spec.applied_id = meta.applied_id;
+  spec.user_area = sh.user_area;
+  spec.expected_keys = meta.key_count;
+  spec.first_guess_bytes = sh.data_offset + live + live / 2 + (uint64_t{1} << 20);
+  spec.min_bytes = min_bytes;
+  return BuildFile(dest_path, spec, [&](const auto& add) {
+    Iterator it(source.space(), meta.root);
+    for (it.SeekToFirst(); it.Valid(); it.Next()) add(it.key(), it.value());
+  });
 }
 
 }  // namespace whycache::tree

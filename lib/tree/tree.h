@@ -48,6 +48,10 @@ struct TreeStats {
   uint32_t reader_slots_in_use = 0;
 };
 
+// Calls its argument with every entry of a new tree, in strictly increasing key order.
+using EntrySource =
+    std::function<void(const std::function<void(std::string_view key, std::string_view value)>&)>;
+
 class Tree;
 struct ThreadReader;
 struct ReaderAttachment;
@@ -157,26 +161,34 @@ class WriteTxn {
   void Erase(std::string_view key);
 
   // Applies the batch in order and publishes it atomically together with `applied_id`. Grows
-  // the file (rebuild and swap) when it is full. Throws Error(kIOError) when the file cannot be
-  // grown, Error(kCorruption) when the published state is malformed; the published version is
-  // then unchanged. REQUIRES: not committed before.
+  // the file (rebuild and swap) when it is full. A batch large against the tree is merged with
+  // the tree's entries into a new file instead, which is swapped in like a rebuild. Throws
+  // Error(kIOError) when the file cannot be grown, Error(kCorruption) when the published state is
+  // malformed; the published version is then unchanged. REQUIRES: not committed before.
   void Commit(uint64_t applied_id);
 
   size_t size() const { return ops_.size(); }
 
+  // Views into the transaction's own copies of the bytes.
   struct Op {
-    std::string key;
-    std::optional<std::string> value;  // Nothing for an erase.
+    std::string_view key;
+    std::optional<std::string_view> value;  // Nothing for an erase.
   };
 
  private:
   friend class Tree;
   WriteTxn(Tree* tree, int lock_fd) : tree_(tree), lock_fd_(lock_fd) {}
+  // Copies `bytes` into chunks that never move, so the views in ops_ stay valid: one
+  // allocation per chunk instead of two per op.
+  std::string_view Keep(std::string_view bytes);
 
   Tree* tree_;
   int lock_fd_;
   bool committed_ = false;
   std::vector<Op> ops_;
+  std::vector<std::unique_ptr<char[]>> chunks_;
+  char* chunk_at_ = nullptr;
+  size_t chunk_left_ = 0;
 };
 
 class Tree {
@@ -233,6 +245,15 @@ class Tree {
   // REQUIRES: this thread holds no WriteTxn.
   void Install(const std::string& built_path);
 
+  // Replaces the entries of this tree, which must have none (a file being filled before it is
+  // installed), by those of `source`, published with `applied_id`: one sequential pass into a
+  // new file sized from `expected_keys` and `expected_bytes` (of keys and values), then swapped
+  // in like a rebuild. Throws Error(kInvalidArgument) when the tree has entries or the entries
+  // are out of order, and whatever `source` throws; the tree is then unchanged.
+  // REQUIRES: this thread holds no WriteTxn.
+  void Load(uint64_t expected_keys, uint64_t expected_bytes, const EntrySource& source,
+            uint64_t applied_id);
+
   const std::string& path() const { return path_; }
 
  private:
@@ -245,6 +266,9 @@ class Tree {
   static void EndDraining(ReaderAttachment* attachment);
   Mapping* CurrentForWriter();
   void Publish(Mapping* m, const std::vector<WriteTxn::Op>& ops, uint64_t applied_id);
+  // Publishes the entries of `meta` with `ops` applied as a new file. REQUIRES: writer lock.
+  void MergeLocked(const Mapping& m, const MetaValues& meta, const std::vector<WriteTxn::Op>& ops,
+                   uint64_t applied_id);
   void RebuildLocked(uint64_t min_file_bytes);
   Mapping* CurrentMapping();  // shared_->current, read under its mutex.
   // Makes `fresh`, a complete file at `from_path`, the tree at PATH. REQUIRES: writer lock.

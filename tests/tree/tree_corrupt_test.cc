@@ -15,6 +15,7 @@
 #include "lib/tree/tree.h"
 #include "tests/support/temp_dir.h"
 #include "whycache/error.h"
+#include "whycache/version.h"
 
 namespace whycache::tree {
 namespace {
@@ -104,7 +105,8 @@ TEST_F(TreeCorruptTest, OtherFormatVersion) {
   std::string bad = good_;
   bad[offsetof(FileHeader, format_version)] ^= 0x02;
   WriteAll(path_, bad);
-  ExpectOpenFails("format version 3, this build reads 1");
+  ExpectOpenFails("format version " + std::to_string(kStateFormatVersion ^ 0x02) +
+                  ", this build reads " + std::to_string(kStateFormatVersion));
 }
 
 TEST_F(TreeCorruptTest, NotAStateFile) {
