@@ -45,7 +45,7 @@ ApplyResult ApplyFromLog(tree::Tree& tree, ChangeLog& log, bool wait, size_t max
     std::unique_ptr<tree::WriteTxn> txn = tree.BeginWrite(wait);
     if (txn == nullptr) return result;
     result.applied = true;
-    auto* control = reinterpret_cast<SharedControl*>(tree.UserArea());
+    SharedControl* control = ControlOf(tree);
     const uint64_t applied = tree.BeginRead().AppliedId();
     result.applied_id = applied;
 
@@ -72,6 +72,7 @@ ApplyResult ApplyFromLog(tree::Tree& tree, ChangeLog& log, bool wait, size_t max
       if (head_before > applied) {
         txn->Commit(head_before);
         result.applied_id = head_before;
+        control = ControlOf(tree);
       }
       control->log_head_seen.store(result.applied_id, std::memory_order_relaxed);
       result.caught_up = true;
@@ -93,6 +94,7 @@ ApplyResult ApplyFromLog(tree::Tree& tree, ChangeLog& log, bool wait, size_t max
     }
     txn->Commit(previous);
     txn.reset();
+    control = ControlOf(tree);
 
     const auto elapsed = std::chrono::steady_clock::now() - started;
     control->batches_applied.fetch_add(page.size(), std::memory_order_relaxed);

@@ -24,12 +24,11 @@
 namespace whycache {
 namespace {
 
+using cache::ControlOf;
 using cache::SharedControl;
 
 static_assert(sizeof(tree::ReadTxn) <= 96 && alignof(tree::ReadTxn) <= 8);
 static_assert(sizeof(SharedControl) <= tree::kUserAreaBytes);
-
-SharedControl* ControlOf(tree::Tree& t) { return reinterpret_cast<SharedControl*>(t.UserArea()); }
 
 // Opens the state file. With a log (`from_log`), a missing file is created and a file that fails
 // validation, being derived data, is moved aside to PATH.bad for inspection and replaced by an

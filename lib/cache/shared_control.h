@@ -10,6 +10,8 @@
 #include <string>
 #include <string_view>
 
+#include "lib/tree/tree.h"
+
 namespace whycache::cache {
 
 inline constexpr uint64_t kControlMagic = 0x4c52544357594857;  // "WHYWCTRL" little-endian.
@@ -56,6 +58,13 @@ void InitializeControl(SharedControl* control, std::string_view dataset_id,
 bool ControlIsValid(const SharedControl& control);
 
 std::string_view DatasetId(const SharedControl& control);
+
+// The control block in `tree`'s user area. Valid while this thread stays on the tree's current
+// file: a commit may move the state to a new file (growth, defragmentation, a large batch merged
+// into a fresh tree), so look it up again after one rather than keeping the pointer.
+inline SharedControl* ControlOf(tree::Tree& tree) {
+  return reinterpret_cast<SharedControl*>(tree.UserArea());
+}
 
 // Records `message` (truncated to fit) as the last error. Called by the one applying process.
 void RecordError(SharedControl* control, std::string_view message, int64_t wall_us);

@@ -22,7 +22,7 @@ void RemoveBuildFiles(const std::string& built) {
 std::string ReplacementLockPath(const std::string& state_path) { return state_path + ".replace"; }
 
 void BuildAndInstall(tree::Tree& tree, uint64_t size_hint, const FillFn& fill) {
-  const SharedControl& control = *reinterpret_cast<SharedControl*>(tree.UserArea());
+  const SharedControl& control = *ControlOf(tree);
   const std::string dataset(DatasetId(control));
   const int64_t poll_interval_ns = control.poll_interval_ns.load(std::memory_order_relaxed);
   const std::string built = tree.path() + ".rebuild-state";
@@ -32,14 +32,15 @@ void BuildAndInstall(tree::Tree& tree, uint64_t size_hint, const FillFn& fill) {
       tree::TreeOptions options;
       options.initial_file_bytes = std::max<uint64_t>(options.initial_file_bytes, size_hint * 2);
       std::unique_ptr<tree::Tree> fresh = tree::Tree::Open(built, options);
-      // A new machine-wide control block: the same dataset and poll schedule, fresh state.
-      auto* fresh_control = reinterpret_cast<SharedControl*>(fresh->UserArea());
+      // A new machine-wide control block: the same dataset and poll schedule, fresh state, and
+      // the counters going on from where they were (monitoring reads them as ever-growing
+      // totals, and a resync must not reset the count of resyncs). What other processes add
+      // between here and the install is lost, as the header says of the whole user area.
+      // Set before filling: a fill may move `fresh` to a new file (the user area goes with
+      // it), so a pointer taken now is not used after it.
+      SharedControl* fresh_control = ControlOf(*fresh);
       std::memset(static_cast<void*>(fresh_control), 0, sizeof(SharedControl));
       InitializeControl(fresh_control, dataset, poll_interval_ns);
-      fill(*fresh);
-      // The counters go on from where they were: monitoring reads them as ever-growing totals,
-      // and a resync must not reset the count of resyncs. (What other processes add between
-      // here and the install is lost, as the header says of the whole user area.)
       const auto carry = [](std::atomic<uint64_t>& to, const std::atomic<uint64_t>& from) {
         to.fetch_add(from.load(std::memory_order_relaxed), std::memory_order_relaxed);
       };
@@ -49,6 +50,7 @@ void BuildAndInstall(tree::Tree& tree, uint64_t size_hint, const FillFn& fill) {
       carry(fresh_control->mutations_applied, control.mutations_applied);
       carry(fresh_control->apply_ns, control.apply_ns);
       carry(fresh_control->resyncs, control.resyncs);
+      fill(*fresh);
     }
     tree.Install(built);
     RemoveBuildFiles(built);

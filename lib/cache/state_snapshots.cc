@@ -30,7 +30,7 @@ namespace cache {
 
 SnapshotInfo CreateStateSnapshot(tree::Tree& tree, const std::string& path, uint64_t horizon,
                                  const ProgressCallback& progress) {
-  const std::string dataset(DatasetId(*reinterpret_cast<SharedControl*>(tree.UserArea())));
+  const std::string dataset(DatasetId(*ControlOf(tree)));
   tree::ReadTxn txn = tree.BeginRead();
   return ToPublic(snapshot::WriteSnapshot(
       path, dataset, txn.AppliedId(), horizon, txn.KeyCount(),
@@ -47,7 +47,7 @@ namespace {
 // Throws the reason why the snapshot at `path` cannot seed `tree`'s state.
 void CheckUsable(tree::Tree& tree, const std::string& path, uint64_t horizon) {
   const snapshot::SnapshotInfo header = snapshot::ReadSnapshotHeader(path);
-  const std::string dataset(DatasetId(*reinterpret_cast<SharedControl*>(tree.UserArea())));
+  const std::string dataset(DatasetId(*ControlOf(tree)));
   if (header.dataset_id != dataset) {
     throw Error(Error::Code::kIncompatible,
                 "snapshot " + path + " is of dataset " + header.dataset_id + ", but " +
