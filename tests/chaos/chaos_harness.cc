@@ -262,9 +262,15 @@ int RunSnapshotter(const ChildContext& c) {
   auto b = Cache::Open(c.machines[1]);
   while (c.Running()) {
     {
+      // A snapshot records the log's horizon, so it cannot be made while the server is down.
+      const uint32_t label = c.board->label.load();
       Busy busy(c.busy());
-      a->CreateSnapshot(c.snapshot_path);
-      c.Count(kSnapshotsCreated);
+      try {
+        a->CreateSnapshot(c.snapshot_path);
+        c.Count(kSnapshotsCreated);
+      } catch (const Error& e) {
+        if (!Provoked(c, label, e)) throw;
+      }
     }
     {
       Busy busy(c.busy());
