@@ -71,7 +71,8 @@ class BulkLoader {
   std::string_view prev_;  // Key of the previous entry, in its leaf.
   Ref pending_ = 0;        // The subtree ending with the previous entry, not yet attached.
   std::vector<OpenNode> open_;
-  std::vector<std::pair<uint8_t, Ref>> children_;  // Of every open node, a stack.
+  std::vector<std::pair<uint8_t, Ref>> children_;       // Of every open node, a stack.
+  std::vector<HashIndexWriter::HashedLeaf> unindexed_;  // Leaves not yet in the hash index.
 };
 
 }  // namespace whycache::tree

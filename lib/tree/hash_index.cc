@@ -184,6 +184,23 @@ void HashIndexWriter::Reserve(uint64_t keys) {
 
 void HashIndexWriter::Insert(std::string_view key, Ref leaf) { Place(KeyHash(key), leaf); }
 
+void HashIndexWriter::InsertMany(std::vector<HashedLeaf>* leaves) {
+  // Sorted by page, then by home slot within it, the leaves are placed in one forward sweep over
+  // the index: a radix sort on the page and home bits, a byte per pass.
+  const uint64_t bits = bits_;
+  const auto order = [bits](uint64_t h) { return HashPage(h, bits) << 9 | HashHome(h); };
+  sort_scratch_.resize(leaves->size());
+  for (uint64_t shift = 0; shift < bits + 9; shift += 8) {
+    size_t start[257] = {};
+    for (const HashedLeaf& l : *leaves) ++start[((order(l.hash) >> shift) & 0xff) + 1];
+    for (int b = 1; b <= 256; ++b) start[b] += start[b - 1];
+    for (const HashedLeaf& l : *leaves) sort_scratch_[start[(order(l.hash) >> shift) & 0xff]++] = l;
+    leaves->swap(sort_scratch_);
+  }
+  for (const HashedLeaf& l : *leaves) Place(l.hash, l.leaf);
+  leaves->clear();
+}
+
 void HashIndexWriter::Replace(std::string_view key, Ref old_leaf, Ref new_leaf) {
   const uint64_t h = KeyHash(key);
   const uint32_t i = FindSlot(h, old_leaf);

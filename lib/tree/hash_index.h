@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <string_view>
+#include <vector>
 
 #include "lib/tree/allocator.h"
 #include "lib/tree/art_node.h"
@@ -52,6 +53,16 @@ class HashIndexWriter {
   // Grows the index (rehashing every entry) so that `keys` entries stay under the load limit.
   void Reserve(uint64_t keys);
   void Insert(std::string_view key, Ref leaf);
+
+  // A leaf and the KeyHash of its key, for InsertMany.
+  struct HashedLeaf {
+    uint64_t hash;
+    Ref leaf;
+  };
+  // Inserts every leaf of `*leaves`, reordering the vector: what Insert of each would do, but in
+  // page order, so that a bulk load writes the index in one sweep instead of taking a cache and
+  // TLB miss per leaf on pages spread over the whole index. REQUIRES: none of them is indexed.
+  void InsertMany(std::vector<HashedLeaf>* leaves);
   void Replace(std::string_view key, Ref old_leaf, Ref new_leaf);
   void Remove(std::string_view key, Ref leaf);
 
@@ -71,6 +82,7 @@ class HashIndexWriter {
   Allocator* alloc_;
   uint64_t dir_;
   uint64_t bits_;
+  std::vector<HashedLeaf> sort_scratch_;
 };
 
 }  // namespace whycache::tree
