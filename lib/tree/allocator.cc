@@ -1,5 +1,8 @@
 #include "lib/tree/allocator.h"
 
+#include <sys/mman.h>
+
+#include <algorithm>
 #include <bit>
 #include <cstring>
 #include <string>
@@ -7,6 +10,15 @@
 #include "lib/tree/art_node.h"
 
 namespace whycache::tree {
+
+namespace {
+
+// Pages mapped ahead of the top: as many as the transaction has used so far, within bounds, so a
+// small commit maps little and a bulk build few times.
+constexpr uint64_t kMinPopulateBytes = uint64_t{64} << 10;
+constexpr uint64_t kMaxPopulateBytes = uint64_t{4} << 20;
+
+}  // namespace
 
 uint64_t SizeClass(uint64_t bytes) {
   if (bytes <= 256) return AlignUp(bytes == 0 ? 8 : bytes, 8);
@@ -49,7 +61,8 @@ Allocator::Allocator(char* base, uint64_t file_bytes, uint64_t data_offset, cons
       file_bytes_(file_bytes),
       new_version_(new_version),
       fresh_floor_(meta.alloc_top),
-      top_(meta.alloc_top) {
+      top_(meta.alloc_top),
+      populated_(AlignUp(meta.alloc_top, kPageBytes)) {
   if (top_ < data_offset || top_ > file_bytes) {
     ThrowCorrupt("allocation top " + std::to_string(top_) + " outside the file");
   }
@@ -82,7 +95,19 @@ uint64_t Allocator::Allocate(uint64_t bytes) {
   if (size > file_bytes_ - top_) throw OutOfSpace{size};
   const uint64_t off = top_;
   top_ += size;
+  if (top_ > populated_) PopulateAbove(off);
   return off;
+}
+
+void Allocator::PopulateAbove(uint64_t top) {
+  const uint64_t from = top & ~(kPageBytes - 1);
+  const uint64_t ahead = std::clamp(top - fresh_floor_, kMinPopulateBytes, kMaxPopulateBytes);
+  const uint64_t to = std::min(AlignUp(std::max(top_, top + ahead), kPageBytes), file_bytes_);
+#ifdef MADV_POPULATE_WRITE
+  // Only a speed-up: where the kernel lacks it or refuses, the writes fault the pages in.
+  madvise(base_ + from, to - from, MADV_POPULATE_WRITE);
+#endif
+  populated_ = to;
 }
 
 void Allocator::Free(uint64_t offset, uint64_t bytes) {

@@ -60,11 +60,16 @@ class Allocator {
   uint64_t free_bytes() const { return free_bytes_; }
 
  private:
+  // Maps the pages above `top` in one call: a bulk build writes hundreds of MB of fresh pages,
+  // and a fault per page (each zeroing a read-ahead window) cost more than the writes.
+  void PopulateAbove(uint64_t top);
+
   char* base_;
   uint64_t file_bytes_;
   uint64_t new_version_;
   uint64_t fresh_floor_;
   uint64_t top_;
+  uint64_t populated_;  // Pages below it are mapped (or were when they were passed).
   uint64_t free_bytes_ = 0;
   std::unordered_map<uint64_t, std::vector<uint64_t>> reusable_;  // Size class -> offsets.
   std::vector<FreeRecord> waiting_;
