@@ -11,17 +11,22 @@
 namespace whycache::cache {
 namespace {
 
-// Updates per write transaction: big enough to amortize a commit, small enough that readers
-// see progress and memory stays bounded.
+// A write transaction reads pages of the log until it holds this many mutations or bytes of
+// keys and values: enough that a backlog goes into few large commits (a commit that changes a
+// large part of the tree rewrites all of it, so many medium ones cost far more than one big),
+// few enough that readers see progress and the copies held stay bounded.
 constexpr size_t kPageUpdates = 1024;
+constexpr size_t kTxnMutations = size_t{1} << 18;
+constexpr size_t kTxnBytes = size_t{64} << 20;
 
+// REQUIRES: `update` outlives `txn`, which keeps views of its keys and values.
 void ApplyOne(tree::WriteTxn& txn, const Update& update) {
   try {
     for (const Mutation& m : update.mutations) {
       if (m.op == Mutation::Op::kSet) {
-        txn.Put(m.key, m.value);
+        txn.PutBorrowed(m.key, m.value);
       } else {
-        txn.Erase(m.key);
+        txn.EraseBorrowed(m.key);
       }
     }
   } catch (const Error& e) {
@@ -42,6 +47,8 @@ bool BelowHorizon(uint64_t applied, uint64_t horizon, const SharedControl& contr
 ApplyResult ApplyFromLog(tree::Tree& tree, ChangeLog& log, bool wait, size_t max_updates) {
   ApplyResult result;
   while (true) {
+    // The pages outlive the transaction, which borrows their bytes.
+    std::vector<std::vector<Update>> pages;
     std::unique_ptr<tree::WriteTxn> txn = tree.BeginWrite(wait);
     if (txn == nullptr) return result;
     result.applied = true;
@@ -59,16 +66,41 @@ ApplyResult ApplyFromLog(tree::Tree& tree, ChangeLog& log, bool wait, size_t max
     // for a later entry it would read, or for a dropped tombstone, which raises the horizon.
     const uint64_t head_before =
         applied < control->replay_horizon.load(std::memory_order_relaxed) ? log.HeadId() : 0;
-    const size_t want = std::min(kPageUpdates, max_updates - result.updates);
     const auto started = std::chrono::steady_clock::now();
-    std::vector<Update> page = log.ReadAfter(applied, want);
-    if (result.updates == 0) control->polls.fetch_add(1, std::memory_order_relaxed);
-    control->last_poll_wall_us.store(WallMicros(), std::memory_order_relaxed);
-    if (applied > 0 && BelowHorizon(applied, log.Horizon(), *control)) {
-      result.below_horizon = true;
-      return result;
+    uint64_t previous = applied;
+    size_t batches = 0;
+    size_t mutations = 0;
+    size_t bytes = 0;
+    int64_t newest_write_us = 0;
+    while (batches < max_updates - result.updates && mutations < kTxnMutations &&
+           bytes < kTxnBytes) {
+      const size_t want = std::min(kPageUpdates, max_updates - result.updates - batches);
+      const std::vector<Update>& page = pages.emplace_back(log.ReadAfter(previous, want));
+      if (result.updates == 0 && previous == applied) {
+        control->polls.fetch_add(1, std::memory_order_relaxed);
+      }
+      control->last_poll_wall_us.store(WallMicros(), std::memory_order_relaxed);
+      if (previous > 0 && BelowHorizon(previous, log.Horizon(), *control)) {
+        result.below_horizon = true;
+        return result;
+      }
+      if (page.empty()) break;
+      for (const Update& update : page) {
+        if (update.id <= previous) {
+          throw Error(Error::Code::kCorruption, log.Describe() + " returned update " +
+                                                    std::to_string(update.id) + " after update " +
+                                                    std::to_string(previous) +
+                                                    ": ids must increase; applying stops here");
+        }
+        ApplyOne(*txn, update);
+        previous = update.id;
+        mutations += update.mutations.size();
+        for (const Mutation& m : update.mutations) bytes += m.key.size() + m.value.size();
+      }
+      batches += page.size();
+      newest_write_us = page.back().write_time_us;
     }
-    if (page.empty()) {
+    if (batches == 0) {
       if (head_before > applied) {
         txn->Commit(head_before);
         result.applied_id = head_before;
@@ -78,33 +110,19 @@ ApplyResult ApplyFromLog(tree::Tree& tree, ChangeLog& log, bool wait, size_t max
       result.caught_up = true;
       return result;
     }
-
-    uint64_t previous = applied;
-    size_t mutations = 0;
-    for (const Update& update : page) {
-      if (update.id <= previous) {
-        throw Error(Error::Code::kCorruption, log.Describe() + " returned update " +
-                                                  std::to_string(update.id) + " after update " +
-                                                  std::to_string(previous) +
-                                                  ": ids must increase; applying stops here");
-      }
-      ApplyOne(*txn, update);
-      previous = update.id;
-      mutations += update.mutations.size();
-    }
     txn->Commit(previous);
     txn.reset();
     control = ControlOf(tree);
 
     const auto elapsed = std::chrono::steady_clock::now() - started;
-    control->batches_applied.fetch_add(page.size(), std::memory_order_relaxed);
+    control->batches_applied.fetch_add(batches, std::memory_order_relaxed);
     control->mutations_applied.fetch_add(mutations, std::memory_order_relaxed);
     control->apply_ns.fetch_add(
         std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count(),
         std::memory_order_relaxed);
-    control->newest_applied_write_us.store(page.back().write_time_us, std::memory_order_relaxed);
+    control->newest_applied_write_us.store(newest_write_us, std::memory_order_relaxed);
     result.applied_id = previous;
-    result.updates += page.size();
+    result.updates += batches;
 
     // A short page does not prove the log is drained (reads may stop early to bound memory):
     // only an empty one does.

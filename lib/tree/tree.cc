@@ -367,30 +367,33 @@ uint64_t LoadBigEndian64(const unsigned char* p) {
   return v;
 }
 
-// Indexes of `ops` in key order; the ops on one key keep their order.
-std::vector<uint32_t> KeyOrder(const std::vector<WriteTxn::Op>& ops) {
-  // Comparing the first 16 key bytes as integers settles most comparisons without touching
-  // the strings (it was a third of the apply time with memcmp on scattered keys).
-  struct SortKey {
-    uint64_t head[2];
-    uint32_t op;
-  };
-  std::vector<SortKey> keys(ops.size());
+// An op and the first 16 bytes of its key as integers: comparing those settles most comparisons
+// without touching the scattered keys (memcmp on them was a third of the apply time).
+struct KeyedOp {
+  uint64_t head[2];
+  uint32_t op;
+};
+
+bool SameHead(const KeyedOp& a, const KeyedOp& b) {
+  return a.head[0] == b.head[0] && a.head[1] == b.head[1];
+}
+
+// `ops` in key order; the ops on one key keep their order.
+std::vector<KeyedOp> KeyOrder(const std::vector<WriteTxn::Op>& ops) {
+  std::vector<KeyedOp> keys(ops.size());
   for (uint32_t i = 0; i < ops.size(); ++i) {
     unsigned char bytes[16] = {};
     std::memcpy(bytes, ops[i].key.data(), std::min<size_t>(16, ops[i].key.size()));
     keys[i] = {{LoadBigEndian64(bytes), LoadBigEndian64(bytes + 8)}, i};
   }
   // The op index breaks ties: cheaper than a stable sort's merge passes.
-  std::sort(keys.begin(), keys.end(), [&](const SortKey& a, const SortKey& b) {
+  std::sort(keys.begin(), keys.end(), [&](const KeyedOp& a, const KeyedOp& b) {
     if (a.head[0] != b.head[0]) return a.head[0] < b.head[0];
     if (a.head[1] != b.head[1]) return a.head[1] < b.head[1];
     const int c = ops[a.op].key.compare(ops[b.op].key);
     return c != 0 ? c < 0 : a.op < b.op;
   });
-  std::vector<uint32_t> order(ops.size());
-  for (size_t i = 0; i < keys.size(); ++i) order[i] = keys[i].op;
-  return order;
+  return keys;
 }
 
 // A batch of at least 1/kMergeFraction of the tree's keys is merged into a new file: a
@@ -418,7 +421,8 @@ void Tree::Publish(Mapping* m, const std::vector<WriteTxn::Op>& ops, uint64_t ap
   ArtWriter writer(m->base, m->space(), &alloc, &index, meta.root, meta.key_count,
                    meta.content_hash);
   // Key order gives the writer locality.
-  for (const uint32_t i : KeyOrder(ops)) {
+  for (const KeyedOp& k : KeyOrder(ops)) {
+    const uint32_t i = k.op;
     if (ops[i].value) {
       writer.Put(ops[i].key, *ops[i].value);
     } else {
@@ -443,7 +447,7 @@ void Tree::Publish(Mapping* m, const std::vector<WriteTxn::Op>& ops, uint64_t ap
 
 void Tree::MergeLocked(const Mapping& m, const MetaValues& meta,
                        const std::vector<WriteTxn::Op>& ops, uint64_t applied_id) {
-  const std::vector<uint32_t> order = KeyOrder(ops);
+  const std::vector<KeyedOp> order = KeyOrder(ops);
   uint64_t puts = 0;
   uint64_t put_bytes = 0;
   for (const auto& op : ops) {
@@ -466,17 +470,28 @@ void Tree::MergeLocked(const Mapping& m, const MetaValues& meta,
                            Iterator it(m.space(), meta.root);
                            it.SeekToFirst();
                            for (size_t i = 0; i < order.size();) {
+                             // The ops come in key order but lie scattered in memory.
+                             constexpr size_t kAhead = 8;
+                             if (i + 2 * kAhead < order.size()) {
+                               __builtin_prefetch(&ops[order[i + 2 * kAhead].op]);
+                             }
+                             if (i + kAhead < order.size()) {
+                               __builtin_prefetch(ops[order[i + kAhead].op].key.data());
+                             }
                              // The last op on a key decides it.
-                             const std::string_view key = ops[order[i]].key;
+                             const std::string_view key = ops[order[i].op].key;
                              size_t last = i;
-                             while (last + 1 < order.size() && ops[order[last + 1]].key == key) {
+                             while (last + 1 < order.size() &&
+                                    SameHead(order[last + 1], order[i]) &&
+                                    ops[order[last + 1].op].key == key) {
                                ++last;
                              }
                              i = last + 1;
                              for (; it.Valid() && it.key() < key; it.Next())
                                add(it.key(), it.value());
                              if (it.Valid() && it.key() == key) it.Next();
-                             if (ops[order[last]].value) add(key, *ops[order[last]].value);
+                             const WriteTxn::Op& decisive = ops[order[last].op];
+                             if (decisive.value) add(key, *decisive.value);
                            }
                            for (; it.Valid(); it.Next()) add(it.key(), it.value());
                          }),
@@ -593,35 +608,59 @@ void ReadTxn::Scan(std::string_view prefix,
 
 WriteTxn::~WriteTxn() { close(lock_fd_); }
 
-void WriteTxn::Put(std::string_view key, std::string_view value) {
+namespace {
+
+void CheckKey(std::string_view key) {
   if (key.size() > kMaxKeyBytes) {
     throw Error(Error::Code::kInvalidArgument, "key of " + std::to_string(key.size()) +
                                                    " bytes exceeds the limit of " +
                                                    std::to_string(kMaxKeyBytes) + " bytes");
   }
+}
+
+void CheckValue(std::string_view value) {
   if (value.size() > kMaxValueBytes) {
     throw Error(Error::Code::kInvalidArgument, "value of " + std::to_string(value.size()) +
                                                    " bytes exceeds the limit of " +
                                                    std::to_string(kMaxValueBytes) + " bytes");
   }
+}
+
+// Never a null view, even when empty: its bytes are copied with memcpy later.
+constexpr char kEmpty[1] = {};
+
+std::string_view NonNull(std::string_view bytes) {
+  return bytes.empty() ? std::string_view(kEmpty, 0) : bytes;
+}
+
+}  // namespace
+
+void WriteTxn::Put(std::string_view key, std::string_view value) {
+  CheckKey(key);
+  CheckValue(value);
   const std::string_view kept_key = Keep(key);
   ops_.push_back({kept_key, Keep(value)});
 }
 
 void WriteTxn::Erase(std::string_view key) {
-  if (key.size() > kMaxKeyBytes) {
-    throw Error(Error::Code::kInvalidArgument, "key of " + std::to_string(key.size()) +
-                                                   " bytes exceeds the limit of " +
-                                                   std::to_string(kMaxKeyBytes) + " bytes");
-  }
+  CheckKey(key);
   ops_.push_back({Keep(key), std::nullopt});
+}
+
+void WriteTxn::PutBorrowed(std::string_view key, std::string_view value) {
+  CheckKey(key);
+  CheckValue(value);
+  ops_.push_back({NonNull(key), NonNull(value)});
+}
+
+void WriteTxn::EraseBorrowed(std::string_view key) {
+  CheckKey(key);
+  ops_.push_back({NonNull(key), std::nullopt});
 }
 
 std::string_view WriteTxn::Keep(std::string_view bytes) {
   constexpr size_t kChunkBytes = size_t{1} << 20;
-  // Never a null view, even when empty: its bytes are copied with memcpy later.
-  static constexpr char kEmpty[1] = {};
-  if (bytes.empty()) return {kEmpty, 0};
+  if (bytes.empty()) return NonNull(bytes);
   if (bytes.size() > chunk_left_) {
     const size_t n = std::max(kChunkBytes, bytes.size());
     chunks_.push_back(std::make_unique_for_overwrite<char[]>(n));
