@@ -20,9 +20,10 @@ struct ApplyResult {
   bool below_horizon = false;
 };
 
-// Reads the updates after the tree's applied id from `log` and applies them in id order, a page
-// at a time: each page is one write transaction of the tree, so readers see whole batches only
-// and a process killed meanwhile leaves the last published page intact. Stops after
+// Reads the updates after the tree's applied id from `log` and applies them in id order, in
+// write transactions of the tree of a bounded size (several reads of the log each, for a
+// backlog), so readers see whole batches only and a process killed meanwhile leaves the last
+// published transaction intact. Stops after
 // `max_updates` or when the log has nothing newer. Updates the counters and the poll figures of
 // the shared control block.
 //
