@@ -2,7 +2,7 @@
 // the file, at a different address in each, so structures hold offsets, never pointers.
 //
 //   [0, 4096)            FileHeader: identity (checksummed), the published-version word, two
-//                        meta records, publish times, the user area.
+//                        meta records, publish times, the user area, the boot stamp.
 //   [4096, data_offset)  The reader table: one 64-byte ReaderSlot per reader thread.
 //   [data_offset, file_bytes)  Nodes, leaves and free-list records, 8-byte aligned.
 #ifndef WHYCACHE_LIB_TREE_FILE_LAYOUT_H_
@@ -61,6 +61,9 @@ struct FileHeader {
   // the epoch); gives the age of the oldest pinned version.
   std::atomic<int64_t> publish_time_us[kPublishTimeRing];
   alignas(64) unsigned char user_area[kUserAreaBytes];
+  // The boot (boot_id.h) in which the file was built or last verified whole; zero in files of
+  // an earlier release, which are verified once like a file of another boot.
+  alignas(64) std::atomic<uint64_t> boot_stamp[2];
 };
 static_assert(sizeof(FileHeader) <= kPageBytes);
 

@@ -9,6 +9,7 @@
 #include <new>
 
 #include "lib/io/posix_file.h"
+#include "lib/tree/boot_id.h"
 #include "lib/tree/hash_index.h"
 #include "lib/tree/reader_table.h"
 #include "whycache/error.h"
@@ -147,6 +148,7 @@ std::unique_ptr<Mapping> CreateFile(const std::string& path, uint64_t file_bytes
   h->data_offset = data_offset;
   h->header_checksum = HeaderChecksum(*h);
   if (user_area != nullptr) std::memcpy(h->user_area, user_area, kUserAreaBytes);
+  StampThisBoot(h);
   m->slots = reinterpret_cast<ReaderSlot*>(m->base + kPageBytes);
   for (uint32_t i = 0; i < reader_slots; ++i) new (&m->slots[i]) ReaderSlot{};
   MetaValues meta;

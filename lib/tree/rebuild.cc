@@ -1,6 +1,5 @@
 #include "lib/tree/rebuild.h"
 
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -20,27 +19,6 @@ namespace {
   throw Error(Error::Code::kIOError, what + " " + path + ": " + std::strerror(error));
 }
 
-// Starts the disk writing what the loader has built, a stretch at a time, while the loader goes
-// on: the fsync that ends a build then waits for the last stretch and the hash index (rewritten
-// throughout, so left to the end) instead of the whole file.
-class Writeback {
- public:
-  Writeback(int fd, uint64_t from) : fd_(fd), from_(from) {}
-
-  void Advance(uint64_t top) {
-    constexpr uint64_t kStretchBytes = uint64_t{8} << 20;
-    if (top - from_ < kStretchBytes) return;
-    // Only a head start: the closing fsync reports any error.
-    sync_file_range(fd_, static_cast<off_t>(from_), static_cast<off_t>(top - from_),
-                    SYNC_FILE_RANGE_WRITE);
-    from_ = top;
-  }
-
- private:
-  int fd_;
-  uint64_t from_;
-};
-
 // Loads the entries into `dest`, a fresh file, and publishes them. Returns false when the file
 // turned out too small.
 bool Load(const BuildSpec& spec, const EntrySource& source, Mapping* dest) {
@@ -50,11 +28,7 @@ bool Load(const BuildSpec& spec, const EntrySource& source, Mapping* dest) {
   LoadedTree tree;
   try {
     BulkLoader loader(dest->base, dest->space(), &alloc, spec.expected_keys);
-    Writeback writeback(dest->file.get_mapping_handle().handle, alloc.top());
-    source([&](std::string_view key, std::string_view value) {
-      loader.Add(key, value);
-      writeback.Advance(alloc.top());
-    });
+    source([&](std::string_view key, std::string_view value) { loader.Add(key, value); });
     tree = loader.Finish();
     out.free_list = alloc.Persist();
   } catch (const OutOfSpace&) {
@@ -100,14 +74,8 @@ std::unique_ptr<Mapping> BuildFile(const std::string& dest_path, const BuildSpec
                                                  spec.applied_id, spec.user_area);
       if (!Load(spec, source, dest.get())) continue;
       Trim(&dest, dest_path, spec.min_bytes);
-      dest->region.flush(0, 0, false);
-      const int fd = open(dest_path.c_str(), O_RDONLY | O_CLOEXEC);
-      if (fd < 0 || fsync(fd) != 0) {
-        const int saved = errno;
-        if (fd >= 0) close(fd);
-        IoError("cannot flush rebuilt state file", dest_path, saved);
-      }
-      close(fd);
+      // Not synced: like a commit, the file reaches the disk with the kernel's writeback, and
+      // one torn by a power failure is caught by the boot stamp (boot_id.h) CreateFile set.
       return dest;
     }
   } catch (...) {

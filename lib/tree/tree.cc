@@ -16,6 +16,7 @@
 #include "lib/io/posix_file.h"
 #include "lib/tree/allocator.h"
 #include "lib/tree/art_writer.h"
+#include "lib/tree/boot_id.h"
 #include "lib/tree/bulk_loader.h"
 #include "lib/tree/mapped_file.h"
 #include "lib/tree/reader_table.h"
@@ -182,9 +183,29 @@ std::unique_ptr<Tree> Tree::Open(const std::string& path, const TreeOptions& opt
     close(fd);
   }
   std::unique_ptr<Mapping> m = MapFile(path);
+  const bool stamped = StampedThisBoot(*m->header);
   tree->shared_->current = m.get();
   tree->shared_->mappings.push_back(std::move(m));
+  if (!stamped) tree->VerifyForThisBoot();
   return tree;
+}
+
+void Tree::VerifyForThisBoot() {
+  std::unique_ptr<WriteTxn> lock = BeginWrite(true);
+  // The file as it is, before a writer's recovery copies from it. Another process may have
+  // verified it meanwhile, or replaced it with a file built in this boot.
+  Mapping* m = CurrentMapping();
+  if (!SameFile(*m, path_) || StampedThisBoot(*m->header)) return;
+  try {
+    VerifyMapping(*m, PublishedMeta(*m));
+  } catch (const Error& e) {
+    throw Error(Error::Code::kCorruption,
+                "state file " + path_ +
+                    " was written before the machine last restarted and is damaged (pages "
+                    "written before a power failure may never have reached the disk): " +
+                    e.what());
+  }
+  StampThisBoot(m->header);
 }
 
 ThreadReader* Tree::ReaderForThisThread() {

@@ -200,8 +200,10 @@ class WriteTxn {
 class Tree {
  public:
   // Opens (or creates, per options) the tree at `path`. An existing file is validated: magic,
-  // format version, header checksum, size, meta record. Throws Error(kCorruption) naming the
-  // path and the problem for a file that fails, Error(kIOError) when it cannot be opened or
+  // format version, header checksum, size, meta record; a file last built or verified in another
+  // boot of the machine (commits do not sync, so a power failure may have torn it) is verified
+  // whole, as by Verify, under the writer lock, once per boot. Throws Error(kCorruption) naming
+  // the path and the problem for a file that fails, Error(kIOError) when it cannot be opened or
   // created. Options other than create_if_missing matter only when creating.
   static std::unique_ptr<Tree> Open(const std::string& path, const TreeOptions& options = {});
 
@@ -271,6 +273,8 @@ class Tree {
   void Reattach(ThreadReader* reader);
   static void EndDraining(ReaderAttachment* attachment);
   Mapping* CurrentForWriter();
+  // Verifies the file and stamps it with this boot (boot_id.h). REQUIRES: no WriteTxn held.
+  void VerifyForThisBoot();
   void Publish(Mapping* m, const std::vector<WriteTxn::Op>& ops, uint64_t applied_id);
   // Publishes the entries of `meta` with `ops` applied as a new file. REQUIRES: writer lock.
   void MergeLocked(const Mapping& m, const MetaValues& meta, const std::vector<WriteTxn::Op>& ops,

@@ -13,6 +13,7 @@
 #include "lib/tree/file_layout.h"
 #include "lib/tree/mapped_file.h"
 #include "lib/tree/tree.h"
+#include "tests/support/boot_stamp.h"
 #include "tests/support/temp_dir.h"
 #include "whycache/error.h"
 #include "whycache/version.h"
@@ -167,6 +168,31 @@ TEST_F(TreeCorruptTest, FlippedValueOrKeyByteIsFoundByVerify) {
       EXPECT_EQ(e.code(), Error::Code::kCorruption);
     }
   }
+}
+
+// Commits do not sync: a file from before a restart is verified whole once, then stamped.
+TEST_F(TreeCorruptTest, FileOfAnotherBootIsVerifiedOnOpenAndStamped) {
+  ASSERT_NE(CurrentBootId(), (BootId{0, 0})) << "the kernel gives no boot id";
+  EXPECT_EQ(testing::ReadBootStamp(path_), CurrentBootId());
+  for (const BootId& other : {BootId{0, 0}, BootId{CurrentBootId()[0], ~CurrentBootId()[1]}}) {
+    testing::WriteBootStamp(path_, other);
+    auto tree = Tree::Open(path_);
+    EXPECT_EQ(tree->BeginRead().Get("marker").value_or(""), "UNIQUE-MARKER-VALUE");
+    EXPECT_EQ(testing::ReadBootStamp(path_), CurrentBootId());
+  }
+}
+
+TEST_F(TreeCorruptTest, TornFileOfAnotherBootIsRefusedOnOpen) {
+  const size_t at = good_.find("UNIQUE-MARKER-VALUE", DataOffset(512));
+  ASSERT_NE(at, std::string::npos);
+  std::string bad = good_;
+  bad[at + 2] = '\0';  // A page that never reached the disk reads as zeros.
+  WriteAll(path_, bad);
+  testing::WriteBootStamp(path_, {1, 2});
+  ExpectOpenFails("before the machine last restarted");
+  // Refused, not stamped: the next open checks again.
+  EXPECT_EQ(testing::ReadBootStamp(path_), (BootId{1, 2}));
+  ExpectOpenFails("content hash mismatch");
 }
 
 TEST_F(TreeCorruptTest, RandomFlippedBodyBytesNeverCrash) {
