@@ -50,8 +50,8 @@ lib_sources=(
   lib/log/manifest.cc lib/log/segment_format.cc
   lib/log/mysql/mysql_uri.cc lib/log/mysql/row_codec.cc
   lib/snapshot/snapshot_file.cc
-  lib/tree/allocator.cc lib/tree/art_node.cc lib/tree/art_writer.cc lib/tree/bulk_loader.cc
-  lib/tree/file_layout.cc
+  lib/tree/allocator.cc lib/tree/art_node.cc lib/tree/art_writer.cc lib/tree/boot_id.cc
+  lib/tree/bulk_loader.cc lib/tree/file_layout.cc
   lib/tree/hash_index.cc lib/tree/iterator.cc lib/tree/mapped_file.cc lib/tree/reader_table.cc
   lib/tree/rebuild.cc lib/tree/tree.cc lib/tree/verify.cc
   cli/invocation.cc
