@@ -8,8 +8,8 @@ namespace whycache::tree {
 
 namespace {
 
-// Leaves indexed at once: enough for dozens per hash page of a large index, so that placing them
-// in order sweeps through each page (16 MB, twice over while they are sorted).
+// Leaves indexed at once: enough for dozens per hash page of a large index, so that each sweep
+// through the index places many on every page (16 MB, twice over while they are grouped).
 constexpr size_t kIndexBatch = size_t{1} << 20;
 
 }  // namespace

@@ -59,9 +59,9 @@ class HashIndexWriter {
     uint64_t hash;
     Ref leaf;
   };
-  // Inserts every leaf of `*leaves`, reordering the vector: what Insert of each would do, but in
-  // page order, so that a bulk load writes the index in one sweep instead of taking a cache and
-  // TLB miss per leaf on pages spread over the whole index. REQUIRES: none of them is indexed.
+  // Inserts every leaf of `*leaves` and empties it: what Insert of each would do, but grouped by
+  // region of the index, so that a bulk load writes the index in one sweep instead of taking a
+  // cache and TLB miss per leaf anywhere in it. REQUIRES: none of them is indexed.
   void InsertMany(std::vector<HashedLeaf>* leaves);
   void Replace(std::string_view key, Ref old_leaf, Ref new_leaf);
   void Remove(std::string_view key, Ref leaf);
