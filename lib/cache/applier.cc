@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <exception>
 #include <string>
+#include <utility>
 
 #include "lib/cache/poll_schedule.h"
 #include "lib/cache/shared_control.h"
@@ -72,10 +74,21 @@ ApplyResult ApplyFromLog(tree::Tree& tree, ChangeLog& log, bool wait, size_t max
     size_t mutations = 0;
     size_t bytes = 0;
     int64_t newest_write_us = 0;
+    // A read that fails after others filled the transaction: what they read is applied first,
+    // so that applying stops exactly at the update that could not be read.
+    std::exception_ptr read_error;
     while (batches < max_updates - result.updates && mutations < kTxnMutations &&
            bytes < kTxnBytes) {
       const size_t want = std::min(kPageUpdates, max_updates - result.updates - batches);
-      const std::vector<Update>& page = pages.emplace_back(log.ReadAfter(previous, want));
+      std::vector<Update> read;
+      try {
+        read = log.ReadAfter(previous, want);
+      } catch (...) {
+        if (batches == 0) throw;
+        read_error = std::current_exception();
+        break;
+      }
+      const std::vector<Update>& page = pages.emplace_back(std::move(read));
       if (result.updates == 0 && previous == applied) {
         control->polls.fetch_add(1, std::memory_order_relaxed);
       }
@@ -123,6 +136,7 @@ ApplyResult ApplyFromLog(tree::Tree& tree, ChangeLog& log, bool wait, size_t max
     control->newest_applied_write_us.store(newest_write_us, std::memory_order_relaxed);
     result.applied_id = previous;
     result.updates += batches;
+    if (read_error) std::rethrow_exception(read_error);
 
     // A short page does not prove the log is drained (reads may stop early to bound memory):
     // only an empty one does.
