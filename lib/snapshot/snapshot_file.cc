@@ -24,6 +24,7 @@ constexpr char kMagic[8] = {'W', 'H', 'Y', 'S', 'N', 'A', 'P', '\0'};
 constexpr size_t kHeaderCrcOffset = kHeaderBytes - 4;
 constexpr size_t kChunkBytes = size_t{1} << 20;
 constexpr int kCompressionLevel = 1;  // Snapshots are made often and must be cheap to make.
+constexpr int kCompressionWorkers = 1;
 constexpr uint64_t kProgressStep = uint64_t{4} << 20;
 
 [[noreturn]] void ThrowCorrupt(const std::string& path, const std::string& detail) {
@@ -204,6 +205,9 @@ SnapshotInfo WriteSnapshot(
   std::unique_ptr<ZSTD_CCtx, decltype(&ZSTD_freeCCtx)> cctx(ZSTD_createCCtx(), ZSTD_freeCCtx);
   if (!cctx) throw Error(Error::Code::kIOError, "zstd: out of memory");
   ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_compressionLevel, kCompressionLevel);
+  // Compression takes as long as walking the tree: one worker thread overlaps the two. A
+  // libzstd built without threads refuses the parameter and compresses on this thread.
+  ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_nbWorkers, kCompressionWorkers);
 
   SnapshotInfo info;
   info.dataset_id = std::string(dataset_id);
