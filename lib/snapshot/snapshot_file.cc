@@ -24,6 +24,7 @@ constexpr char kMagic[8] = {'W', 'H', 'Y', 'S', 'N', 'A', 'P', '\0'};
 constexpr size_t kHeaderCrcOffset = kHeaderBytes - 4;
 constexpr size_t kChunkBytes = size_t{1} << 20;
 constexpr int kCompressionLevel = 1;  // Snapshots are made often and must be cheap to make.
+constexpr int kCompressionWorkers = 1;
 constexpr uint64_t kProgressStep = uint64_t{4} << 20;
 
 [[noreturn]] void ThrowCorrupt(const std::string& path, const std::string& detail) {
@@ -204,12 +205,20 @@ SnapshotInfo WriteSnapshot(
   std::unique_ptr<ZSTD_CCtx, decltype(&ZSTD_freeCCtx)> cctx(ZSTD_createCCtx(), ZSTD_freeCCtx);
   if (!cctx) throw Error(Error::Code::kIOError, "zstd: out of memory");
   ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_compressionLevel, kCompressionLevel);
+  // Compression takes as long as walking the tree: one worker thread overlaps the two. A
+  // libzstd built without threads refuses the parameter and compresses on this thread.
+  ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_nbWorkers, kCompressionWorkers);
 
   SnapshotInfo info;
   info.dataset_id = std::string(dataset_id);
   info.applied_id = applied_id;
   info.horizon = horizon;
-  std::string input, output(ZSTD_CStreamOutSize(), '\0'), last_key;
+  std::string input, output(ZSTD_CStreamOutSize(), '\0');
+  // The previous key, for the order check, is read where it was encoded in `input` rather than
+  // copied for every entry: only when `input` is compressed and cleared is it kept in
+  // `carried` (last_key_at is then npos).
+  std::string carried;
+  size_t last_key_at = std::string::npos, last_key_size = 0;
   uint64_t body_bytes = 0, next_progress = kProgressStep;
   uint32_t body_crc = 0;
 
@@ -229,16 +238,25 @@ SnapshotInfo WriteSnapshot(
       body_bytes += out.pos;
       finished = mode == ZSTD_e_end ? remaining == 0 : in.pos == in.size;
     }
+    if (last_key_at != std::string::npos) {
+      carried.assign(input, last_key_at, last_key_size);
+      last_key_at = std::string::npos;
+    }
     input.clear();
   };
 
   for_each_entry([&](std::string_view key, std::string_view value) {
-    if (info.key_count > 0 && key <= std::string_view(last_key)) {
+    const std::string_view last_key =
+        last_key_at == std::string::npos
+            ? std::string_view(carried)
+            : std::string_view(input.data() + last_key_at, last_key_size);
+    if (info.key_count > 0 && key <= last_key) {
       throw Error(Error::Code::kInvalidArgument, "snapshot entries out of key order");
     }
-    last_key.assign(key);
     format::ByteWriter w(&input);
     w.PutVarint64(key.size());
+    last_key_at = input.size();
+    last_key_size = key.size();
     w.PutBytes(key);
     w.PutVarint64(value.size());
     w.PutBytes(value);

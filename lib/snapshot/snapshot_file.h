@@ -39,7 +39,8 @@ using ProgressFn = std::function<void(uint64_t done, uint64_t total)>;
 // `for_each_entry` must call its argument for every entry in increasing key order; `key_count`
 // and `raw_bytes` describe those entries (they size the progress display and are checked).
 // Throws Error(kIOError) naming the path if it cannot be written, Error(kInvalidArgument) if
-// the entries are not in order or do not match the counts. Thread-compatible.
+// the entries are not in order or do not match the counts. Thread-compatible; compresses on a
+// helper thread of its own while `for_each_entry` runs on the caller's.
 SnapshotInfo WriteSnapshot(
     const std::string& path, std::string_view dataset_id, uint64_t applied_id, uint64_t horizon,
     uint64_t key_count,

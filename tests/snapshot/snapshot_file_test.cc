@@ -103,6 +103,23 @@ TEST(SnapshotFileTest, EntriesOutOfOrderAreRefusedAndLeaveNothing) {
   EXPECT_TRUE(std::filesystem::is_empty(dir.path()));
 }
 
+TEST(SnapshotFileTest, OrderIsCheckedAcrossCompressedChunks) {
+  TempDir dir;
+  // A value above the writer's 1 MiB chunk sends "b" to the compressor before the next entry.
+  const std::string big(size_t{3} << 20, 'v');
+  for (const std::string_view next : {"a", "b"}) {
+    EXPECT_THROW(WriteSnapshot(dir.File("s"), "d", 1, 0, 2,
+                               [&](const auto& emit) {
+                                 emit("b", big);
+                                 emit(next, "2");
+                               }),
+                 Error);
+  }
+  const Entries entries = {{"b", big}, {"c", "2"}, {"d", big}, {"e", "3"}};
+  Write(dir.File("s"), entries);
+  EXPECT_EQ(Read(dir.File("s")), entries);
+}
+
 TEST(SnapshotFileTest, DamageIsDetected) {
   TempDir dir;
   const Entries entries = RandomEntries(5'000, 2);
