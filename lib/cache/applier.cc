@@ -21,10 +21,13 @@ constexpr size_t kPageUpdates = 1024;
 constexpr size_t kTxnMutations = size_t{1} << 18;
 constexpr size_t kTxnBytes = size_t{64} << 20;
 
+// Adds `update` to `txn` and returns the bytes of its keys and values.
 // REQUIRES: `update` outlives `txn`, which keeps views of its keys and values.
-void ApplyOne(tree::WriteTxn& txn, const Update& update) {
+size_t ApplyOne(tree::WriteTxn& txn, const Update& update) {
+  size_t bytes = 0;
   try {
     for (const Mutation& m : update.mutations) {
+      bytes += m.key.size() + m.value.size();
       if (m.op == Mutation::Op::kSet) {
         txn.PutBorrowed(m.key, m.value);
       } else {
@@ -36,6 +39,7 @@ void ApplyOne(tree::WriteTxn& txn, const Update& update) {
                                               " cannot be applied: " + e.what() +
                                               "; applying stops here until it is fixed");
   }
+  return bytes;
 }
 
 // Whether a state at `applied` may have missed deletes that compaction dropped. Checked after
@@ -105,10 +109,9 @@ ApplyResult ApplyFromLog(tree::Tree& tree, ChangeLog& log, bool wait, size_t max
                                                     std::to_string(previous) +
                                                     ": ids must increase; applying stops here");
         }
-        ApplyOne(*txn, update);
+        bytes += ApplyOne(*txn, update);
         previous = update.id;
         mutations += update.mutations.size();
-        for (const Mutation& m : update.mutations) bytes += m.key.size() + m.value.size();
       }
       batches += page.size();
       newest_write_us = page.back().write_time_us;

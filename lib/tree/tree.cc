@@ -169,8 +169,7 @@ std::unique_ptr<Tree> Tree::Open(const std::string& path, const TreeOptions& opt
     try {
       if (stat(path.c_str(), &st) != 0) {
         const std::string tmp = path + ".rebuild";
-        CreateFile(tmp, options.initial_file_bytes, options.reader_slots, 1, 0, nullptr)
-            ->region.flush(0, 0, false);
+        CreateFile(tmp, options.initial_file_bytes, options.reader_slots, 1, 0, nullptr);
         if (rename(tmp.c_str(), path.c_str()) != 0) {
           throw Error(Error::Code::kIOError,
                       "cannot rename " + tmp + " to " + path + ": " + std::strerror(errno));
