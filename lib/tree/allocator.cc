@@ -17,6 +17,8 @@ namespace {
 // small commit maps little and a bulk build few times.
 constexpr uint64_t kMinPopulateBytes = uint64_t{64} << 10;
 constexpr uint64_t kMaxPopulateBytes = uint64_t{4} << 20;
+// A populator thread is kept further ahead, so that the writer rarely catches up with it.
+constexpr uint64_t kMaxPopulatorLeadBytes = uint64_t{16} << 20;
 
 }  // namespace
 
@@ -101,8 +103,15 @@ uint64_t Allocator::Allocate(uint64_t bytes) {
 
 void Allocator::PopulateAbove(uint64_t top) {
   const uint64_t from = top & ~(kPageBytes - 1);
-  const uint64_t ahead = std::clamp(top - fresh_floor_, kMinPopulateBytes, kMaxPopulateBytes);
+  const uint64_t ahead =
+      std::clamp(top - fresh_floor_, kMinPopulateBytes,
+                 populator_ != nullptr ? kMaxPopulatorLeadBytes : kMaxPopulateBytes);
   const uint64_t to = std::min(AlignUp(std::max(top_, top + ahead), kPageBytes), file_bytes_);
+  if (populator_ != nullptr) {
+    populator_->MapBelow(to);
+    populated_ = to;
+    return;
+  }
 #ifdef MADV_POPULATE_WRITE
   // Only a speed-up: where the kernel lacks it or refuses, the writes fault the pages in.
   madvise(base_ + from, to - from, MADV_POPULATE_WRITE);

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "lib/tree/file_layout.h"
+#include "lib/tree/page_populator.h"
 
 namespace whycache::tree {
 
@@ -56,6 +57,11 @@ class Allocator {
   // Writes the free list into the file and returns its offset (0 when empty).
   uint64_t Persist();
 
+  // Hands mapping the pages ahead of the top to `populator` instead of doing it inline, for a
+  // build that writes far more than it waits for. REQUIRES: `populator` outlives this allocator
+  // and maps the same file.
+  void MapAheadWith(PagePopulator* populator) { populator_ = populator; }
+
   uint64_t top() const { return top_; }
   uint64_t free_bytes() const { return free_bytes_; }
 
@@ -69,7 +75,8 @@ class Allocator {
   uint64_t new_version_;
   uint64_t fresh_floor_;
   uint64_t top_;
-  uint64_t populated_;  // Pages below it are mapped (or were when they were passed).
+  uint64_t populated_;  // Pages below it are mapped, or asked of populator_.
+  PagePopulator* populator_ = nullptr;
   uint64_t free_bytes_ = 0;
   std::unordered_map<uint64_t, std::vector<uint64_t>> reusable_;  // Size class -> offsets.
   std::vector<FreeRecord> waiting_;

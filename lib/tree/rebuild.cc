@@ -24,7 +24,9 @@ namespace {
 bool Load(const BuildSpec& spec, const EntrySource& source, Mapping* dest) {
   FileHeader* h = dest->header;
   MetaValues out = LoadMeta(h->meta[spec.version & 1]);
+  PagePopulator populator(dest->base, out.alloc_top, dest->size);
   Allocator alloc(dest->base, dest->size, h->data_offset, out, spec.version, spec.version);
+  alloc.MapAheadWith(&populator);
   LoadedTree tree;
   try {
     BulkLoader loader(dest->base, dest->space(), &alloc, spec.expected_keys);
