@@ -86,7 +86,8 @@ Allocator::Allocator(char* base, uint64_t file_bytes, uint64_t data_offset, cons
 
 uint64_t Allocator::Allocate(uint64_t bytes) {
   const uint64_t size = SizeClass(bytes);
-  auto it = reusable_.find(size);
+  // A bulk build allocates millions of blocks from a file with nothing to reuse.
+  auto it = reusable_.empty() ? reusable_.end() : reusable_.find(size);
   if (it != reusable_.end() && !it->second.empty()) {
     const uint64_t off = it->second.back();
     it->second.pop_back();
@@ -108,8 +109,9 @@ void Allocator::PopulateAbove(uint64_t top) {
                  populator_ != nullptr ? kMaxPopulatorLeadBytes : kMaxPopulateBytes);
   const uint64_t to = std::min(AlignUp(std::max(top_, top + ahead), kPageBytes), file_bytes_);
   if (populator_ != nullptr) {
+    // Asked again halfway there, so that the thread always has pages ahead of the writer.
     populator_->MapBelow(to);
-    populated_ = to;
+    populated_ = top + (to - top) / 2;
     return;
   }
 #ifdef MADV_POPULATE_WRITE

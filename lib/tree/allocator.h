@@ -75,7 +75,7 @@ class Allocator {
   uint64_t new_version_;
   uint64_t fresh_floor_;
   uint64_t top_;
-  uint64_t populated_;  // Pages below it are mapped, or asked of populator_.
+  uint64_t populated_;  // Pages below it are mapped, or the populator is asked for more.
   PagePopulator* populator_ = nullptr;
   uint64_t free_bytes_ = 0;
   std::unordered_map<uint64_t, std::vector<uint64_t>> reusable_;  // Size class -> offsets.

@@ -8,10 +8,8 @@ namespace whycache::tree {
 namespace {
 
 size_t CommonPrefix(std::string_view a, std::string_view b, size_t from) {
-  const size_t limit = std::min(a.size(), b.size());
-  size_t i = from;
-  while (i < limit && a[i] == b[i]) ++i;
-  return i - from;
+  if (from >= a.size() || from >= b.size()) return 0;
+  return CommonPrefixLength(a.substr(from), b.substr(from));
 }
 
 }  // namespace

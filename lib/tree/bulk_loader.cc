@@ -40,8 +40,7 @@ void BulkLoader::Add(std::string_view key, std::string_view value) {
 
   size_t lcp = 0;
   if (out_.key_count > 0) {
-    const size_t limit = std::min(prev_.size(), key.size());
-    while (lcp < limit && prev_[lcp] == key[lcp]) ++lcp;
+    lcp = CommonPrefixLength(prev_, key);
     if (lcp == key.size() ||
         (lcp < prev_.size() && static_cast<uint8_t>(prev_[lcp]) > static_cast<uint8_t>(key[lcp]))) {
       throw Error(Error::Code::kInvalidArgument, "bulk load entries out of key order");
