@@ -18,6 +18,7 @@
 #include "lib/tree/art_writer.h"
 #include "lib/tree/boot_id.h"
 #include "lib/tree/bulk_loader.h"
+#include "lib/tree/key_order.h"
 #include "lib/tree/mapped_file.h"
 #include "lib/tree/reader_table.h"
 #include "lib/tree/rebuild.h"
@@ -380,41 +381,6 @@ void Tree::Install(const std::string& built_path) {
 }
 
 namespace {
-
-uint64_t LoadBigEndian64(const unsigned char* p) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v = (v << 8) | p[i];
-  return v;
-}
-
-// An op and the first 16 bytes of its key as integers: comparing those settles most comparisons
-// without touching the scattered keys (memcmp on them was a third of the apply time).
-struct KeyedOp {
-  uint64_t head[2];
-  uint32_t op;
-};
-
-bool SameHead(const KeyedOp& a, const KeyedOp& b) {
-  return a.head[0] == b.head[0] && a.head[1] == b.head[1];
-}
-
-// `ops` in key order; the ops on one key keep their order.
-std::vector<KeyedOp> KeyOrder(const std::vector<WriteTxn::Op>& ops) {
-  std::vector<KeyedOp> keys(ops.size());
-  for (uint32_t i = 0; i < ops.size(); ++i) {
-    unsigned char bytes[16] = {};
-    std::memcpy(bytes, ops[i].key.data(), std::min<size_t>(16, ops[i].key.size()));
-    keys[i] = {{LoadBigEndian64(bytes), LoadBigEndian64(bytes + 8)}, i};
-  }
-  // The op index breaks ties: cheaper than a stable sort's merge passes.
-  std::sort(keys.begin(), keys.end(), [&](const KeyedOp& a, const KeyedOp& b) {
-    if (a.head[0] != b.head[0]) return a.head[0] < b.head[0];
-    if (a.head[1] != b.head[1]) return a.head[1] < b.head[1];
-    const int c = ops[a.op].key.compare(ops[b.op].key);
-    return c != 0 ? c < 0 : a.op < b.op;
-  });
-  return keys;
-}
 
 // A batch of at least 1/kMergeFraction of the tree's keys is merged into a new file: a
 // sequential pass over every entry then costs less than copy-on-write inserts of the batch.
