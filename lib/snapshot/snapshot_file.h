@@ -57,6 +57,8 @@ SnapshotInfo ReadSnapshotHeader(const std::string& path);
 // its checksum, framing, key order, sizes and counts are all verified, and any failure throws
 // Error(kCorruption) naming the path and the offset in the body stream. Entries visited before
 // a failure must be discarded by the caller. `visit` may be null to verify only.
+// Thread-compatible; decompresses on a thread of its own, joined before this returns or throws,
+// while `visit` and `progress` run on the caller's thread.
 SnapshotInfo ReadSnapshot(const std::string& path,
                           const std::function<void(std::string_view, std::string_view)>& visit,
                           const ProgressFn& progress = nullptr);
