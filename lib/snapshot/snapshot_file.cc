@@ -117,39 +117,23 @@ Header ReadHeader(const io::File& file) {
 }
 
 // Splits the decompressed stream into entries, carrying partial ones across chunks, and checks
-// every entry against the limits and the key order.
+// every entry against the limits and the key order. Entries are parsed where they lie in the
+// decoded buffer: only an entry split across two buffers is copied.
 class EntryParser {
  public:
   EntryParser(const std::string& path,
               const std::function<void(std::string_view, std::string_view)>& visit)
       : path_(path), visit_(visit) {}
 
+  // REQUIRES: `data` stays valid until the call returns; views of it handed to `visit` do not
+  // outlive it.
   void Feed(std::string_view data) {
-    pending_.append(data);
-    size_t pos = 0;
-    while (true) {
-      size_t p = pos;
-      uint64_t key_length, value_length;
-      if (!ReadVarint(p, &key_length, kMaxKeyBytes, "key length")) break;
-      if (pending_.size() - p < key_length) break;
-      const size_t key_at = p;
-      p += key_length;
-      if (!ReadVarint(p, &value_length, kMaxValueBytes, "value length")) break;
-      if (pending_.size() - p < value_length) break;
-      const std::string_view key(pending_.data() + key_at, key_length);
-      const std::string_view value(pending_.data() + p, value_length);
-      p += value_length;
-      if (count_ > 0 && key <= std::string_view(last_key_)) {
-        Fail(stream_offset_ + key_at, "keys are not in increasing order");
-      }
-      last_key_.assign(key);
-      if (visit_) visit_(key, value);
-      ++count_;
-      raw_bytes_ += key_length + value_length;
-      pos = p;
+    if (!pending_.empty()) {
+      MoveRestOfCarriedEntry(&data);
+      if (Parse(pending_) == 0) return;  // Still incomplete: all of `data` went into it.
+      pending_.clear();
     }
-    stream_offset_ += pos;
-    pending_.erase(0, pos);
+    pending_.assign(data.substr(Parse(data)));
   }
 
   uint64_t count() const { return count_; }
@@ -162,12 +146,76 @@ class EntryParser {
   }
 
  private:
-  // False when the varint is not complete yet; throws when it is malformed or above `max`.
-  bool ReadVarint(size_t& p, uint64_t* value, uint64_t max, const char* what) {
+  // Visits the whole entries at the start of `buf`, which begins at stream_offset_, and returns
+  // their bytes.
+  size_t Parse(std::string_view buf) {
+    const uint64_t count_before = count_;
+    size_t pos = 0;
+    while (true) {
+      size_t p = pos;
+      uint64_t key_length, value_length;
+      if (!ReadVarint(buf, p, &key_length, kMaxKeyBytes, "key length")) break;
+      if (buf.size() - p < key_length) break;
+      const size_t key_at = p;
+      p += key_length;
+      if (!ReadVarint(buf, p, &value_length, kMaxValueBytes, "value length")) break;
+      if (buf.size() - p < value_length) break;
+      const std::string_view key = buf.substr(key_at, key_length);
+      const std::string_view value = buf.substr(p, value_length);
+      p += value_length;
+      if (count_ > 0 && key <= last_key_) {
+        Fail(stream_offset_ + key_at, "keys are not in increasing order");
+      }
+      last_key_ = key;
+      if (visit_) visit_(key, value);
+      ++count_;
+      raw_bytes_ += key_length + value_length;
+      pos = p;
+    }
+    // The next buffer replaces this one: the last key is kept for the order check.
+    if (count_ > count_before) {
+      last_key_copy_.assign(last_key_);
+      last_key_ = last_key_copy_;
+    }
+    stream_offset_ += pos;
+    return pos;
+  }
+
+  // Moves bytes from the front of *data to the entry carried in pending_, until it is whole or
+  // *data is empty: a byte at a time while its lengths are incomplete, then what it lacks.
+  void MoveRestOfCarriedEntry(std::string_view* data) {
+    while (!data->empty()) {
+      const size_t need = CarriedEntryBytes();
+      if (pending_.size() >= need) return;
+      const size_t take = std::min(need - pending_.size(), data->size());
+      pending_.append(data->substr(0, take));
+      data->remove_prefix(take);
+    }
+  }
+
+  // The bytes pending_ must hold for its entry to be whole, as far as its lengths are known.
+  size_t CarriedEntryBytes() {
+    size_t p = 0;
+    uint64_t key_length, value_length;
+    if (!ReadVarint(pending_, p, &key_length, kMaxKeyBytes, "key length")) {
+      return pending_.size() + 1;
+    }
+    if (pending_.size() - p < key_length) return p + key_length + 1;
+    p += key_length;
+    if (!ReadVarint(pending_, p, &value_length, kMaxValueBytes, "value length")) {
+      return pending_.size() + 1;
+    }
+    return p + value_length;
+  }
+
+  // False when the varint at buf[p] is not complete yet; throws when it is malformed or above
+  // `max`. `buf` begins at stream_offset_.
+  bool ReadVarint(std::string_view buf, size_t& p, uint64_t* value, uint64_t max,
+                  const char* what) const {
     uint64_t v = 0;
     for (int shift = 0; shift < 64; shift += 7) {
-      if (p >= pending_.size()) return false;
-      const uint8_t byte = static_cast<uint8_t>(pending_[p++]);
+      if (p >= buf.size()) return false;
+      const uint8_t byte = static_cast<uint8_t>(buf[p++]);
       v |= uint64_t{byte & 0x7fu} << shift;
       if (byte < 0x80) {
         if (v > max) {
@@ -183,9 +231,10 @@ class EntryParser {
 
   const std::string& path_;
   const std::function<void(std::string_view, std::string_view)>& visit_;
-  std::string pending_;
-  std::string last_key_;
-  uint64_t stream_offset_ = 0;
+  std::string pending_;        // The start of an entry the last buffer ended in.
+  std::string_view last_key_;  // In the buffer being parsed, or last_key_copy_.
+  std::string last_key_copy_;
+  uint64_t stream_offset_ = 0;  // Of the first byte not yet parsed (pending_'s first).
   uint64_t count_ = 0;
   uint64_t raw_bytes_ = 0;
 };
