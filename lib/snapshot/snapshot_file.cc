@@ -146,31 +146,57 @@ class EntryParser {
   }
 
  private:
+  // Where an entry lies in the buffer holding it.
+  struct Extent {
+    size_t key_at, key_length, value_at, value_length;
+  };
+
+  // Locates the entry starting at buf[at] (`buf` begins at stream_offset_). False when `buf`
+  // ends before it does, with *need set to a size of `buf` that would locate more of it.
+  bool Locate(std::string_view buf, size_t at, Extent* e, size_t* need) const {
+    size_t p = at;
+    return LocateField(buf, &p, kMaxKeyBytes, "key length", &e->key_at, &e->key_length, need) &&
+           LocateField(buf, &p, kMaxValueBytes, "value length", &e->value_at, &e->value_length,
+                       need);
+  }
+
+  // Locates the length-prefixed field at buf[*p] and moves *p past it; false, with *need set as
+  // for Locate, when `buf` ends first.
+  bool LocateField(std::string_view buf, size_t* p, uint64_t max, const char* what,
+                   size_t* field_at, size_t* length, size_t* need) const {
+    uint64_t n;
+    if (!ReadVarint(buf, *p, &n, max, what)) {
+      *need = buf.size() + 1;
+      return false;
+    }
+    *field_at = *p;
+    *length = n;
+    if (buf.size() - *p < n) {
+      *need = *p + n;
+      return false;
+    }
+    *p += n;
+    return true;
+  }
+
   // Visits the whole entries at the start of `buf`, which begins at stream_offset_, and returns
   // their bytes.
   size_t Parse(std::string_view buf) {
     const uint64_t count_before = count_;
     size_t pos = 0;
-    while (true) {
-      size_t p = pos;
-      uint64_t key_length, value_length;
-      if (!ReadVarint(buf, p, &key_length, kMaxKeyBytes, "key length")) break;
-      if (buf.size() - p < key_length) break;
-      const size_t key_at = p;
-      p += key_length;
-      if (!ReadVarint(buf, p, &value_length, kMaxValueBytes, "value length")) break;
-      if (buf.size() - p < value_length) break;
-      const std::string_view key = buf.substr(key_at, key_length);
-      const std::string_view value = buf.substr(p, value_length);
-      p += value_length;
+    Extent e;
+    size_t need;
+    while (Locate(buf, pos, &e, &need)) {
+      const std::string_view key = buf.substr(e.key_at, e.key_length);
+      const std::string_view value = buf.substr(e.value_at, e.value_length);
       if (count_ > 0 && key <= last_key_) {
-        Fail(stream_offset_ + key_at, "keys are not in increasing order");
+        Fail(stream_offset_ + e.key_at, "keys are not in increasing order");
       }
       last_key_ = key;
       if (visit_) visit_(key, value);
       ++count_;
-      raw_bytes_ += key_length + value_length;
-      pos = p;
+      raw_bytes_ += e.key_length + e.value_length;
+      pos = e.value_at + e.value_length;
     }
     // The next buffer replaces this one: the last key is kept for the order check.
     if (count_ > count_before) {
@@ -184,28 +210,13 @@ class EntryParser {
   // Moves bytes from the front of *data to the entry carried in pending_, until it is whole or
   // *data is empty: a byte at a time while its lengths are incomplete, then what it lacks.
   void MoveRestOfCarriedEntry(std::string_view* data) {
-    while (!data->empty()) {
-      const size_t need = CarriedEntryBytes();
-      if (pending_.size() >= need) return;
+    Extent e;
+    size_t need;
+    while (!data->empty() && !Locate(pending_, 0, &e, &need)) {
       const size_t take = std::min(need - pending_.size(), data->size());
       pending_.append(data->substr(0, take));
       data->remove_prefix(take);
     }
-  }
-
-  // The bytes pending_ must hold for its entry to be whole, as far as its lengths are known.
-  size_t CarriedEntryBytes() {
-    size_t p = 0;
-    uint64_t key_length, value_length;
-    if (!ReadVarint(pending_, p, &key_length, kMaxKeyBytes, "key length")) {
-      return pending_.size() + 1;
-    }
-    if (pending_.size() - p < key_length) return p + key_length + 1;
-    p += key_length;
-    if (!ReadVarint(pending_, p, &value_length, kMaxValueBytes, "value length")) {
-      return pending_.size() + 1;
-    }
-    return p + value_length;
   }
 
   // False when the varint at buf[p] is not complete yet; throws when it is malformed or above

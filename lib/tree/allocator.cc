@@ -103,7 +103,6 @@ uint64_t Allocator::Allocate(uint64_t bytes) {
 }
 
 void Allocator::PopulateAbove(uint64_t top) {
-  const uint64_t from = top & ~(kPageBytes - 1);
   const uint64_t ahead =
       std::clamp(top - fresh_floor_, kMinPopulateBytes,
                  populator_ != nullptr ? kMaxPopulatorLeadBytes : kMaxPopulateBytes);
@@ -116,6 +115,7 @@ void Allocator::PopulateAbove(uint64_t top) {
   }
 #ifdef MADV_POPULATE_WRITE
   // Only a speed-up: where the kernel lacks it or refuses, the writes fault the pages in.
+  const uint64_t from = top & ~(kPageBytes - 1);
   madvise(base_ + from, to - from, MADV_POPULATE_WRITE);
 #endif
   populated_ = to;

@@ -30,8 +30,7 @@ PagePopulator::~PagePopulator() {
 
 void PagePopulator::MapBelow(uint64_t offset) {
   const uint64_t clamped = std::min(offset, bytes_);
-  uint64_t seen = wanted_.load(std::memory_order_relaxed);
-  if (clamped <= seen) return;
+  if (clamped <= wanted_.load(std::memory_order_relaxed)) return;
   wanted_.store(clamped, std::memory_order_relaxed);
   wanted_.notify_one();
 }

@@ -384,7 +384,7 @@ namespace {
 
 // A batch of at least 1/kMergeFraction of the tree's keys is merged into a new file: a
 // sequential pass over every entry then costs less than copy-on-write inserts of the batch.
-// Small batches never are, as a new file costs a file creation and a sync.
+// Small batches never are, as a new file costs a file creation and a full copy of the tree.
 constexpr uint64_t kMergeFraction = 4;
 constexpr size_t kMergeMinOps = 4096;
 
