@@ -98,12 +98,20 @@ Ref ChildAt(const InnerHeader* n, int pos) {
 }
 
 void WriteLeaf(char* p, std::string_view key, std::string_view value) {
-  const LeafHeader h{static_cast<uint32_t>(key.size()), static_cast<uint32_t>(value.size())};
-  std::memcpy(p, &h, sizeof(h));
-  p += sizeof(h);
-  std::memcpy(p, key.data(), key.size());
-  std::memset(p + key.size(), 0, AlignUp(key.size(), 8) - key.size());
-  p += AlignUp(key.size(), 8);
+  const uint32_t key_len = static_cast<uint32_t>(key.size());
+  const uint32_t value_len = static_cast<uint32_t>(value.size());
+  if (HasShortLeafHeader(key_len, value_len)) {
+    const uint32_t word = kShortLeafFlag | key_len << 23 | value_len;
+    std::memcpy(p, &word, 4);
+  } else {
+    std::memcpy(p, &key_len, 4);
+    std::memcpy(p + 4, &value_len, 4);
+  }
+  const uint64_t key_at = LeafHeaderBytes(key_len, value_len);
+  const uint64_t value_at = LeafValueOffset(key_len, value_len);
+  std::memcpy(p + key_at, key.data(), key.size());
+  std::memset(p + key_at + key.size(), 0, value_at - key_at - key.size());
+  p += value_at;
   std::memcpy(p, value.data(), value.size());
   std::memset(p + value.size(), 0, AlignUp(value.size(), 8) - value.size());
 }

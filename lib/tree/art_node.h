@@ -11,7 +11,11 @@
 //   Node16:  uint8 keys[16], Ref child[16]           keys sorted, 4 <= count <= 16
 //   Node48:  uint8 index[256] (slot + 1, 0 = none), Ref child[48]    13 <= count <= 48
 //   Node256: Ref child[256]                          41 <= count <= 256
-// Leaf: LeafHeader, key bytes (padded to 8), value bytes (padded to 8): values start aligned.
+// Leaf: a header, the key, then the value from the next 8-byte boundary (values start aligned),
+// padded to 8. The header is one word, bit 31 set, key length in bits 23..30 and value length in
+// bits 0..22, when the key is shorter than 256 bytes and the value than 8 MiB; otherwise it is two
+// words, the key length (bit 31 clear) and the value length. Most keys are short, and the word
+// saved often holds the key's tail that would otherwise take another 8 bytes per leaf.
 #ifndef WHYCACHE_LIB_TREE_ART_NODE_H_
 #define WHYCACHE_LIB_TREE_ART_NODE_H_
 
@@ -41,10 +45,19 @@ struct InnerHeader {
 };
 static_assert(sizeof(InnerHeader) == 16);
 
+// Opaque: read only through the Leaf* helpers below.
 struct LeafHeader {
-  uint32_t key_len;
-  uint32_t value_len;
+  uint32_t word;
 };
+inline constexpr uint32_t kShortLeafFlag = uint32_t{1} << 31;
+inline constexpr uint64_t kShortLeafKeyLimit = 256;
+inline constexpr uint64_t kShortLeafValueLimit = uint64_t{1} << 23;
+// The smallest leaf: a short header and no key or value, padded to 8.
+inline constexpr uint64_t kMinLeafBytes = 8;
+
+inline bool HasShortLeafHeader(uint64_t key_len, uint64_t value_len) {
+  return key_len < kShortLeafKeyLimit && value_len < kShortLeafValueLimit;
+}
 
 inline bool IsLeaf(Ref r) { return (r & 1) != 0; }
 inline uint64_t RefOffset(Ref r) { return r & ~uint64_t{1}; }
@@ -77,8 +90,33 @@ inline uint8_t SmallestKindFor(uint32_t count) {
 inline uint64_t InnerBytes(uint8_t kind, uint32_t prefix_len) {
   return sizeof(InnerHeader) + AlignUp(prefix_len, 8) + BodyBytes(kind);
 }
+inline uint64_t LeafHeaderBytes(uint64_t key_len, uint64_t value_len) {
+  return HasShortLeafHeader(key_len, value_len) ? 4 : 8;
+}
+inline uint64_t LeafValueOffset(uint64_t key_len, uint64_t value_len) {
+  return AlignUp(LeafHeaderBytes(key_len, value_len) + key_len, 8);
+}
 inline uint64_t LeafBytes(uint64_t key_len, uint64_t value_len) {
-  return sizeof(LeafHeader) + AlignUp(key_len, 8) + AlignUp(value_len, 8);
+  return LeafValueOffset(key_len, value_len) + AlignUp(value_len, 8);
+}
+
+struct LeafLengths {
+  uint32_t key;
+  uint32_t value;
+};
+// REQUIRES: `l` was returned by Space::Leaf, which checked the header's words are in the file.
+inline LeafLengths LeafLengthsOf(const LeafHeader* l) {
+  const uint32_t w = l->word;
+  if ((w & kShortLeafFlag) != 0) {
+    return {(w >> 23) & 0xff, w & 0x7fffff};
+  }
+  uint32_t value_len;
+  std::memcpy(&value_len, reinterpret_cast<const char*>(l) + 4, 4);
+  return {w, value_len};
+}
+inline uint64_t LeafBytes(const LeafHeader* l) {
+  const LeafLengths n = LeafLengthsOf(l);
+  return LeafBytes(n.key, n.value);
 }
 
 [[noreturn]] void ThrowCorrupt(const std::string& what);
@@ -104,11 +142,17 @@ struct Space {
 
   const LeafHeader* Leaf(Ref r) const {
     const uint64_t off = RefOffset(r);
-    if (off < data_offset || off > size - sizeof(LeafHeader) || (off & 7) != 0) {
+    if (off < data_offset || off > size - kMinLeafBytes || (off & 7) != 0) {
       ThrowCorrupt("leaf offset " + std::to_string(off) + " out of bounds");
     }
     const LeafHeader* l = reinterpret_cast<const LeafHeader*>(base + off);
-    if (LeafBytes(l->key_len, l->value_len) > size - off) {
+    const LeafLengths n = LeafLengthsOf(l);
+    // A two-word header for lengths that fit one would make LeafBytes, which frees by size
+    // class, disagree with the block the leaf was allocated in.
+    if ((l->word & kShortLeafFlag) == 0 && HasShortLeafHeader(n.key, n.value)) {
+      ThrowCorrupt("leaf at offset " + std::to_string(off) + " has a malformed header");
+    }
+    if (LeafBytes(n.key, n.value) > size - off) {
       ThrowCorrupt("leaf at offset " + std::to_string(off) + " overruns the file");
     }
     return l;
@@ -122,11 +166,12 @@ inline const uint8_t* Body(const InnerHeader* n) { return Prefix(n) + AlignUp(n-
 inline uint8_t* MutableBody(InnerHeader* n) { return const_cast<uint8_t*>(Body(n)); }
 
 inline std::string_view LeafKey(const LeafHeader* l) {
-  return {reinterpret_cast<const char*>(l) + sizeof(LeafHeader), l->key_len};
+  const LeafLengths n = LeafLengthsOf(l);
+  return {reinterpret_cast<const char*>(l) + LeafHeaderBytes(n.key, n.value), n.key};
 }
 inline std::string_view LeafValue(const LeafHeader* l) {
-  return {reinterpret_cast<const char*>(l) + sizeof(LeafHeader) + AlignUp(l->key_len, 8),
-          l->value_len};
+  const LeafLengths n = LeafLengthsOf(l);
+  return {reinterpret_cast<const char*>(l) + LeafValueOffset(n.key, n.value), n.value};
 }
 
 // Child slot addresses by kind; N4/N16 keep their keys first.

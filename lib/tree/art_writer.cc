@@ -40,8 +40,7 @@ Ref ArtWriter::NewLeaf(std::string_view key, std::string_view value) {
 
 void ArtWriter::FreeRef(Ref r) {
   if (IsLeaf(r)) {
-    const LeafHeader* l = space_.Leaf(r);
-    alloc_->Free(RefOffset(r), LeafBytes(l->key_len, l->value_len));
+    alloc_->Free(RefOffset(r), LeafBytes(space_.Leaf(r)));
   } else {
     const InnerHeader* n = space_.Inner(r);
     alloc_->Free(r, InnerBytes(n->kind, n->prefix_len));

@@ -84,9 +84,9 @@ void CheckMeta(const Mapping& m, const MetaValues& meta, uint64_t version) {
     Corrupt(m.path,
             "meta record of version " + std::to_string(version) + " points outside the file");
   }
-  // Every key has a leaf of at least a LeafHeader in the allocated space. The count sizes the
+  // Every key has a leaf of at least kMinLeafBytes in the allocated space. The count sizes the
   // hash index that writers and rebuilds allocate, so a larger one must not get that far.
-  if (meta.key_count > (meta.alloc_top - h.data_offset) / sizeof(LeafHeader)) {
+  if (meta.key_count > (meta.alloc_top - h.data_offset) / kMinLeafBytes) {
     Corrupt(m.path, "meta record of version " + std::to_string(version) + " counts " +
                         std::to_string(meta.key_count) + " keys, more than the file can hold");
   }

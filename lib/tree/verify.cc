@@ -76,8 +76,9 @@ class Walker {
 
   void VisitLeaf(Ref ref, const std::string& path, bool exact) {
     const LeafHeader* l = space_.Leaf(ref);
-    Claim(RefOffset(ref), LeafBytes(l->key_len, l->value_len));
-    if (l->key_len > kMaxKeyBytes || l->value_len > kMaxValueBytes) Fail(ref, "leaf too long");
+    const LeafLengths lengths = LeafLengthsOf(l);
+    Claim(RefOffset(ref), LeafBytes(lengths.key, lengths.value));
+    if (lengths.key > kMaxKeyBytes || lengths.value > kMaxValueBytes) Fail(ref, "leaf too long");
     const std::string_view key = LeafKey(l);
     if (exact ? key != path : key.substr(0, path.size()) != path) {
       Fail(ref, "leaf key does not match its path");

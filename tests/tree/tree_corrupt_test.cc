@@ -170,6 +170,26 @@ TEST_F(TreeCorruptTest, FlippedValueOrKeyByteIsFoundByVerify) {
   }
 }
 
+// A two-word leaf header for lengths that fit one word would free into the wrong size class.
+TEST_F(TreeCorruptTest, LeafWithAWideHeaderForShortLengthsIsRefused) {
+  const size_t at = good_.find("marker", DataOffset(512));
+  ASSERT_NE(at, std::string::npos);
+  const uint32_t word = kShortLeafFlag | 6 << 23 | 19;
+  ASSERT_EQ(good_.compare(at - 4, 4, reinterpret_cast<const char*>(&word), 4), 0);
+  std::string bad = good_;
+  const uint32_t wide[2] = {6, 19};
+  bad.replace(at - 4, 8, reinterpret_cast<const char*>(wide), 8);
+  WriteAll(path_, bad);
+  auto tree = Tree::Open(path_);
+  try {
+    tree->BeginRead().Get("marker");
+    ADD_FAILURE() << "read a leaf with a malformed header";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Error::Code::kCorruption);
+    EXPECT_NE(std::string(e.what()).find("malformed header"), std::string::npos) << e.what();
+  }
+}
+
 // Commits do not sync: a file from before a restart is verified whole once, then stamped.
 TEST_F(TreeCorruptTest, FileOfAnotherBootIsVerifiedOnOpenAndStamped) {
   ASSERT_NE(CurrentBootId(), (BootId{0, 0})) << "the kernel gives no boot id";
@@ -228,10 +248,7 @@ void WriteSharedNodeFile(const std::string& path, bool superseded) {
   };
   auto leaf = [&](const std::string& key) {
     const uint64_t off = allocate(LeafBytes(key.size(), 0));
-    auto* l = reinterpret_cast<LeafHeader*>(m->base + off);
-    l->key_len = static_cast<uint32_t>(key.size());
-    l->value_len = 0;
-    std::memcpy(m->base + off + sizeof(LeafHeader), key.data(), key.size());
+    WriteLeaf(m->base + off, key, "");
     return off | 1;
   };
   Ref below = 0;
