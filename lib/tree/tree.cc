@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <mutex>
 
@@ -358,15 +359,33 @@ void Tree::RebuildLocked(uint64_t min_file_bytes) {
   SwapInLocked(BuildCompactCopy(*old, meta, tmp, min_file_bytes), tmp);
 }
 
+namespace {
+
+// Moves `from` to `to`, which exists, atomically for anyone opening `to`. The two are exchanged,
+// then the old file is unlinked: ext4 writes a file renamed over another to disk before the
+// rename returns (auto_da_alloc), seconds for a large state file, to protect data that needs no
+// protection here, as a file from before a crash is verified when opened and rebuilt if torn. A
+// crash before the unlink leaves the superseded file at `from`, which the next build truncates.
+void ReplaceFile(const std::string& from, const std::string& to) {
+  if (renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_EXCHANGE) == 0) {
+    unlink(from.c_str());
+    return;
+  }
+  // Not every file system exchanges files.
+  if ((errno != EINVAL && errno != ENOSYS) || rename(from.c_str(), to.c_str()) != 0) {
+    throw Error(Error::Code::kIOError,
+                "cannot rename " + from + " to " + to + ": " + std::strerror(errno));
+  }
+}
+
+}  // namespace
+
 void Tree::SwapInLocked(std::unique_ptr<Mapping> fresh, const std::string& from_path) {
   Mapping* old = CurrentMapping();
   // Superseded first, rename second: a crash in between leaves PATH marked, and the next
   // writer rebuilds it (readers keep reading it meanwhile, it is intact).
   old->header->current.fetch_or(kSupersededBit, std::memory_order_seq_cst);
-  if (rename(from_path.c_str(), path_.c_str()) != 0) {
-    throw Error(Error::Code::kIOError,
-                "cannot rename " + from_path + " to " + path_ + ": " + std::strerror(errno));
-  }
+  ReplaceFile(from_path, path_);
   std::lock_guard<std::mutex> lock(shared_->mu);
   fresh->path = path_;
   shared_->current = fresh.get();

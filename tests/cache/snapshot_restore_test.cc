@@ -61,6 +61,8 @@ TEST_F(SnapshotRestoreTest, MachineBootstrapsFromAMillionKeySnapshotAndCatchesUp
   const SnapshotInfo restored = b->RestoreSnapshot(dir_.File("a.snapshot"));
   EXPECT_EQ(restored.applied_id, made.applied_id);
   EXPECT_EQ(b->AppliedId(), made.applied_id);
+  // The state it replaced is gone, not left where the restore built its file.
+  EXPECT_FALSE(std::filesystem::exists(Machine("b").state_path + ".rebuild-state"));
   const uint64_t head = b->UpdateNow();
   EXPECT_EQ(a->UpdateNow(), head);
   EXPECT_EQ(b->CheckAgainstLog(), "");
@@ -110,7 +112,7 @@ TEST_F(SnapshotRestoreTest, DamagedSnapshotsChangeNothing) {
       EXPECT_TRUE(e.code() == Error::Code::kCorruption) << bad << ": " << e.what();
     }
     EXPECT_EQ(FirstDifference(before, ScanAll(*b)), "") << bad;
-    EXPECT_FALSE(std::filesystem::exists(Machine("b").state_path + ".restore"));
+    EXPECT_FALSE(std::filesystem::exists(Machine("b").state_path + ".rebuild-state"));
   }
   b->Verify();
 }

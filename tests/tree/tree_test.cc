@@ -261,6 +261,8 @@ TEST_F(TreeTest, CompactKeepsContents) {
     w->Commit(4);
   }
   t->Compact();
+  // The file it replaced is gone, not left where the rebuild built its own.
+  EXPECT_FALSE(std::filesystem::exists(dir_.File("state.rebuild")));
   ReadTxn r = t->BeginRead();
   EXPECT_EQ(r.KeyCount(), 500u);
   EXPECT_EQ(r.AppliedId(), 4u);
