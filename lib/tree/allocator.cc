@@ -102,6 +102,14 @@ uint64_t Allocator::Allocate(uint64_t bytes) {
   return off;
 }
 
+uint64_t Allocator::AllocateZeroed(uint64_t bytes) {
+  const uint64_t top_before = top_;
+  const uint64_t off = Allocate(bytes);
+  // Clearing untouched pages would also fault them in ahead of the populator, and wait for it.
+  if (!zeros_above_top_ || off != top_before) std::memset(base_ + off, 0, bytes);
+  return off;
+}
+
 void Allocator::PopulateAbove(uint64_t top) {
   const uint64_t ahead =
       std::clamp(top - fresh_floor_, kMinPopulateBytes,

@@ -44,6 +44,12 @@ class Allocator {
   // Returns the offset of SizeClass(bytes) bytes, 8-byte aligned. Throws OutOfSpace.
   uint64_t Allocate(uint64_t bytes);
 
+  // Allocate, then zeroes the block unless it is known to hold zeros already.
+  uint64_t AllocateZeroed(uint64_t bytes);
+  // Tells the allocator that nothing above top() was ever written, as in a file just created
+  // (which the kernel zero-fills), so AllocateZeroed need not clear space it takes from there.
+  // A writer killed mid-transaction may have left bytes above the top of an older file.
+  void TrustZerosAboveTop() { zeros_above_top_ = true; }
   // True for a block allocated by this transaction: no reader can see it, so it may be changed
   // in place.
   bool IsFresh(uint64_t offset) const {
@@ -77,6 +83,7 @@ class Allocator {
   uint64_t top_;
   uint64_t populated_;  // Pages below it are mapped, or the populator is asked for more.
   PagePopulator* populator_ = nullptr;
+  bool zeros_above_top_ = false;
   uint64_t free_bytes_ = 0;
   std::unordered_map<uint64_t, std::vector<uint64_t>> reusable_;  // Size class -> offsets.
   std::vector<FreeRecord> waiting_;

@@ -158,9 +158,7 @@ void HashIndexWriter::Rehash(uint64_t bits) {
   dir_ = alloc_->Allocate(sizeof(uint64_t) << bits);
   bits_ = bits;
   for (uint64_t p = 0; p < pages; ++p) {
-    const uint64_t off = alloc_->Allocate(kHashPageBytes);
-    std::memset(base_ + off, 0, kHashPageBytes);
-    Dir()[p] = off;
+    Dir()[p] = alloc_->AllocateZeroed(kHashPageBytes);
   }
   if (old_dir == 0) return;
   for (uint64_t p = 0; p < (uint64_t{1} << old_bits); ++p) {

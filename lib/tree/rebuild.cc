@@ -27,6 +27,7 @@ bool Load(const BuildSpec& spec, const EntrySource& source, Mapping* dest) {
   PagePopulator populator(dest->base, out.alloc_top, dest->size);
   Allocator alloc(dest->base, dest->size, h->data_offset, out, spec.version, spec.version);
   alloc.MapAheadWith(&populator);
+  alloc.TrustZerosAboveTop();
   LoadedTree tree;
   try {
     BulkLoader loader(dest->base, dest->space(), &alloc, spec.expected_keys);
