@@ -165,7 +165,11 @@ class EntryParser {
   bool LocateField(std::string_view buf, size_t* p, uint64_t max, const char* what,
                    size_t* field_at, size_t* length, size_t* need) const {
     uint64_t n;
-    if (!ReadVarint(buf, *p, &n, max, what)) {
+    // The lengths of small entries take a byte each: decoded here, without the general loop.
+    if (*p < buf.size() && static_cast<uint8_t>(buf[*p]) < 0x80 &&
+        static_cast<uint8_t>(buf[*p]) <= max) {
+      n = static_cast<uint8_t>(buf[(*p)++]);
+    } else if (!ReadVarint(buf, *p, &n, max, what)) {
       *need = buf.size() + 1;
       return false;
     }
