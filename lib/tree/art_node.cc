@@ -29,9 +29,10 @@ Ref FindChild(const InnerHeader* n, uint8_t c) {
         if (b[i] == c) return reinterpret_cast<const Ref*>(b + 8)[i];
       }
       return 0;
+    case kNode8:
     case kNode16: {
       const int i = Find16(b, n->count, c);
-      return i < 0 ? 0 : reinterpret_cast<const Ref*>(b + 16)[i];
+      return i < 0 ? 0 : Children(n)[i];
     }
     case kNode48: {
       const uint8_t slot = b[c];
@@ -49,6 +50,7 @@ int NextPos(const InnerHeader* n, int pos) {
   int p = pos < 0 ? 0 : pos + 1;
   switch (n->kind) {
     case kNode4:
+    case kNode8:
     case kNode16:
       return p < n->count ? p : kNoPos;
     case kNode48:
@@ -70,6 +72,7 @@ int PosAtOrAfter(const InnerHeader* n, uint8_t c) {
   const uint8_t* b = Body(n);
   switch (n->kind) {
     case kNode4:
+    case kNode8:
     case kNode16:
       for (int i = 0; i < n->count; ++i) {
         if (b[i] >= c) return i;
@@ -82,7 +85,7 @@ int PosAtOrAfter(const InnerHeader* n, uint8_t c) {
 }
 
 uint8_t ByteAt(const InnerHeader* n, int pos) {
-  if (n->kind == kNode4 || n->kind == kNode16) return Body(n)[pos];
+  if (HasSortedKeys(n->kind)) return Body(n)[pos];
   return static_cast<uint8_t>(pos);
 }
 
@@ -132,6 +135,7 @@ void WriteInner(char* p, uint8_t kind, std::string_view prefix, Ref end_leaf,
     const auto [c, child] = children[i];
     switch (kind) {
       case kNode4:
+      case kNode8:
       case kNode16:
         b[i] = c;
         ch[i] = child;

@@ -8,9 +8,12 @@
 // of its kind. A key that ends exactly at the node (a prefix of longer keys) is the node's
 // end_leaf, which sorts before every child. Bodies:
 //   Node4:   uint8 keys[4], pad[4], Ref child[4]     keys sorted, count <= 4
-//   Node16:  uint8 keys[16], Ref child[16]           keys sorted, 4 <= count <= 16
+//   Node8:   uint8 keys[8], Ref child[8]             keys sorted, 3 <= count <= 8
+//   Node16:  uint8 keys[16], Ref child[16]           keys sorted, 7 <= count <= 16
 //   Node48:  uint8 index[256] (slot + 1, 0 = none), Ref child[48]    13 <= count <= 48
 //   Node256: Ref child[256]                          41 <= count <= 256
+// Node8 is for the nodes of 5 to 8 children, common just above the leaves of random text keys:
+// 88 bytes instead of a Node16's 160.
 // Leaf: a header, the key, then the value from the next 8-byte boundary (values start aligned),
 // padded to 8. The header is one word, bit 31 set, key length in bits 23..30 and value length in
 // bits 0..22, when the key is shorter than 256 bytes and the value than 8 MiB; otherwise it is two
@@ -34,7 +37,9 @@ namespace whycache::tree {
 
 using Ref = uint64_t;
 
-enum NodeKind : uint8_t { kNode4 = 1, kNode16 = 2, kNode48 = 3, kNode256 = 4 };
+enum NodeKind : uint8_t { kNode4 = 1, kNode8 = 2, kNode16 = 3, kNode48 = 4, kNode256 = 5 };
+// Node4, Node8 and Node16 keep their children's bytes sorted in keys[], children after them.
+inline bool HasSortedKeys(uint8_t kind) { return kind <= kNode16; }
 
 struct InnerHeader {
   uint8_t kind;
@@ -66,6 +71,8 @@ inline uint64_t BodyBytes(uint8_t kind) {
   switch (kind) {
     case kNode4:
       return 8 + 4 * 8;
+    case kNode8:
+      return 8 + 8 * 8;
     case kNode16:
       return 16 + 16 * 8;
     case kNode48:
@@ -76,16 +83,20 @@ inline uint64_t BodyBytes(uint8_t kind) {
   return 0;
 }
 inline uint32_t Capacity(uint8_t kind) {
-  static constexpr uint32_t kCap[] = {0, 4, 16, 48, 256};
+  static constexpr uint32_t kCap[] = {0, 4, 8, 16, 48, 256};
   return kCap[kind];
 }
 // Fewest children a node of this kind holds (a smaller count shrinks it to the next kind).
 inline uint32_t MinCount(uint8_t kind) {
-  static constexpr uint32_t kMin[] = {0, 0, 4, 13, 41};
+  static constexpr uint32_t kMin[] = {0, 0, 3, 7, 13, 41};
   return kMin[kind];
 }
 inline uint8_t SmallestKindFor(uint32_t count) {
-  return count <= 4 ? kNode4 : count <= 16 ? kNode16 : count <= 48 ? kNode48 : kNode256;
+  return count <= 4    ? kNode4
+         : count <= 8  ? kNode8
+         : count <= 16 ? kNode16
+         : count <= 48 ? kNode48
+                       : kNode256;
 }
 inline uint64_t InnerBytes(uint8_t kind, uint32_t prefix_len) {
   return sizeof(InnerHeader) + AlignUp(prefix_len, 8) + BodyBytes(kind);
@@ -174,11 +185,12 @@ inline std::string_view LeafValue(const LeafHeader* l) {
   return {reinterpret_cast<const char*>(l) + LeafValueOffset(n.key, n.value), n.value};
 }
 
-// Child slot addresses by kind; N4/N16 keep their keys first.
+// Child slot addresses by kind; N4/N8/N16 keep their keys first.
 inline const Ref* Children(const InnerHeader* n) {
   const uint8_t* b = Body(n);
   switch (n->kind) {
     case kNode4:
+    case kNode8:
       return reinterpret_cast<const Ref*>(b + 8);
     case kNode16:
       return reinterpret_cast<const Ref*>(b + 16);
@@ -192,7 +204,7 @@ inline const Ref* Children(const InnerHeader* n) {
 // The child for byte `c`, 0 when none.
 Ref FindChild(const InnerHeader* n, uint8_t c);
 
-// Positions enumerate a node's children in byte order: for Node4/16 the index in keys[], for
+// Positions enumerate a node's children in byte order: for Node4/8/16 the index in keys[], for
 // Node48/256 the byte itself. kEndPos (-1) stands for the end_leaf, which comes first.
 inline constexpr int kEndPos = -1;
 inline constexpr int kBeforeFirst = -2;

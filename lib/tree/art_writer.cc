@@ -95,6 +95,7 @@ void ArtWriter::SetChild(InnerHeader* n, uint8_t c, Ref child) {
   Ref* ch = const_cast<Ref*>(Children(n));
   switch (n->kind) {
     case kNode4:
+    case kNode8:
     case kNode16:
       for (uint32_t i = 0; i < n->count; ++i) {
         if (b[i] == c) ch[i] = child;
@@ -117,6 +118,7 @@ Ref ArtWriter::AddChild(Ref r, uint8_t c, Ref child) {
     Ref* ch = const_cast<Ref*>(Children(w));
     switch (w->kind) {
       case kNode4:
+      case kNode8:
       case kNode16: {
         uint32_t i = w->count;
         while (i > 0 && b[i - 1] > c) {

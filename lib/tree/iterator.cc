@@ -21,7 +21,7 @@ void Iterator::Descend(Ref ref) {
     // there. (In a function of its own, the compiler would drop the call as having no effect.)
     // Node48 fills its slots in any order and Node256 its bytes sparsely; empty ones are 0.
     const Ref* children = Children(n);
-    const uint32_t slots = n->kind <= kNode16 ? n->count : Capacity(n->kind);
+    const uint32_t slots = HasSortedKeys(n->kind) ? n->count : Capacity(n->kind);
     for (uint32_t i = 0; i < slots; ++i) {
       const uint64_t off = RefOffset(children[i]);
       if (off < space_.size) {

@@ -48,6 +48,7 @@ class Walker {
     const uint8_t* b = Body(n);
     switch (n->kind) {
       case kNode4:
+      case kNode8:
       case kNode16:
         for (uint32_t i = 1; i < n->count; ++i) {
           if (b[i - 1] >= b[i]) Fail(ref, "child keys not in order");

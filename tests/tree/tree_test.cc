@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <map>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -174,6 +175,43 @@ TEST_F(TreeTest, BothLeafHeaderFormsRoundTripAtTheirBoundaries) {
   expect_model();
   t->Compact();
   expect_model();
+}
+
+// One node taken through every kind as children arrive (4, 8, 16, 48, 256) and back as they go,
+// checked whole at every step.
+TEST_F(TreeTest, ANodeGrowsThroughEveryKindAndShrinksBack) {
+  auto t = OpenTree();
+  std::map<std::string, std::string> model;
+  auto step = [&](const std::string& key, bool put, uint64_t id) {
+    auto w = t->BeginWrite();
+    if (put) {
+      w->Put(key, key + "-value");
+      model[key] = key + "-value";
+    } else {
+      w->Erase(key);
+      model.erase(key);
+    }
+    w->Commit(id);
+    w.reset();
+    t->Verify();
+    ReadTxn r = t->BeginRead();
+    ASSERT_EQ(r.KeyCount(), model.size());
+    auto it = model.begin();
+    r.Scan("p", [&](std::string_view k, std::string_view v) {
+      EXPECT_TRUE(it != model.end() && k == it->first && v == it->second);
+      ++it;
+      return true;
+    });
+    EXPECT_TRUE(it == model.end());
+  };
+  std::vector<std::string> keys;
+  for (int c = 0; c < 256; ++c) keys.push_back("p" + std::string(1, static_cast<char>(c)) + "x");
+  std::mt19937_64 rng(7);
+  std::shuffle(keys.begin(), keys.end(), rng);
+  uint64_t id = 0;
+  for (const std::string& k : keys) step(k, true, ++id);
+  std::shuffle(keys.begin(), keys.end(), rng);
+  for (const std::string& k : keys) step(k, false, ++id);
 }
 
 TEST_F(TreeTest, AbandonedBatchChangesNothing) {
