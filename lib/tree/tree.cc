@@ -361,18 +361,20 @@ void Tree::RebuildLocked(uint64_t min_file_bytes) {
 
 namespace {
 
-// Moves `from` to `to`, which exists, atomically for anyone opening `to`. The two are exchanged,
-// then the old file is unlinked: ext4 writes a file renamed over another to disk before the
-// rename returns (auto_da_alloc), seconds for a large state file, to protect data that needs no
-// protection here, as a file from before a crash is verified when opened and rebuilt if torn. A
-// crash before the unlink leaves the superseded file at `from`, which the next build truncates.
+// Moves `from` to `to` atomically for anyone opening `to`. The two are exchanged, then the old
+// file is unlinked: ext4 writes a file renamed over another to disk before the rename returns
+// (auto_da_alloc), seconds for a large state file, to protect data that needs no protection
+// here, as a file from before a crash is verified when opened and rebuilt if torn. A crash
+// before the unlink leaves the superseded file at `from`, which the next build truncates.
 void ReplaceFile(const std::string& from, const std::string& to) {
   if (renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_EXCHANGE) == 0) {
     unlink(from.c_str());
     return;
   }
-  // Not every file system exchanges files.
-  if ((errno != EINVAL && errno != ENOSYS) || rename(from.c_str(), to.c_str()) != 0) {
+  // Not every file system exchanges files, and there is nothing to exchange with when someone
+  // deleted `to`.
+  if ((errno != EINVAL && errno != ENOSYS && errno != ENOENT) ||
+      rename(from.c_str(), to.c_str()) != 0) {
     throw Error(Error::Code::kIOError,
                 "cannot rename " + from + " to " + to + ": " + std::strerror(errno));
   }

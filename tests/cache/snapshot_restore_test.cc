@@ -61,7 +61,7 @@ TEST_F(SnapshotRestoreTest, MachineBootstrapsFromAMillionKeySnapshotAndCatchesUp
   const SnapshotInfo restored = b->RestoreSnapshot(dir_.File("a.snapshot"));
   EXPECT_EQ(restored.applied_id, made.applied_id);
   EXPECT_EQ(b->AppliedId(), made.applied_id);
-  // The state it replaced is gone, not left where the restore built its file.
+  // Nothing is left where the restore built its file.
   EXPECT_FALSE(std::filesystem::exists(Machine("b").state_path + ".rebuild-state"));
   const uint64_t head = b->UpdateNow();
   EXPECT_EQ(a->UpdateNow(), head);
