@@ -8,16 +8,13 @@
 // mutations in batches of 10 takes 100,000 appends, a few minutes; skip it with
 // --benchmark_filter=-batches_of_10.
 //
-// MysqlLog/Compact1M compacts a log of 1M mutations (1,000-key batches over 10k keys) down to
-// its 10k newest entries; items are mutations of the log before compaction. It opens the log
-// with a token retention of 0, so that fully superseded batches written a moment ago go at once,
-// as they would after an hour in production.
+// The log is opened with a token retention of 0, so that the suite's compaction drops fully
+// superseded batches written a moment ago at once, as it would after an hour in production.
 #include <benchmark/benchmark.h>
 
+#include <chrono>
 #include <memory>
-#include <random>
 #include <string>
-#include <vector>
 
 #include "lib/log/mysql/mysql_change_log.h"
 #include "tests/log/change_log_bench.h"
@@ -36,10 +33,8 @@ class MysqlBenchLog : public whycache::testing::BenchLog {
   ~MysqlBenchLog() override { testing::DropLog(prefix_); }
 
   std::unique_ptr<ChangeLog> Open() override {
-    return OpenMysqlChangeLog(testing::LogUri(prefix_), {});
-  }
-
-  std::unique_ptr<ChangeLog> OpenWith(const MysqlLogOptions& settings) {
+    MysqlLogOptions settings;
+    settings.token_retention = std::chrono::seconds(0);
     return OpenMysqlChangeLog(testing::LogUri(prefix_), {}, settings);
   }
 
@@ -47,45 +42,10 @@ class MysqlBenchLog : public whycache::testing::BenchLog {
   const std::string prefix_;
 };
 
-void BM_Compact1M(benchmark::State& state) {
-  constexpr size_t kMutations = 1'000'000;
-  constexpr size_t kBatch = 1000;
-  constexpr uint64_t kKeys = 10'000;
-  std::mt19937_64 rng(4);
-  CompactionResult result;
-  for (auto _ : state) {
-    state.PauseTiming();
-    MysqlBenchLog fresh;
-    MysqlLogOptions settings;
-    settings.token_retention = std::chrono::seconds(0);
-    std::unique_ptr<ChangeLog> log = fresh.OpenWith(settings);
-    std::vector<Mutation> batch(kBatch);
-    for (size_t b = 0; b < kMutations / kBatch; ++b) {
-      for (Mutation& m : batch) {
-        m = Mutation::Set("key:" + std::to_string(rng() % kKeys),
-                          std::string(100, 'a' + rng() % 26));
-      }
-      log->Append(batch);
-    }
-    state.ResumeTiming();
-    result = log->Compact({});
-    state.PauseTiming();
-    log.reset();
-    state.ResumeTiming();
-  }
-  state.counters["rows_after"] = static_cast<double>(result.kept);
-  state.counters["bytes_before"] = static_cast<double>(result.bytes_before);
-  state.counters["bytes_after"] = static_cast<double>(result.bytes_after);
-  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * kMutations));
-}
-
 }  // namespace
 }  // namespace whycache::mysql_log
 
 int main(int argc, char** argv) {
-  benchmark::RegisterBenchmark("MysqlLog/Compact1M", whycache::mysql_log::BM_Compact1M)
-      ->UseRealTime()
-      ->Unit(benchmark::kMillisecond);
   return whycache::testing::RunChangeLogBenchmarks(
       {"MysqlLog",
        [](whycache::FsyncPolicy) {
