@@ -138,17 +138,22 @@ run_one() {
     -artifact_prefix="$work/findings/" "$work/corpus" "tests/fuzz/corpus/$t" \
     >"$work/log" 2>&1 || status=$?
   local execs cov corpus finding reason
+  # Each `|| true`: under set -e a log without the line looked for (a fuzzer killed before it
+  # printed it) would otherwise end this function before it prints its summary.
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/log" | tail -1)
-  cov=$(grep -o 'cov: [0-9]* ft: [0-9]*' "$work/log" | tail -1)
-  corpus=$(grep -o 'corp: [0-9]*/[0-9]*[a-zA-Z]*' "$work/log" | tail -1 | cut -d' ' -f2)
-  finding=$(find "$work/findings" -type f | head -1)
+  cov=$(grep -o 'cov: [0-9]* ft: [0-9]*' "$work/log" | tail -1 || true)
+  corpus=$(grep -o 'corp: [0-9]*/[0-9]*[a-zA-Z]*' "$work/log" | tail -1 | cut -d' ' -f2 || true)
+  finding=$(find "$work/findings" -type f | head -1 || true)
   if [[ $status -eq 0 && -z $finding ]]; then
     echo "$t: ok, ${seconds} s, ${execs:-?} executions, ${cov:-cov: ?}," \
       "corpus ${corpus:-?} (inputs/bytes)"
   else
-    reason=$(grep -m1 -E 'ERROR: |fuzz oracle failed|terminate called' "$work/log" | cut -c1-160)
+    reason=$(grep -m1 -E 'ERROR: |fuzz oracle failed|terminate called' "$work/log" |
+      cut -c1-160 || true)
     echo "$t: FAILED (exit $status: ${reason:-see the log}), input ${finding:-none saved}," \
       "log $work/log"
+    # The end of the log, for a caller that removes the build directory afterwards.
+    tail -n 15 "$work/log" | sed 's/^/  | /'
     return 1
   fi
 }
