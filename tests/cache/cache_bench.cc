@@ -141,7 +141,7 @@ void BM_Snapshot(benchmark::State& state) {
   auto b = Cache::Open(b_options);
   const std::string path = dir.File("bench.snapshot");
   // The setup wrote a log and a state several times the dataset's size: written back here, so
-  // that the kernel's writeback of them does not take a core from the timed part.
+  // that the kernel's writeback of them cannot run during the timed part.
   ::sync();
   double create_s = 0, restore_s = 0;
   SnapshotInfo info;
