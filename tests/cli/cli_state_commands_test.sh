@@ -126,10 +126,16 @@ expect_mentions err "not a regular file"
 
 # Damaged snapshots: exit 5 naming the file, and the state left as it was.
 cp "$WORK/snap" "$WORK/truncated" && truncate -s 100 "$WORK/truncated"
-cp "$WORK/snap" "$WORK/flipped"
-printf '\x55' | dd of="$WORK/flipped" bs=1 seek=300 conv=notrunc status=none
+# A byte of the body (past the 256-byte header), one of the header's dataset id, and the
+# header's format version (the 4 bytes after the 8-byte magic) made 9.
+cp "$WORK/snap" "$WORK/body-flipped"
+printf '\x55' | dd of="$WORK/body-flipped" bs=1 seek=300 conv=notrunc status=none
+cp "$WORK/snap" "$WORK/header-flipped"
+printf '\x55' | dd of="$WORK/header-flipped" bs=1 seek=40 conv=notrunc status=none
+cp "$WORK/snap" "$WORK/other-version"
+printf '\x09' | dd of="$WORK/other-version" bs=1 seek=8 conv=notrunc status=none
 : >"$WORK/empty.snap"
-for bad in truncated flipped empty.snap; do
+for bad in truncated body-flipped header-flipped other-version empty.snap; do
   expect_status 5 snapshot info "$WORK/$bad"
   expect_mentions err "$WORK/$bad"
   expect_one_line_err
@@ -137,6 +143,10 @@ for bad in truncated flipped empty.snap; do
   expect_status 0 --state "$WORK/b.state" get after
   expect_out snapshot
 done
+expect_status 5 snapshot info "$WORK/other-version"
+expect_mentions err "format version 9"
+expect_status 5 snapshot info "$WORK/header-flipped"
+expect_mentions err "header checksum"
 
 # Another dataset: its snapshot and its state file are refused (exit 5), and say so.
 OTHER=$(new_log other)
