@@ -80,7 +80,7 @@ timeout -s KILL 60 "$WHYCACHE" tail --from 5 --follow >"$WORK/follow" 2>"$WORK/f
 follower=$!
 expect_status 0 set later value
 expect_status 0 del later
-for ((i = 0; i < 200; i++)); do
+for ((i = 0; i < 1200; i++)); do
   [[ $(wc -l <"$WORK/follow") -ge 2 ]] && break
   sleep 0.05
 done
