@@ -53,9 +53,11 @@ struct CacheStats {
   uint64_t applied_id = 0;
   uint64_t log_head_id = 0;  // The log head at the last successful poll.
   uint64_t ids_behind = 0;   // log_head_id - applied_id.
-  int64_t lag_us = 0;        // Now minus the write time of the newest applied update.
-  uint64_t bytes_used = 0;   // Live bytes in the state file.
-  uint64_t file_bytes = 0;   // Size of the state file.
+  // Now minus the write time of the newest applied update while the machine is behind, cannot
+  // reach the log, or has not polled since its state file was made or the machine booted; else 0.
+  int64_t lag_us = 0;
+  uint64_t bytes_used = 0;  // Live bytes in the state file.
+  uint64_t file_bytes = 0;  // Size of the state file.
   uint64_t oldest_pinned_version = 0;
   int64_t oldest_pin_age_us = 0;
   uint32_t reader_slots_in_use = 0;

@@ -18,6 +18,7 @@
 #include "lib/cache/shared_control.h"
 #include "lib/cache/state_rebuild.h"
 #include "lib/cache/state_snapshots.h"
+#include "lib/tree/boot_id.h"
 #include "lib/tree/tree.h"
 #include "whycache/error.h"
 
@@ -85,7 +86,6 @@ class CacheImpl final : public Cache {
                         (log_error.empty() ? "no log was given (pass --log or set WHYCACHE_LOG)"
                                            : log_error));
       }
-      std::memset(static_cast<void*>(control), 0, sizeof(SharedControl));
       cache::InitializeControl(control, log_->DatasetId(), interval_ns);
     } else if (log_ != nullptr) {
       std::string dataset;
@@ -106,6 +106,7 @@ class CacheImpl final : public Cache {
       }
     }
     control->poll_interval_ns.store(interval_ns, std::memory_order_relaxed);
+    cache::StartScheduleForThisBoot(control, tree::CurrentBootId(), cache::WallMicros());
     if (!error.empty()) cache::RecordError(control, error, cache::WallMicros());
   }
 
@@ -188,7 +189,7 @@ class CacheImpl final : public Cache {
       {
         std::lock_guard lock(log_mu_);
         try {
-          Poll(/*wait=*/true);
+          if (Poll(/*wait=*/true).applied) cache::PollSucceeded(ControlOf(*tree_));
         } catch (const std::exception& e) {
           NotePollFailure(e.what());
           throw;
@@ -209,10 +210,7 @@ class CacheImpl final : public Cache {
     s.applied_id = t.applied_id;
     s.log_head_id = std::max(c.log_head_seen.load(std::memory_order_relaxed), t.applied_id);
     s.ids_behind = s.log_head_id - s.applied_id;
-    const int64_t newest = c.newest_applied_write_us.load(std::memory_order_relaxed);
-    // Behind, or unable to tell (the last poll failed): the newest applied update is this old.
-    const bool failing = c.consecutive_failures.load(std::memory_order_relaxed) > 0;
-    s.lag_us = newest == 0 || (s.ids_behind == 0 && !failing) ? 0 : cache::WallMicros() - newest;
+    s.lag_us = cache::LagMicros(c, s.ids_behind, cache::WallMicros());
     s.bytes_used = t.used_bytes;
     s.file_bytes = t.file_bytes;
     s.oldest_pinned_version = t.oldest_pinned_version;

@@ -12,6 +12,7 @@
 #include <cstdint>
 
 #include "lib/cache/shared_control.h"
+#include "lib/tree/boot_id.h"
 
 namespace whycache::cache {
 
@@ -56,6 +57,37 @@ inline void PollFailed(SharedControl* control, int64_t now_ns) {
 
 inline void PollSucceeded(SharedControl* control) {
   control->consecutive_failures.store(0, std::memory_order_relaxed);
+  control->unpolled_since_wall_us.store(0, std::memory_order_relaxed);
+}
+
+// Called when a process opens the state file, under the writer lock. A schedule kept from
+// another boot (a state file on disk across a reboot) counts in a clock that has restarted, and
+// could put the next poll as far ahead as that boot's uptime: it is dropped, the poll is due at
+// once, and the machine counts as not polled since `wall_us`. Doing it here, once per boot,
+// keeps ClaimDuePoll to one clock read and one load.
+inline void StartScheduleForThisBoot(SharedControl* control, const tree::BootId& boot,
+                                     int64_t wall_us) {
+  if (control->schedule_boot[0].load(std::memory_order_relaxed) == boot[0] &&
+      control->schedule_boot[1].load(std::memory_order_relaxed) == boot[1]) {
+    return;
+  }
+  control->next_poll_ns.store(0, std::memory_order_relaxed);
+  control->consecutive_failures.store(0, std::memory_order_relaxed);
+  control->unpolled_since_wall_us.store(wall_us, std::memory_order_relaxed);
+  control->schedule_boot[0].store(boot[0], std::memory_order_relaxed);
+  control->schedule_boot[1].store(boot[1], std::memory_order_relaxed);
+}
+
+// The replication lag to report: the age of the newest applied update while the machine is
+// behind the log or cannot tell (its last poll failed, or it has not polled since the file was
+// made or the boot began), else 0. Never 0 for a machine that has not polled.
+inline int64_t LagMicros(const SharedControl& control, uint64_t ids_behind, int64_t now_us) {
+  const int64_t newest = control.newest_applied_write_us.load(std::memory_order_relaxed);
+  const int64_t unpolled_since = control.unpolled_since_wall_us.load(std::memory_order_relaxed);
+  if (unpolled_since != 0)
+    return std::max<int64_t>(1, now_us - (newest != 0 ? newest : unpolled_since));
+  const bool failing = control.consecutive_failures.load(std::memory_order_relaxed) > 0;
+  return newest == 0 || (ids_behind == 0 && !failing) ? 0 : now_us - newest;
 }
 
 }  // namespace whycache::cache

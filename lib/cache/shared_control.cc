@@ -1,13 +1,22 @@
 #include "lib/cache/shared_control.h"
 
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
+#include <new>
 #include <thread>
 
 namespace whycache::cache {
 
+// State files of layout 1 made before schedule_boot and unpolled_since_wall_us existed hold zero
+// in their place, the padding before next_poll_ns, which the other fields keep their offsets.
+static_assert(offsetof(SharedControl, next_poll_ns) == 128);
+
 void InitializeControl(SharedControl* control, std::string_view dataset_id,
                        int64_t poll_interval_ns) {
+  // Value-initialization starts the atomics' lifetimes at zero, which bytes written over them
+  // would not.
+  new (control) SharedControl();
   control->magic = kControlMagic;
   control->layout_version = kControlLayoutVersion;
   const size_t n = std::min(dataset_id.size(), kDatasetIdBytes);

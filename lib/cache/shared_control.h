@@ -26,6 +26,13 @@ struct SharedControl {
   uint32_t layout_version;
   uint32_t dataset_id_length;
   char dataset_id[kDatasetIdBytes];  // The log's identity, written once when the file is made.
+  // The boot (tree::CurrentBootId) whose CLOCK_MONOTONIC next_poll_ns counts in: the clock
+  // restarts at every boot, so a schedule of another boot means nothing. All zero in a file
+  // written before this field existed, which reads as another boot.
+  std::atomic<uint64_t> schedule_boot[2];
+  // Nonzero while the machine has not polled the log successfully since the file was made or
+  // the boot began: the wall time from which its lag counts until then.
+  std::atomic<int64_t> unpolled_since_wall_us;
 
   alignas(64) std::atomic<int64_t> next_poll_ns;  // CLOCK_MONOTONIC time of the next due poll.
   std::atomic<int64_t> poll_interval_ns;
@@ -50,7 +57,8 @@ struct SharedControl {
   char last_error[kLastErrorBytes];
 };
 
-// Fills a zeroed control block for a new state file of the given dataset.
+// Makes `control` (the user area of a file that no other process uses yet, or one whose control
+// block is not valid) a new control block of the given dataset: every field zero but these.
 void InitializeControl(SharedControl* control, std::string_view dataset_id,
                        int64_t poll_interval_ns);
 

@@ -1,7 +1,6 @@
 #include "lib/cache/state_rebuild.h"
 
 #include <algorithm>
-#include <cstring>
 #include <filesystem>
 #include <memory>
 
@@ -32,15 +31,21 @@ void BuildAndInstall(tree::Tree& tree, uint64_t size_hint, const FillFn& fill) {
       tree::TreeOptions options;
       options.initial_file_bytes = std::max<uint64_t>(options.initial_file_bytes, size_hint * 2);
       std::unique_ptr<tree::Tree> fresh = tree::Tree::Open(built, options);
-      // A new machine-wide control block: the same dataset and poll schedule, fresh state, and
-      // the counters going on from where they were (monitoring reads them as ever-growing
+      // A new machine-wide control block: the same dataset, poll interval and boot, fresh state,
+      // and the counters going on from where they were (monitoring reads them as ever-growing
       // totals, and a resync must not reset the count of resyncs). What other processes add
       // between here and the install is lost, as the header says of the whole user area.
       // Set before filling: a fill may move `fresh` to a new file (the user area goes with
       // it), so a pointer taken now is not used after it.
       SharedControl* fresh_control = ControlOf(*fresh);
-      std::memset(static_cast<void*>(fresh_control), 0, sizeof(SharedControl));
       InitializeControl(fresh_control, dataset, poll_interval_ns);
+      fresh_control->unpolled_since_wall_us.store(
+          control.unpolled_since_wall_us.load(std::memory_order_relaxed),
+          std::memory_order_relaxed);
+      for (int i = 0; i < 2; ++i) {
+        fresh_control->schedule_boot[i].store(
+            control.schedule_boot[i].load(std::memory_order_relaxed), std::memory_order_relaxed);
+      }
       const auto carry = [](std::atomic<uint64_t>& to, const std::atomic<uint64_t>& from) {
         to.fetch_add(from.load(std::memory_order_relaxed), std::memory_order_relaxed);
       };
