@@ -155,9 +155,14 @@ class Cache {
   // Walks the local state and checks every structural invariant. Throws Error(kCorruption).
   virtual void Verify() = 0;
 
-  // Compares the local state with the log replayed up to the same applied id. Returns "" when
-  // they are equal, else a description of the first difference. Holds the whole replayed
-  // dataset in memory. Throws the log's errors.
+  // Compares the local state with the log replayed from its start. A compacted log no longer
+  // shows the history at every id, so the local state (at its applied id A) is brought up to the
+  // log's head in memory with the log's updates after A, and compared with the log replayed to
+  // the same id: a machine merely behind the log passes. The local state is left as it is.
+  // Returns "" when they are equal, else a description of the first difference. Holds the
+  // whole replayed dataset and the updates after A in memory. Throws Error(kBusy) when A is below
+  // the log's horizon (compaction dropped deletes it has not applied, so the log cannot tell
+  // what it should hold; Update() resyncs it), and the log's errors.
   virtual std::string CheckAgainstLog() = 0;
 
   // Writes a snapshot of the current local state to `path`: written to a temporary file and

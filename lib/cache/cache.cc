@@ -242,7 +242,8 @@ class CacheImpl final : public Cache {
   std::string CheckAgainstLog() override {
     std::lock_guard lock(log_mu_);
     tree::ReadTxn txn = tree_->BeginRead();
-    return cache::CompareWithLog(txn, Log());
+    return cache::CompareWithLog(txn, Log(),
+                                 ControlOf(*tree_)->replay_horizon.load(std::memory_order_relaxed));
   }
 
   SnapshotInfo CreateSnapshot(const std::string& path, const ProgressCallback& progress) override {

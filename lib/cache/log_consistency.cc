@@ -1,20 +1,134 @@
 #include "lib/cache/log_consistency.h"
 
 #include <map>
+#include <optional>
+#include <string_view>
 
 #include "lib/format/escape.h"
+#include "whycache/error.h"
 
 namespace whycache::cache {
+namespace {
 
-std::string CompareWithLog(const tree::ReadTxn& txn, ChangeLog& log) {
-  const uint64_t target = txn.AppliedId();
+constexpr size_t kPage = 4096;
+
+// The entries of a version with changes laid over it, in key order.
+class CaughtUpView {
+ public:
+  CaughtUpView(const tree::ReadTxn& txn,
+               const std::map<std::string, std::optional<std::string>>& changes)
+      : it_(txn.LowerBound("")), change_(changes.begin()), end_(changes.end()) {
+    Settle();
+  }
+
+  bool Valid() const { return valid_; }
+  std::string_view key() const { return key_; }
+  std::string_view value() const { return value_; }
+  void Next() {
+    if (from_change_) {
+      if (it_.Valid() && it_.key() == change_->first) it_.Next();
+      ++change_;
+    } else {
+      it_.Next();
+    }
+    Settle();
+  }
+
+ private:
+  // Positions on the next entry that exists: a changed key takes its new value, and a deleted
+  // one is passed over.
+  void Settle() {
+    for (;;) {
+      const bool tree_left = it_.Valid();
+      const bool changes_left = change_ != end_;
+      if (!tree_left && !changes_left) {
+        valid_ = false;
+        return;
+      }
+      from_change_ = changes_left && (!tree_left || change_->first <= it_.key());
+      if (!from_change_) {
+        key_ = it_.key();
+        value_ = it_.value();
+        valid_ = true;
+        return;
+      }
+      if (change_->second.has_value()) {
+        key_ = change_->first;
+        value_ = *change_->second;
+        valid_ = true;
+        return;
+      }
+      if (tree_left && it_.key() == change_->first) it_.Next();
+      ++change_;
+    }
+  }
+
+  tree::Iterator it_;
+  std::map<std::string, std::optional<std::string>>::const_iterator change_;
+  const std::map<std::string, std::optional<std::string>>::const_iterator end_;
+  bool from_change_ = false;
+  bool valid_ = false;
+  std::string_view key_;
+  std::string_view value_;
+};
+
+void ThrowIfBelowHorizon(uint64_t applied, uint64_t replay_horizon, ChangeLog& log) {
+  const uint64_t horizon = log.Horizon();
+  if (applied == 0 || applied >= horizon || horizon == replay_horizon) return;
+  throw Error(Error::Code::kBusy,
+              "the state at update " + std::to_string(applied) + " is below the log's horizon " +
+                  std::to_string(horizon) + " (" + log.Describe() +
+                  "): compaction dropped deletes it has not applied, so the log cannot show "
+                  "what it should hold; run `whycache update` (it resyncs) and check again");
+}
+
+std::string FirstDifference(CaughtUpView& actual,
+                            const std::map<std::string, std::string>& replayed) {
+  auto expected = replayed.begin();
+  for (; actual.Valid(); actual.Next(), ++expected) {
+    if (expected == replayed.end() || expected->first > actual.key()) {
+      return "key '" + format::EscapeBytes(actual.key()) +
+             "' is in the state but not in the log replayed";
+    }
+    if (expected->first != actual.key()) {
+      return "key '" + format::EscapeBytes(expected->first) + "' is missing from the state";
+    }
+    if (expected->second != actual.value()) {
+      return "the value of key '" + format::EscapeBytes(actual.key()) +
+             "' differs from the log replayed";
+    }
+  }
+  if (expected != replayed.end()) {
+    return "key '" + format::EscapeBytes(expected->first) + "' is missing from the state";
+  }
+  return "";
+}
+
+}  // namespace
+
+std::string CompareWithLog(const tree::ReadTxn& txn, ChangeLog& log, uint64_t replay_horizon) {
+  const uint64_t applied = txn.AppliedId();
+  // What the log holds after the state's id, as it would apply it. The horizon is read after
+  // the log, since it rises before the deletes it covers disappear.
+  std::map<std::string, std::optional<std::string>> changes;
+  uint64_t head = applied;
+  for (std::vector<Update> page; !(page = log.ReadAfter(head, kPage)).empty();) {
+    for (const Update& u : page) {
+      for (const Mutation& m : u.mutations) {
+        changes[m.key] = m.op == Mutation::Op::kSet ? std::optional(m.value) : std::nullopt;
+      }
+    }
+    head = page.back().id;
+  }
+  ThrowIfBelowHorizon(applied, replay_horizon, log);
+
   std::map<std::string, std::string> replayed;
   uint64_t after = 0;
-  while (after < target) {
-    std::vector<Update> page = log.ReadAfter(after, 4096);
+  while (after < head) {
+    std::vector<Update> page = log.ReadAfter(after, kPage);
     if (page.empty()) break;
     for (const Update& u : page) {
-      if (u.id > target) break;
+      if (u.id > head) break;
       for (const Mutation& m : u.mutations) {
         if (m.op == Mutation::Op::kSet) {
           replayed[m.key] = m.value;
@@ -24,37 +138,21 @@ std::string CompareWithLog(const tree::ReadTxn& txn, ChangeLog& log) {
       }
       after = u.id;
     }
-    if (page.back().id > target) break;
+    if (page.back().id > head) break;
   }
   // Compaction may have dropped the batches between the last one left and the state's id.
-  if (after != target) {
-    const uint64_t head = log.HeadId();
-    if (head < target) {
-      return "the log " + log.Describe() + " ends at update " + std::to_string(head) +
-             ", before the state's applied id " + std::to_string(target);
-    }
+  if (after != head && log.HeadId() < head) {
+    return "the log " + log.Describe() + " ends at update " + std::to_string(log.HeadId()) +
+           ", before the state's applied id " + std::to_string(head);
   }
-  auto expected = replayed.begin();
-  for (tree::Iterator it = txn.LowerBound(""); it.Valid(); it.Next(), ++expected) {
-    if (expected == replayed.end()) {
-      return "key '" + format::EscapeBytes(it.key()) +
-             "' is in the state but not in the log replayed";
-    }
-    if (expected->first != it.key()) {
-      return expected->first < it.key()
-                 ? "key '" + format::EscapeBytes(expected->first) + "' is missing from the state"
-                 : "key '" + format::EscapeBytes(it.key()) +
-                       "' is in the state but not in the log replayed";
-    }
-    if (expected->second != it.value()) {
-      return "the value of key '" + format::EscapeBytes(it.key()) +
-             "' differs from the log replayed";
-    }
+  CaughtUpView actual(txn, changes);
+  std::string difference = FirstDifference(actual, replayed);
+  if (!difference.empty() && head != applied) {
+    difference += " (compared at update " + std::to_string(head) +
+                  ", with the state brought up from update " + std::to_string(applied) +
+                  " by the log's updates after it)";
   }
-  if (expected != replayed.end()) {
-    return "key '" + format::EscapeBytes(expected->first) + "' is missing from the state";
-  }
-  return "";
+  return difference;
 }
 
 }  // namespace whycache::cache

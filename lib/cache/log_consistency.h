@@ -2,6 +2,7 @@
 #ifndef WHYCACHE_LIB_CACHE_LOG_CONSISTENCY_H_
 #define WHYCACHE_LIB_CACHE_LOG_CONSISTENCY_H_
 
+#include <cstdint>
 #include <string>
 
 #include "lib/tree/tree.h"
@@ -9,11 +10,18 @@
 
 namespace whycache::cache {
 
-// Replays `log` up to the applied id of `txn` into memory and compares it with the pinned
-// version, entry by entry. Returns "" when they are equal, else a description of the first
-// difference (a key is named with its bytes escaped). The log's history from its start must
-// be complete up to that id or compacted at or below it.
-std::string CompareWithLog(const tree::ReadTxn& txn, ChangeLog& log);
+// Compares the pinned version `txn` (at applied id A) with the log. A compacted log no longer
+// shows the state at every id (an entry superseded after A is gone), so the check brings the
+// version up to the log's head H in memory, with the log's updates after A, and compares that
+// with the log replayed from its start to H, entry by entry. Returns "" when they are equal,
+// else a description of the first difference (a key is named with its bytes escaped, and H and A
+// when they differ).
+//
+// `replay_horizon` is the horizon under which the state was replayed from the log's start (see
+// SharedControl::replay_horizon). Throws Error(kBusy) when A is below the log's horizon and the
+// state was not replayed under that horizon: compaction dropped deletes it has not applied, so
+// it cannot be brought up to date from the log, and it resyncs at its next update.
+std::string CompareWithLog(const tree::ReadTxn& txn, ChangeLog& log, uint64_t replay_horizon);
 
 }  // namespace whycache::cache
 

@@ -185,6 +185,31 @@ if [[ $BACKEND == file ]]; then
   expect_mentions out "k"
 fi
 
+# A machine behind a compacted log is behind, not wrong: q@1 is superseded and compacted away
+# while the machine is still at id 1.
+export WHYCACHE_LOG=$(new_log behind) WHYCACHE_STATE="$WORK/lagging.state"
+expect_status 0 init
+expect_status 0 set q v1
+expect_status 0 update
+expect_out 1
+expect_status 0 set q v2
+expect_status 0 compact
+expect_status 0 check --against-log
+expect_out ok
+expect_status 0 get q
+expect_out v1
+if [[ $BACKEND == file ]]; then
+  # Below the horizon (its delete of q dropped) it cannot be checked: exit 6 and what to do.
+  expect_status 0 del q
+  expect_status 0 compact --tombstone-retention-s 0
+  expect_status 6 check --against-log
+  expect_mentions err "below the log's horizon 3"
+  expect_mentions err "whycache update"
+  expect_status 0 update
+  expect_status 0 check --against-log
+  expect_out ok
+fi
+
 # Compaction: --before keeps the newest entry of each key below the limit. Ids 1-4 of a new
 # log: {k=1, x=1}, {k=2}, {k=3}, {del x}.
 export WHYCACHE_LOG=$(new_log compact) WHYCACHE_STATE="$WORK/compact.state"
