@@ -122,17 +122,28 @@ int RunStats(const Invocation& inv) {
       {"apply_us", s.apply_us},
       {"resyncs", s.resyncs},
   };
+  const std::pair<const char*, const std::string&> notes[] = {
+      {"last_error", s.last_error},
+      {"resync_snapshot_unused", s.resync_snapshot_unused},
+  };
   if (args.Has("--json")) {
     std::cout << "{";
     for (const auto& [name, value] : figures) std::cout << "\"" << name << "\":" << value << ",";
-    std::cout << "\"last_error\":" << JsonString(s.last_error) << "}\n";
+    const char* separator = "";
+    for (const auto& [name, text] : notes) {
+      std::cout << separator << "\"" << name << "\":" << JsonString(text);
+      separator = ",";
+    }
+    std::cout << "}\n";
   } else {
-    for (const auto& [name, value] : figures) {
-      std::string label = name;
+    const auto print = [](std::string label, const auto& value) {
       label.resize(24, ' ');
       std::cout << label << value << "\n";
+    };
+    for (const auto& [name, value] : figures) print(name, value);
+    for (const auto& [name, text] : notes) {
+      if (!text.empty()) print(name, text);
     }
-    if (!s.last_error.empty()) std::cout << "last_error              " << s.last_error << "\n";
   }
   return kExitOk;
 }
@@ -177,10 +188,13 @@ void PrintSnapshotInfo(const char* what, const std::string& path, const Snapshot
 }  // namespace
 
 int RunSnapshot(const Invocation& inv) {
-  CommandArgs args("snapshot", inv.args, {}, {});
-  args.ExpectPositional(2, 2, "create FILE, restore FILE or info FILE");
+  CommandArgs args("snapshot", inv.args, {"--force"}, {});
+  args.ExpectPositional(2, 2, "create FILE, restore [--force] FILE or info FILE");
   const std::string& action = args.positional()[0];
   const std::string& file = args.positional()[1];
+  if (args.Has("--force") && action != "restore") {
+    throw Error(Error::Code::kInvalidArgument, "snapshot " + action + ": --force is for restore");
+  }
   if (action == "info") {
     PrintSnapshotInfo("snapshot", file, VerifySnapshot(file));
     return kExitOk;
@@ -203,7 +217,9 @@ int RunSnapshot(const Invocation& inv) {
     options.state_path = inv.RequireStatePath();
     options.log_uri = inv.RequireLogUri();
     auto cache = Cache::Open(options);
-    PrintSnapshotInfo("restored", file, cache->RestoreSnapshot(file, TerminalProgress("restore")));
+    PrintSnapshotInfo(
+        "restored", file,
+        cache->RestoreSnapshot(file, TerminalProgress("restore"), {.force = args.Has("--force")}));
     return kExitOk;
   }
   throw Error(Error::Code::kInvalidArgument,

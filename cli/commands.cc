@@ -99,14 +99,17 @@ constexpr std::array kCommands = {
             "  whycache compact --json\n"
             "  whycache compact --before 120000",
             RunCompact},
-    Command{"snapshot", "create|restore|info FILE",
+    Command{"snapshot", "create|restore|info FILE [--force]",
             "write, restore or verify a snapshot of the local state",
             "create FILE   writes the local state (--state) to FILE, a compressed,\n"
             "              checksummed file; FILE only ever holds a complete snapshot.\n"
             "restore FILE  replaces the local state with FILE, then `update` catches up\n"
-            "              from the log (needs --log). Refuses a damaged snapshot, one of\n"
-            "              another dataset or one older than the log's horizon (exit 5\n"
-            "              or 2), leaving the state as it was.\n"
+            "              from the log (needs --log). A snapshot older than the state is\n"
+            "              first brought up to the state's id from the log, so readers\n"
+            "              never go back. Refuses a damaged snapshot, one of another\n"
+            "              dataset, one older than the log's horizon, or one the log\n"
+            "              cannot bring up to the state's id (exit 5 or 2), leaving the\n"
+            "              state as it was; --force restores the last anyway.\n"
             "info FILE     reads and verifies FILE: update id, keys, format version.\n"
             "\n"
             "examples:\n"

@@ -40,7 +40,8 @@ struct CacheOptions {
   size_t max_updates_per_poll = 100'000;
   // A machine whose state fell below the log's horizon (it missed deletes that compaction has
   // since dropped) rebuilds its state: from this snapshot file when it is set, usable and recent
-  // enough, else by replaying the compacted log from its start.
+  // enough, else by replaying the compacted log from its start. A snapshot found damaged while
+  // it is read is passed over the same way; Stats().resync_snapshot_unused says why.
   std::string resync_snapshot;
   // A poll that cannot reach the log gives up within a second, so that Update() never holds up
   // a request for long; the next due poll retries.
@@ -68,6 +69,10 @@ struct CacheStats {
   uint64_t mutations_applied = 0;
   uint64_t apply_us = 0;
   uint64_t resyncs = 0;  // State rebuilds after falling below the log's horizon.
+  // Why the last resync did not start from CacheOptions::resync_snapshot and replayed the log
+  // instead, naming the file (damaged, of another dataset, older than the horizon, ...); empty
+  // when it did, or when no resync snapshot is set.
+  std::string resync_snapshot_unused;
   // This process's counters.
   uint64_t reads = 0;
   uint64_t hits = 0;
@@ -88,6 +93,14 @@ struct SnapshotInfo {
 
 // Called now and then with the bytes done and the bytes to do in all, to show progress.
 using ProgressCallback = std::function<void(uint64_t done, uint64_t total)>;
+
+// See Cache::RestoreSnapshot.
+struct RestoreOptions {
+  // Install the snapshot even when the log cannot bring it up to the local state's applied id
+  // (the log ends before it, e.g. the log itself was brought back from an older backup): readers
+  // then see the applied id go back. Without it such a restore is refused.
+  bool force = false;
+};
 
 // Reads a snapshot file whole and checks its header, checksums and entries without changing
 // anything. Throws Error(kCorruption) naming the file and what is wrong.
@@ -172,13 +185,17 @@ class Cache {
                                       const ProgressCallback& progress = nullptr) = 0;
 
   // Replaces the local state with the snapshot at `path`; Update() then catches up from the
-  // snapshot's id. Readers keep the state they pinned and move to the restored one at their next
-  // read transaction. Throws, leaving the local state as it was: Error(kCorruption) for a
-  // damaged snapshot, Error(kIncompatible) for a snapshot of another dataset or format version,
-  // Error(kInvalidArgument) for one older than the log's horizon (the log could not bring it up
-  // to date).
+  // snapshot's id. A snapshot older than the local state is first brought up from the log to at
+  // least the local state's applied id, so that readers never see the applied id go back.
+  // Readers keep the state they pinned and move to the restored one at their next read
+  // transaction. Returns what the snapshot held. Throws, leaving the local state as it was:
+  // Error(kCorruption) for a damaged snapshot, Error(kIncompatible) for a snapshot of another
+  // dataset or format version, Error(kInvalidArgument) for one older than the log's horizon (the
+  // log could not bring it up to date) or one the log cannot bring up to the local state's
+  // applied id (the log ends before it) unless `options.force`.
   virtual SnapshotInfo RestoreSnapshot(const std::string& path,
-                                       const ProgressCallback& progress = nullptr) = 0;
+                                       const ProgressCallback& progress = nullptr,
+                                       const RestoreOptions& options = {}) = 0;
 };
 
 // A consistent, immutable view of the local state. Views (string_views) it returns stay valid

@@ -229,6 +229,7 @@ class CacheImpl final : public Cache {
     if (c.consecutive_failures.load(std::memory_order_relaxed) > 0) {
       s.last_error = cache::LastError(c).message;
     }
+    s.resync_snapshot_unused = cache::ResyncSnapshotUnused(c).message;
     return s;
   }
 
@@ -255,9 +256,10 @@ class CacheImpl final : public Cache {
     return cache::CreateStateSnapshot(*tree_, path, horizon, progress);
   }
 
-  SnapshotInfo RestoreSnapshot(const std::string& path, const ProgressCallback& progress) override {
+  SnapshotInfo RestoreSnapshot(const std::string& path, const ProgressCallback& progress,
+                               const RestoreOptions& restore) override {
     std::lock_guard lock(log_mu_);
-    return cache::RestoreStateSnapshot(*tree_, path, Log().Horizon(), progress);
+    return cache::RestoreStateSnapshot(*tree_, path, Log(), restore.force, progress);
   }
 
  private:
@@ -278,26 +280,43 @@ class CacheImpl final : public Cache {
     ChangeLog& log = Log();
     const uint64_t horizon = log.Horizon();
     if (AppliedId() >= horizon) return;  // Another process of the machine did it meanwhile.
+    const std::string& snapshot = options_.resync_snapshot;
     std::string why_not_snapshot;
-    const bool from_snapshot =
-        !options_.resync_snapshot.empty() &&
-        cache::SnapshotUsable(*tree_, options_.resync_snapshot, horizon, &why_not_snapshot);
-    if (!why_not_snapshot.empty()) {
+    bool from_snapshot =
+        !snapshot.empty() && cache::SnapshotUsable(*tree_, snapshot, horizon, &why_not_snapshot);
+    // The header of a usable snapshot checks out, but its body is only read while filling: a
+    // damaged one must not fail every resync, so the log is replayed instead.
+    const auto rebuild = [&] {
+      cache::BuildAndInstall(*tree_, 0, [&](tree::Tree& fresh) {
+        if (from_snapshot) {
+          try {
+            cache::FillFromSnapshot(fresh, snapshot, nullptr);
+          } catch (const Error& e) {
+            why_not_snapshot = e.what();
+            throw;
+          }
+        }
+        cache::CatchUpFromLog(fresh, log, UINT64_MAX, "the resync of " + options_.state_path);
+      });
+    };
+    const auto say_why = [&] {
       std::fprintf(stderr, "whycache: resync of %s replays the log: %s\n",
                    options_.state_path.c_str(), why_not_snapshot.c_str());
+    };
+    if (!why_not_snapshot.empty()) say_why();
+    try {
+      rebuild();
+    } catch (const Error&) {
+      if (!from_snapshot || why_not_snapshot.empty()) throw;
+      from_snapshot = false;
+      say_why();
+      rebuild();
     }
-    cache::BuildAndInstall(*tree_, 0, [&](tree::Tree& fresh) {
-      if (from_snapshot) cache::FillFromSnapshot(fresh, options_.resync_snapshot, nullptr);
-      for (cache::ApplyResult r; !r.caught_up;) {
-        r = cache::ApplyFromLog(fresh, log, /*wait=*/true, SIZE_MAX);
-        if (r.below_horizon) {
-          throw Error(Error::Code::kUnavailable,
-                      "the log " + log.Describe() + " was compacted again during the resync of " +
-                          options_.state_path + "; the next update retries");
-        }
-      }
-    });
-    ControlOf(*tree_)->resyncs.fetch_add(1, std::memory_order_relaxed);
+    SharedControl* control = ControlOf(*tree_);
+    control->resyncs.fetch_add(1, std::memory_order_relaxed);
+    if (!snapshot.empty()) {
+      cache::RecordResyncSnapshotUnused(control, why_not_snapshot, cache::WallMicros());
+    }
   }
 
   // The log, connecting first if it could not be reached before. REQUIRES: log_mu_ held.

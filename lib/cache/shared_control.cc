@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstring>
 #include <new>
+#include <span>
 #include <thread>
 
 namespace whycache::cache {
@@ -34,40 +35,64 @@ std::string_view DatasetId(const SharedControl& control) {
   return {control.dataset_id, std::min<size_t>(control.dataset_id_length, kDatasetIdBytes)};
 }
 
-void RecordError(SharedControl* control, std::string_view message, int64_t wall_us) {
-  const uint64_t seq = control->error_sequence.load(std::memory_order_relaxed);
-  control->error_sequence.store(seq | 1, std::memory_order_relaxed);
+namespace {
+
+// A text that one process rewrites while others may copy it: the sequence is odd while it is
+// being written and tells readers to retry. The bytes go through relaxed atomic stores to keep
+// the race defined.
+void WriteGuarded(std::atomic<uint64_t>& sequence, std::atomic<int64_t>& wall, std::span<char> text,
+                  std::string_view message, int64_t wall_us) {
+  const uint64_t seq = sequence.load(std::memory_order_relaxed);
+  sequence.store(seq | 1, std::memory_order_relaxed);
   std::atomic_thread_fence(std::memory_order_release);
-  const size_t n = std::min(message.size(), kLastErrorBytes - 1);
-  // Readers may copy the buffer while it changes; the sequence tells them to retry, so the
-  // bytes go through relaxed atomic stores to keep the race defined.
-  for (size_t i = 0; i < kLastErrorBytes; ++i) {
-    std::atomic_ref<char>(control->last_error[i])
-        .store(i < n ? message[i] : '\0', std::memory_order_relaxed);
+  const size_t n = std::min(message.size(), text.size() - 1);
+  for (size_t i = 0; i < text.size(); ++i) {
+    std::atomic_ref<char>(text[i]).store(i < n ? message[i] : '\0', std::memory_order_relaxed);
   }
-  control->last_error_wall_us.store(wall_us, std::memory_order_relaxed);
-  control->error_sequence.store((seq | 1) + 1, std::memory_order_release);
+  wall.store(wall_us, std::memory_order_relaxed);
+  sequence.store((seq | 1) + 1, std::memory_order_release);
 }
 
-ErrorRecord LastError(const SharedControl& control) {
-  auto& mutable_control = const_cast<SharedControl&>(control);
+ErrorRecord ReadGuarded(const std::atomic<uint64_t>& sequence, const std::atomic<int64_t>& wall,
+                        std::span<const char> text) {
   for (int attempt = 0; attempt < 1000; ++attempt) {
-    const uint64_t before = control.error_sequence.load(std::memory_order_acquire);
+    const uint64_t before = sequence.load(std::memory_order_acquire);
     if (before & 1) {
       std::this_thread::yield();
       continue;
     }
     ErrorRecord record;
-    for (size_t i = 0; i < kLastErrorBytes; ++i) {
-      char c = std::atomic_ref<char>(mutable_control.last_error[i]).load(std::memory_order_relaxed);
+    for (const char& byte : text) {
+      const char c = std::atomic_ref<char>(const_cast<char&>(byte)).load(std::memory_order_relaxed);
       if (c == '\0') break;
       record.message.push_back(c);
     }
-    record.wall_us = control.last_error_wall_us.load(std::memory_order_relaxed);
+    record.wall_us = wall.load(std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_acquire);
-    if (control.error_sequence.load(std::memory_order_relaxed) == before) return record;
+    if (sequence.load(std::memory_order_relaxed) == before) return record;
   }
-  return {"(the last error was being rewritten)", 0};
+  return {"(the text was being rewritten)", 0};
+}
+
+}  // namespace
+
+void RecordError(SharedControl* control, std::string_view message, int64_t wall_us) {
+  WriteGuarded(control->error_sequence, control->last_error_wall_us, control->last_error, message,
+               wall_us);
+}
+
+ErrorRecord LastError(const SharedControl& control) {
+  return ReadGuarded(control.error_sequence, control.last_error_wall_us, control.last_error);
+}
+
+void RecordResyncSnapshotUnused(SharedControl* control, std::string_view why, int64_t wall_us) {
+  WriteGuarded(control->resync_note_sequence, control->resync_note_wall_us,
+               control->resync_snapshot_unused, why, wall_us);
+}
+
+ErrorRecord ResyncSnapshotUnused(const SharedControl& control) {
+  return ReadGuarded(control.resync_note_sequence, control.resync_note_wall_us,
+                     control.resync_snapshot_unused);
 }
 
 }  // namespace whycache::cache

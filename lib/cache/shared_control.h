@@ -18,6 +18,7 @@ inline constexpr uint64_t kControlMagic = 0x4c52544357594857;  // "WHYWCTRL" lit
 inline constexpr uint32_t kControlLayoutVersion = 1;
 inline constexpr size_t kDatasetIdBytes = 64;
 inline constexpr size_t kLastErrorBytes = 384;
+inline constexpr size_t kResyncNoteBytes = 240;  // What is left of the user area.
 
 // Every field is an atomic because processes read and write them concurrently without a lock;
 // relaxed order is enough for figures. The error text is guarded by a sequence counter.
@@ -55,6 +56,12 @@ struct SharedControl {
   alignas(64) std::atomic<uint64_t> error_sequence;  // Odd while the text is being written.
   std::atomic<int64_t> last_error_wall_us;
   char last_error[kLastErrorBytes];
+
+  // Why the last resync did not start from the resync snapshot; guarded like last_error. Zero in
+  // files made before it existed, which reads as empty.
+  alignas(64) std::atomic<uint64_t> resync_note_sequence;
+  std::atomic<int64_t> resync_note_wall_us;
+  char resync_snapshot_unused[kResyncNoteBytes];
 };
 
 // Makes `control` (the user area of a file that no other process uses yet, or one whose control
@@ -83,6 +90,11 @@ struct ErrorRecord {
   int64_t wall_us = 0;
 };
 ErrorRecord LastError(const SharedControl& control);
+
+// Records why the last resync replayed the log instead of starting from the resync snapshot
+// ("" when it started from it). Called by the one process that resynced.
+void RecordResyncSnapshotUnused(SharedControl* control, std::string_view why, int64_t wall_us);
+ErrorRecord ResyncSnapshotUnused(const SharedControl& control);
 
 }  // namespace whycache::cache
 

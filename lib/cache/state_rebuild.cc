@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <memory>
 
+#include "lib/cache/applier.h"
 #include "lib/cache/shared_control.h"
 #include "whycache/error.h"
 
@@ -42,6 +43,8 @@ void BuildAndInstall(tree::Tree& tree, uint64_t size_hint, const FillFn& fill) {
       fresh_control->unpolled_since_wall_us.store(
           control.unpolled_since_wall_us.load(std::memory_order_relaxed),
           std::memory_order_relaxed);
+      const ErrorRecord note = ResyncSnapshotUnused(control);
+      RecordResyncSnapshotUnused(fresh_control, note.message, note.wall_us);
       for (int i = 0; i < 2; ++i) {
         fresh_control->schedule_boot[i].store(
             control.schedule_boot[i].load(std::memory_order_relaxed), std::memory_order_relaxed);
@@ -62,6 +65,21 @@ void BuildAndInstall(tree::Tree& tree, uint64_t size_hint, const FillFn& fill) {
   } catch (...) {
     RemoveBuildFiles(built);
     throw;
+  }
+}
+
+uint64_t CatchUpFromLog(tree::Tree& fresh, ChangeLog& log, uint64_t at_least,
+                        const std::string& what) {
+  for (;;) {
+    const uint64_t applied = fresh.BeginRead().AppliedId();
+    if (applied >= at_least) return applied;
+    const ApplyResult r = ApplyFromLog(fresh, log, /*wait=*/true, SIZE_MAX);
+    if (r.below_horizon) {
+      throw Error(Error::Code::kUnavailable, "the log " + log.Describe() +
+                                                 " was compacted again during " + what +
+                                                 "; the next attempt retries");
+    }
+    if (r.caught_up) return r.applied_id;
   }
 }
 

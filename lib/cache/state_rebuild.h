@@ -11,6 +11,7 @@
 
 #include "lib/io/posix_file.h"
 #include "lib/tree/tree.h"
+#include "whycache/change_log.h"
 
 namespace whycache::cache {
 
@@ -40,6 +41,13 @@ using FillFn = std::function<void(tree::Tree& fresh)>;
 // REQUIRES: the caller holds the ScopedFlock of ReplacementLockPath. On any error the partial
 // file is removed and `tree` is unchanged.
 void BuildAndInstall(tree::Tree& tree, uint64_t size_hint, const FillFn& fill);
+
+// Applies `log` to `fresh`, a state file being built, until its applied id reaches `at_least`
+// or the log has nothing newer, and returns its applied id. Throws Error(kUnavailable) naming
+// `what` (e.g. "the resync of PATH") if the log is compacted above it meanwhile, and the
+// errors of applying.
+uint64_t CatchUpFromLog(tree::Tree& fresh, ChangeLog& log, uint64_t at_least,
+                        const std::string& what);
 
 }  // namespace whycache::cache
 

@@ -91,13 +91,31 @@ SnapshotInfo FillFromSnapshot(tree::Tree& fresh, const std::string& path,
   return ToPublic(read);
 }
 
-SnapshotInfo RestoreStateSnapshot(tree::Tree& tree, const std::string& path, uint64_t horizon,
-                                  const ProgressCallback& progress) {
-  CheckUsable(tree, path, horizon);
+SnapshotInfo RestoreStateSnapshot(tree::Tree& tree, const std::string& path, ChangeLog& log,
+                                  bool force, const ProgressCallback& progress) {
+  CheckUsable(tree, path, log.Horizon());
   ScopedFlock replacing(ReplacementLockPath(tree.path()));
   SnapshotInfo restored;
-  BuildAndInstall(tree, snapshot::ReadSnapshotHeader(path).raw_bytes,
-                  [&](tree::Tree& fresh) { restored = FillFromSnapshot(fresh, path, progress); });
+  BuildAndInstall(tree, snapshot::ReadSnapshotHeader(path).raw_bytes, [&](tree::Tree& fresh) {
+    restored = FillFromSnapshot(fresh, path, progress);
+    // Appliers of other processes may move the current state on meanwhile: the target is read
+    // again until the restored state has reached it.
+    uint64_t reached = restored.applied_id;
+    for (;;) {
+      const uint64_t current = tree.BeginRead().AppliedId();
+      if (reached >= current) break;
+      reached = CatchUpFromLog(fresh, log, current, "the restore of snapshot " + path);
+      if (reached >= current) continue;
+      if (force) break;
+      throw Error(Error::Code::kInvalidArgument,
+                  "snapshot " + path + " is at update " + std::to_string(restored.applied_id) +
+                      " and the log " + log.Describe() + " brings it only up to update " +
+                      std::to_string(reached) + ", below update " + std::to_string(current) +
+                      " that " + tree.path() +
+                      " holds: restoring it would take the machine's readers back; restore it "
+                      "with force (`whycache snapshot restore --force`) if that is meant");
+    }
+  });
   return restored;
 }
 

@@ -8,6 +8,7 @@
 
 #include "lib/tree/tree.h"
 #include "whycache/cache.h"
+#include "whycache/change_log.h"
 
 namespace whycache::cache {
 
@@ -15,12 +16,15 @@ namespace whycache::cache {
 SnapshotInfo CreateStateSnapshot(tree::Tree& tree, const std::string& path, uint64_t horizon,
                                  const ProgressCallback& progress);
 
-// Builds a state file from the snapshot at `path` next to the tree's file, then installs it.
-// REQUIRES: the snapshot's dataset is the tree's, and its applied id is at or above `horizon`
-// (otherwise Error(kInvalidArgument), nothing changed). A damaged snapshot throws
-// Error(kCorruption) and leaves the tree as it was.
-SnapshotInfo RestoreStateSnapshot(tree::Tree& tree, const std::string& path, uint64_t horizon,
-                                  const ProgressCallback& progress);
+// Builds a state file from the snapshot at `path` next to the tree's file, brings it up from
+// `log` to at least the tree's applied id, so that readers never see the applied id go back,
+// then installs it. REQUIRES: the snapshot's dataset is the tree's (otherwise
+// Error(kIncompatible)), and its applied id is at or above the log's horizon (otherwise
+// Error(kInvalidArgument)). Where the log ends below the tree's applied id, throws
+// Error(kInvalidArgument) unless `force`, which installs it as far as the log brings it. A
+// damaged snapshot throws Error(kCorruption). On any error the tree is left as it was.
+SnapshotInfo RestoreStateSnapshot(tree::Tree& tree, const std::string& path, ChangeLog& log,
+                                  bool force, const ProgressCallback& progress);
 
 // True if the snapshot at `path` (a readable header) is of the tree's dataset and recent enough
 // for a log at `horizon` to bring it up to date; else false with the reason in `*why`.

@@ -117,6 +117,32 @@ expect_status 0 --state "$WORK/b.state" update
 expect_out 8
 expect_status 0 --state "$WORK/b.state" check --against-log
 expect_out ok
+# An older snapshot restored on a machine that is further on is brought up to its id first:
+# readers never go back.
+expect_status 0 --state "$WORK/b.state" snapshot restore "$WORK/snap"
+expect_mentions out "update 7"
+expect_status 0 --state "$WORK/b.state" stats --json
+[[ $(json_field applied_id) == 8 ]] || fail "restore took the applied id back: $(cat "$WORK/out")"
+expect_status 0 --state "$WORK/b.state" get after
+expect_out snapshot
+if [[ $BACKEND == file ]]; then
+  # Where the log cannot bring it that far (the log brought back from an older copy), the
+  # restore is refused, exit 2, unless forced.
+  cp -r "${WHYCACHE_LOG#file:}" "$WORK/older.log"
+  expect_status 0 set later value
+  expect_status 0 --state "$WORK/b.state" update
+  expect_out 9
+  expect_status 0 --state "$WORK/b.state" snapshot restore "$WORK/snap"
+  expect_status 2 --log "file:$WORK/older.log" --state "$WORK/b.state" snapshot restore "$WORK/snap"
+  expect_mentions err "--force"
+  expect_status 0 --state "$WORK/b.state" get later
+  expect_status 0 --log "file:$WORK/older.log" --state "$WORK/b.state" \
+    snapshot restore --force "$WORK/snap"
+  expect_status 1 --state "$WORK/b.state" get later
+  expect_status 0 --log "file:$WORK/older.log" --state "$WORK/b.state" check --against-log
+  expect_out ok
+  expect_status 2 snapshot info --force "$WORK/snap"
+fi
 expect_status 2 snapshot
 expect_status 2 snapshot frobnicate "$WORK/snap"
 # Its target is renamed over: anything but a regular file there is refused.
