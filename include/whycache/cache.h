@@ -103,7 +103,8 @@ struct RestoreOptions {
 };
 
 // Reads a snapshot file whole and checks its header, checksums and entries without changing
-// anything. Throws Error(kCorruption) naming the file and what is wrong.
+// anything. Throws Error(kCorruption) naming the file and what is wrong, Error(kIncompatible)
+// for an intact snapshot of another format version.
 SnapshotInfo VerifySnapshot(const std::string& path);
 
 class ReadTransaction;

@@ -82,18 +82,24 @@ Header ReadHeader(const io::File& file) {
   }
   Header h;
   h.info.format_version = r.ReadFixed32("format version");
-  if (h.info.format_version != kSnapshotFormatVersion) {
-    throw Error(Error::Code::kCorruption, "snapshot " + path + " has format version " +
-                                              std::to_string(h.info.format_version) +
-                                              "; this whycache reads version " +
-                                              std::to_string(kSnapshotFormatVersion) +
-                                              ": make the snapshot with a matching whycache");
-  }
+  // The checksum comes first: a damaged version field is damage, and only an intact header of
+  // another version is another whycache's snapshot.
   const uint32_t stored_crc =
       format::ByteReader(std::string_view(bytes).substr(kHeaderCrcOffset), path, kHeaderCrcOffset)
           .ReadFixed32("header checksum");
   if (format::Crc32c(std::string_view(bytes).substr(0, kHeaderCrcOffset)) != stored_crc) {
-    ThrowCorrupt(path, "its header checksum does not match (damaged header)");
+    ThrowCorrupt(path, "its header checksum does not match (damaged header" +
+                           (h.info.format_version == kSnapshotFormatVersion
+                                ? std::string(")")
+                                : ", or a format version " + std::to_string(h.info.format_version) +
+                                      " that this whycache does not know)"));
+  }
+  if (h.info.format_version != kSnapshotFormatVersion) {
+    throw Error(Error::Code::kIncompatible, "snapshot " + path + " has format version " +
+                                                std::to_string(h.info.format_version) +
+                                                "; this whycache reads version " +
+                                                std::to_string(kSnapshotFormatVersion) +
+                                                ": make the snapshot with a matching whycache");
   }
   const uint8_t id_length = r.ReadU8("dataset id length");
   if (id_length > kMaxDatasetIdBytes) ThrowCorrupt(path, "its dataset id length is invalid");

@@ -9,6 +9,8 @@
 //   [256, 256 + body bytes)  body: one zstd stream of entries in strictly increasing key order,
 //             each a varint key length, the key, a varint value length, the value.
 // Files are written to a temporary name, synced and renamed: a snapshot at its path is complete.
+// Every format version keeps the magic, the version and the header checksum (of the bytes before
+// it) where they are, so that a file of another version is told from a damaged one.
 #ifndef WHYCACHE_LIB_SNAPSHOT_SNAPSHOT_FILE_H_
 #define WHYCACHE_LIB_SNAPSHOT_SNAPSHOT_FILE_H_
 
@@ -49,11 +51,13 @@ SnapshotInfo WriteSnapshot(
     const ProgressFn& progress = nullptr);
 
 // Reads the header and checks the header checksum, without reading the body.
-// Throws Error(kCorruption) naming the path for a file that is not a valid snapshot of this
-// format version, Error(kIOError) if it cannot be read.
+// Throws Error(kCorruption) naming the path for a file that is not a valid snapshot,
+// Error(kIncompatible) for a valid one of another format version, Error(kIOError) if it cannot
+// be read.
 SnapshotInfo ReadSnapshotHeader(const std::string& path);
 
-// Reads the whole snapshot and calls `visit` for every entry in key order. The body is untrusted:
+// Reads the whole snapshot and calls `visit` for every entry in key order. The header is checked
+// as by ReadSnapshotHeader. The body is untrusted:
 // its checksum, framing, key order, sizes and counts are all verified, and any failure throws
 // Error(kCorruption) naming the path and the offset in the body stream. Entries visited before
 // a failure must be discarded by the caller. `visit` may be null to verify only.

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <random>
 #include <stdexcept>
@@ -201,11 +202,42 @@ TEST(SnapshotFileTest, DamageIsDetected) {
 
   std::filesystem::copy_file(path, dir.File("v"));
   FlipByteAt(dir.File("v"), 8);
-  ExpectCorrupt(dir.File("v"), "format version");
+  ExpectCorrupt(dir.File("v"), "header checksum");
 
   std::filesystem::copy_file(path, dir.File("m"));
   FlipByteAt(dir.File("m"), 0);
   ExpectCorrupt(dir.File("m"), "magic");
+}
+
+// A snapshot written by a whycache of another format version: its header is intact (checksum
+// included), only the version differs. That is an incompatible file, not a damaged one.
+TEST(SnapshotFileTest, AnotherFormatVersionIsIncompatibleNotCorrupt) {
+  TempDir dir;
+  const std::string path = dir.File("s");
+  Write(path, RandomEntries(20, 4));
+  {
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    std::string header(kHeaderBytes, '\0');
+    f.read(header.data(), kHeaderBytes);
+    header[8] = static_cast<char>(kSnapshotFormatVersion + 1);
+    const uint32_t crc = format::Crc32c(std::string_view(header).substr(0, kHeaderBytes - 4));
+    for (int i = 0; i < 4; ++i) header[kHeaderBytes - 4 + i] = static_cast<char>(crc >> (8 * i));
+    f.seekp(0);
+    f.write(header.data(), kHeaderBytes);
+  }
+  const std::string other = std::to_string(kSnapshotFormatVersion + 1);
+  for (const auto& read : {std::function<void()>([&] { ReadSnapshotHeader(path); }),
+                           std::function<void()>([&] { Read(path); })}) {
+    try {
+      read();
+      ADD_FAILURE() << "read a snapshot of format version " << other;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), Error::Code::kIncompatible) << e.what();
+      EXPECT_NE(std::string(e.what()).find(path + " has format version " + other),
+                std::string::npos)
+          << e.what();
+    }
+  }
 }
 
 TEST(SnapshotFileTest, EveryByteFlippedIsDetectedOrHarmless) {
