@@ -6,7 +6,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 #include <mutex>
 #include <new>
 #include <thread>
@@ -18,6 +17,7 @@
 #include "lib/cache/shared_control.h"
 #include "lib/cache/state_rebuild.h"
 #include "lib/cache/state_snapshots.h"
+#include "lib/io/posix_file.h"
 #include "lib/tree/boot_id.h"
 #include "lib/tree/tree.h"
 #include "whycache/error.h"
@@ -356,7 +356,7 @@ std::unique_ptr<Cache> Cache::Open(const CacheOptions& options) {
       log = OpenChangeLog(options.log_uri, options.log_options);
     } catch (const Error& e) {
       // A machine whose state file is intact keeps serving it while the log is down.
-      if (e.code() != Error::Code::kUnavailable || !std::filesystem::exists(options.state_path)) {
+      if (e.code() != Error::Code::kUnavailable || !io::PathExists(options.state_path)) {
         throw;
       }
       log_error = e.what();

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <filesystem>
 #include <optional>
+#include <system_error>
 #include <unordered_map>
 #include <vector>
 
@@ -153,8 +154,10 @@ void RemoveUnlistedSegments(const std::string& dir, const Manifest& manifest) {
   std::vector<uint64_t> listed;
   for (const SegmentInfo& s : manifest.segments) listed.push_back(s.number);
   std::sort(listed.begin(), listed.end());
-  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
-    const std::string name = entry.path().filename().string();
+  std::error_code error;
+  for (std::filesystem::directory_iterator it(dir, error), last; !error && it != last;
+       it.increment(error)) {
+    const std::string name = it->path().filename().string();
     uint64_t number = 0;
     const auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), number);
     if (ec != std::errc() || name != SegmentFileName(number)) continue;
@@ -162,6 +165,10 @@ void RemoveUnlistedSegments(const std::string& dir, const Manifest& manifest) {
         !std::binary_search(listed.begin(), listed.end(), number)) {
       io::RemoveFile(dir + "/" + name);
     }
+  }
+  if (error) {
+    throw Error(Error::Code::kIOError,
+                "cannot list the file log directory " + dir + ": " + error.message());
   }
 }
 

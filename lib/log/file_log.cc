@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <system_error>
 
 #include "lib/format/batch_record.h"
 #include "lib/log/dataset_id.h"
@@ -89,7 +90,12 @@ FileLog::FileLog(std::string dir, FileLogOptions options)
 
 std::unique_ptr<FileLog> FileLog::Open(const std::string& dir, FileLogOptions options) {
   if (dir.empty()) throw Error(Error::Code::kInvalidArgument, "file log directory is empty");
-  std::string abs = std::filesystem::absolute(dir).lexically_normal().string();
+  std::error_code error;
+  std::string abs = std::filesystem::absolute(dir, error).lexically_normal().string();
+  if (error) {
+    throw Error(Error::Code::kIOError,
+                "cannot resolve the file log directory " + dir + ": " + error.message());
+  }
   while (abs.size() > 1 && abs.back() == '/') abs.pop_back();
   if (options.create_if_missing) {
     if (!PathExists(std::filesystem::path(abs).parent_path().string())) {

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <system_error>
 #include <thread>
 
 #include "lib/format/byte_reader.h"
@@ -501,7 +502,13 @@ SnapshotInfo WriteSnapshot(
                 "cannot rename " + temp + " to " + path + ": " + std::strerror(errno));
   }
   cleanup.keep = true;
-  io::SyncDirectory(std::filesystem::absolute(path).parent_path().string());
+  std::error_code error;
+  const std::filesystem::path absolute = std::filesystem::absolute(path, error);
+  if (error) {
+    throw Error(Error::Code::kIOError,
+                "cannot resolve the directory of snapshot " + path + ": " + error.message());
+  }
+  io::SyncDirectory(absolute.parent_path().string());
   info.format_version = kSnapshotFormatVersion;
   info.file_bytes = kHeaderBytes + body_bytes;
   if (progress) progress(info.raw_bytes, info.raw_bytes);
