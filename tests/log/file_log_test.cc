@@ -306,8 +306,8 @@ TEST_F(FileLogTest, InterruptedRolloverIsCompletedByAnAppenderThatScannedTheSeal
 }
 
 // Writers killed with SIGKILL at random points of their appends (encoding, writing a frame,
-// syncing, rolling over) never leave anything that readers return as data other than whole
-// batches, and the log stays appendable.
+// syncing, rolling over) or in the middle of writing a frame never leave anything that readers
+// return as data other than whole batches, and the log stays appendable.
 TEST_F(FileLogTest, SigkillDuringAppendsNeverExposesPartialRecords) {
   constexpr int kIterations = 100;
   constexpr uint64_t kSegmentBytes = 2 << 20;
@@ -351,26 +351,42 @@ TEST_F(FileLogTest, SigkillDuringAppendsNeverExposesPartialRecords) {
   uint64_t last_seen = 0;
   size_t total = 0;
   for (int i = 0; i < kIterations; ++i) {
-    // Odd iterations kill shortly after the writer announces (through a pipe, from inside its
-    // append transaction) that it is about to write a frame; even ones at a random time, while
+    // Odd iterations kill the writer where it announces (through a pipe, from inside its append
+    // transaction) that it is about to write the frame of its `stop_at`-th append, and then
+    // leave what a kill in the middle of that write leaves: a prefix of that very frame, taken
+    // from the same append made on a copy of the log. Even ones kill at a random time, while
     // the tailer reads what the writer is writing.
+    const bool announced = i % 2 == 1;
+    const int stop_at = static_cast<int>(rng() % 20);
     int ready[2];
+    int hold[2];
     ASSERT_EQ(pipe(ready), 0);
+    ASSERT_EQ(pipe(hold), 0);
     ChildProcess writer([&] {
       close(ready[0]);
+      close(hold[1]);
       log::FileLogOptions options;
       options.segment_bytes = kSegmentBytes;
       options.fsync = FsyncPolicy::kNever;
-      options.before_commit = [&] { (void)!write(ready[1], "x", 1); };
+      int appends = 0;
+      options.before_commit = [&] {
+        if (!announced || appends++ != stop_at) return;
+        if (write(ready[1], "x", 1) != 1) _exit(2);
+        char c;
+        while (read(hold[0], &c, 1) != 0) {
+        }
+        _exit(2);
+      };
       auto log = log::FileLog::Open(dir_, options);
       for (int n = 0; n < 100'000; ++n) log->Append(batch(i, n));
       return 0;
     });
     close(ready[1]);
-    if (i % 2 == 1) {
+    close(hold[0]);
+    if (announced) {
       char c;
-      ASSERT_EQ(read(ready[0], &c, 1), 1);
-      std::this_thread::sleep_for(std::chrono::microseconds(rng() % 100));
+      ASSERT_EQ(read(ready[0], &c, 1), 1) << "iteration " << i << ": the writer never got to "
+                                          << "append " << stop_at;
     } else {
       const auto until =
           std::chrono::steady_clock::now() + std::chrono::microseconds(500 + rng() % 3000);
@@ -381,9 +397,28 @@ TEST_F(FileLogTest, SigkillDuringAppendsNeverExposesPartialRecords) {
     writer.Signal(SIGKILL);
     writer.Wait();
     close(ready[0]);
+    close(hold[1]);
 
     const log::Manifest m = log::ReadManifest(dir_);
     const std::string active = SegmentPath(m.segments.back().number);
+    if (announced) {
+      const std::string copy = temp_.File("copy");
+      std::filesystem::copy(dir_, copy, std::filesystem::copy_options::recursive);
+      log::FileLogOptions options;
+      options.segment_bytes = kSegmentBytes;
+      options.fsync = FsyncPolicy::kNever;
+      log::FileLog::Open(copy, options)->Append(batch(i, stop_at));
+      const uint64_t frame_at = FileSize(active);
+      std::string frame(FileSize(copy + active.substr(dir_.size())) - frame_at, '\0');
+      ASSERT_GT(frame.size(), 1u) << "iteration " << i << ": the copy appended elsewhere";
+      ASSERT_EQ(pread(log::File::Open(copy + active.substr(dir_.size()), O_RDONLY).fd(),
+                      frame.data(), frame.size(), static_cast<off_t>(frame_at)),
+                static_cast<ssize_t>(frame.size()));
+      const std::string_view torn[] = {
+          std::string_view(frame).substr(0, 1 + rng() % (frame.size() - 1))};
+      log::File::Open(active, O_WRONLY).WriteAt(frame_at, torn);
+      std::filesystem::remove_all(copy);
+    }
     const std::vector<FrameLocation> frames = ListFrames(dir_);
     uint64_t valid_end = log::kSegmentHeaderSize;
     for (const FrameLocation& f : frames) {
@@ -410,7 +445,7 @@ TEST_F(FileLogTest, SigkillDuringAppendsNeverExposesPartialRecords) {
   }
   std::printf("%d of %d kills left a torn tail; %zu batches survived\n", torn_tails, kIterations,
               total);
-  EXPECT_GT(torn_tails, 0) << "no kill landed inside a write; the test lost its point";
+  EXPECT_GE(torn_tails, kIterations / 2);
   EXPECT_EQ(ReadAll(*OpenLog()).size(), total + kIterations);
   // The tailer, which read during the kills, missed and repeated nothing either.
   for (int i = 0; i < 100'000 && tailer_last < last_seen; ++i) ASSERT_TRUE(follow());
