@@ -18,6 +18,7 @@
 #include "tests/support/test_mariadb.h"
 #include "whycache/error.h"
 #include "whycache/limits.h"
+#include "whycache/version.h"
 
 namespace whycache::mysql_log {
 namespace {
@@ -95,7 +96,9 @@ TEST(MysqlLogTest, InitIsIdempotentAndRecordsTheSchemaVersion) {
   EXPECT_EQ(again->HeadId(), id);
   EXPECT_EQ(ReadAll(*again, 10).size(), 1u);
   auto raw = RawConnection();
-  EXPECT_EQ(QueryOne(*raw, "SELECT GROUP_CONCAT(version) FROM " + prefix + "_schema_version"), "1");
+  EXPECT_EQ(QueryOne(*raw, "SELECT GROUP_CONCAT(version ORDER BY version) FROM " + prefix +
+                               "_schema_version"),
+            "1,2");
   EXPECT_EQ(again->Horizon(), 0u);
   // The horizon lives in the database, where compaction will move it.
   std::unique_ptr<sql::Statement> statement(raw->createStatement());
@@ -126,7 +129,8 @@ TEST(MysqlLogTest, ConcurrentInitsCreateTheTablesOnce) {
   auto log = OpenMysqlChangeLog(uri, {});
   EXPECT_EQ(log->HeadId(), 4u);
   auto raw = RawConnection();
-  EXPECT_EQ(QueryOne(*raw, "SELECT COUNT(*) FROM " + prefix + "_schema_version"), "1");
+  EXPECT_EQ(QueryOne(*raw, "SELECT COUNT(*) FROM " + prefix + "_schema_version"),
+            std::to_string(kMysqlSchemaVersion));
 }
 
 TEST(MysqlLogTest, RoundTripsBinaryBatchesInOrder) {
