@@ -3,7 +3,8 @@
 //
 // Two implementations share this interface and one conformance suite: a directory of segment
 // files (URI "file:DIR", the embedded default) and MySQL/MariaDB tables
-// (URI "mysql://USER@HOST:PORT/DATABASE[?table=NAME][&socket=PATH][&defaults-file=PATH]").
+// (URI "mysql://USER@HOST:PORT/DATABASE[?table=NAME][&socket=PATH][&defaults-file=PATH]
+// [&allow_unsafe_server_settings=1]").
 #ifndef WHYCACHE_CHANGE_LOG_H_
 #define WHYCACHE_CHANGE_LOG_H_
 
@@ -56,6 +57,15 @@ struct LogOptions {
   // server that is down or restarting) before it throws Error(kUnavailable). The file log does
   // not wait.
   std::chrono::milliseconds reconnect_budget{30'000};
+  // MySQL: the log's guarantees rest on server settings that make a commit durable when it
+  // returns (innodb_flush_log_at_trx_commit = 1, and sync_binlog = 1 when the binary log is on)
+  // and on sessions that see committed data only (autocommit on; isolation READ-COMMITTED,
+  // REPEATABLE-READ or SERIALIZABLE). Creating the log and a writer's first append on each
+  // connection check them and throw Error(kUnavailable) naming the setting, its value and the
+  // value needed. Setting this (or the URI parameter allow_unsafe_server_settings=1) accepts
+  // such a server anyway: a crash of its machine may then lose batches that were acknowledged
+  // and applied by readers. The file log ignores it.
+  bool allow_unsafe_server_settings = false;
 };
 
 // What Compact() does; see ChangeLog::Compact.

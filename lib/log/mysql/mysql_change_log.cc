@@ -15,6 +15,7 @@
 #include "lib/log/mysql/mysql_uri.h"
 #include "lib/log/mysql/row_codec.h"
 #include "lib/log/mysql/schema.h"
+#include "lib/log/mysql/server_settings.h"
 #include "whycache/error.h"
 #include "whycache/limits.h"
 
@@ -67,7 +68,18 @@ class MysqlChangeLog final : public ChangeLog {
   }
 
   void Open(const LogOptions& options) {
-    if (options.create_if_missing) ApplySchema(connection_);
+    allow_unsafe_server_ =
+        options.allow_unsafe_server_settings || connection_.uri().allow_unsafe_server_settings;
+    if (options.create_if_missing) {
+      // `init` refuses an unsafe server before it creates anything there.
+      try {
+        connection_.Run(
+            [&](int) { return CheckServerSettings(connection_, allow_unsafe_server_); });
+      } catch (const sql::SQLException& e) {
+        connection_.Fail("reading the server's settings", e);
+      }
+      ApplySchema(connection_);
+    }
     CheckSchema(connection_);
   }
 
@@ -82,6 +94,7 @@ class MysqlChangeLog final : public ChangeLog {
   std::string Describe() const override { return connection_.uri().Describe(); }
 
  private:
+  void CheckWriterSession();
   uint64_t AppendOnce(std::span<const Mutation> batch, const std::vector<StoredValue>& values,
                       const std::string& token, int64_t write_time_us);
   uint64_t NextIdLocked();
@@ -106,6 +119,10 @@ class MysqlChangeLog final : public ChangeLog {
   std::string dataset_id_;  // Read on first use; it never changes.
   // Every update up to this id is known to be durable (MakeDurable() ran after it was read).
   uint64_t durable_through_ = 0;
+  // LogOptions::allow_unsafe_server_settings or the URI parameter.
+  bool allow_unsafe_server_ = false;
+  // The connection session (MysqlConnection::sessions()) whose settings a writer checked.
+  uint64_t writer_checked_session_ = 0;
 };
 
 uint64_t MysqlChangeLog::Append(std::span<const Mutation> batch) {
@@ -118,6 +135,7 @@ uint64_t MysqlChangeLog::Append(std::span<const Mutation> batch) {
   for (int conflict = 0;; ++conflict) {
     try {
       return connection_.Run([&](int attempt) -> uint64_t {
+        CheckWriterSession();
         if (attempt > 0 || conflict > 0) {
           // The previous attempt may have committed before its connection died.
           if (std::optional<uint64_t> id = FindToken(token)) {
@@ -141,6 +159,14 @@ uint64_t MysqlChangeLog::Append(std::span<const Mutation> batch) {
       throw;
     }
   }
+}
+
+// A writer checks the settings once per session: readers are not held to them (a read replica
+// may differ), and a reconnect may reach a server restarted with other settings.
+void MysqlChangeLog::CheckWriterSession() {
+  if (writer_checked_session_ == connection_.sessions()) return;
+  CheckServerSettings(connection_, allow_unsafe_server_);
+  writer_checked_session_ = connection_.sessions();
 }
 
 uint64_t MysqlChangeLog::AppendOnce(std::span<const Mutation> batch,
