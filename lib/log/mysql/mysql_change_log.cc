@@ -6,7 +6,6 @@
 #include <bit>
 #include <chrono>
 #include <optional>
-#include <random>
 #include <utility>
 
 #include "lib/format/batch_record.h"
@@ -22,7 +21,6 @@
 namespace whycache::mysql_log {
 namespace {
 
-constexpr size_t kTokenBytes = 16;
 // One multi-row INSERT stays below this many value and key bytes (servers refuse statements
 // above max_allowed_packet, 16 MiB by default), unless one row alone is bigger.
 constexpr size_t kMaxInsertBytes = size_t{4} << 20;
@@ -31,16 +29,6 @@ constexpr size_t kMaxReadBytes = size_t{64} << 20;
 // Deadlocks, lock wait timeouts and token collisions are retried this often per append.
 constexpr int kMaxConflictRetries = 10;
 constexpr size_t kLogColumns = 9;
-
-std::string RandomToken() {
-  std::random_device device;
-  std::string token(kTokenBytes, '\0');
-  for (size_t i = 0; i < kTokenBytes; i += 4) {
-    uint32_t r = device();
-    for (size_t j = 0; j < 4; ++j) token[i + j] = static_cast<char>(r >> (8 * j));
-  }
-  return token;
-}
 
 int64_t NowMicros() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
@@ -83,7 +71,10 @@ class MysqlChangeLog final : public ChangeLog {
     CheckSchema(connection_);
   }
 
-  uint64_t Append(std::span<const Mutation> batch) override;
+  uint64_t Append(std::span<const Mutation> batch) override {
+    return Append(batch, AppendToken::Random());
+  }
+  uint64_t Append(std::span<const Mutation> batch, const AppendToken& token) override;
   std::vector<Update> ReadAfter(uint64_t after_id, size_t max_updates) override;
   uint64_t HeadId() override { return ReadMeta("head_id"); }
   uint64_t Horizon() override { return ReadMeta("horizon"); }
@@ -125,12 +116,13 @@ class MysqlChangeLog final : public ChangeLog {
   uint64_t writer_checked_session_ = 0;
 };
 
-uint64_t MysqlChangeLog::Append(std::span<const Mutation> batch) {
+// A token that is already in {prefix}_batch fails the INSERT with 1062, whether an earlier
+// attempt of this call or an earlier call committed it; the lookup then finds its id.
+uint64_t MysqlChangeLog::Append(std::span<const Mutation> batch, const AppendToken& append_token) {
   format::CheckBatchLimits(batch);
   std::vector<StoredValue> values(batch.size());
   for (size_t i = 0; i < batch.size(); ++i) EncodeValue(batch[i], &values[i]);
-  // Chosen once for all attempts: the token is how a retry recognizes its own earlier commit.
-  const std::string token = RandomToken();
+  const std::string token(append_token.bytes());
   const int64_t write_time_us = NowMicros();
   for (int conflict = 0;; ++conflict) {
     try {
@@ -149,7 +141,7 @@ uint64_t MysqlChangeLog::Append(std::span<const Mutation> batch) {
       connection_.RollbackQuietly();
       const int code = e.getErrorCode();
       // 1213 deadlock, 1205 lock wait timeout: rolled back, safe to redo. 1062 on the token:
-      // an earlier attempt committed after all; the lookup at the top finds it.
+      // an earlier attempt or call committed it; the lookup at the top finds it.
       if ((code == 1213 || code == 1205 || code == 1062) && conflict < kMaxConflictRetries) {
         continue;
       }
