@@ -53,11 +53,10 @@ struct Update {
 // the batch (e.g. in a job queue, or derived from a request id) and pass it on every attempt:
 // an append whose token the log already holds returns that batch's id and appends nothing.
 //
-// The log remembers a token for the token retention of its backend: at least an hour after the
-// batch was appended (MysqlLogOptions::token_retention; FileLogOptions::token_retention), and
-// for MySQL as long as any mutation of the batch survives compaction. A retry later than that
-// may append the batch again. A token names one batch: reusing it for other mutations returns
-// the first batch's id and drops them.
+// The guarantee holds within the log's token retention: a token is remembered for at least an
+// hour (by default) after its batch was appended, and in MySQL for as long as compaction keeps
+// any mutation of the batch. A retry later than that may append the batch again. A token names one
+// batch: reusing it for other mutations returns the first batch's id and drops them.
 class AppendToken {
  public:
   static constexpr size_t kBytes = 16;
