@@ -107,6 +107,31 @@ TEST(MysqlLogTest, InitIsIdempotentAndRecordsTheSchemaVersion) {
   EXPECT_EQ(log->Horizon(), 7u);
 }
 
+// A log made by schema version 1 is told to run `init`, which replaces its stored procedures by
+// the checked ones of version 2.
+TEST(MysqlLogTest, InitUpgradesAVersionOneLog) {
+  std::string prefix;
+  auto log = CreateFreshLog({}, &prefix);
+  auto raw = RawConnection();
+  std::unique_ptr<sql::Statement> statement(raw->createStatement());
+  statement->execute("DELETE FROM " + prefix + "_schema_version WHERE version = 2");
+  statement->execute("DROP PROCEDURE " + prefix + "_check_mutation");
+  try {
+    OpenMysqlChangeLog(LogUri(prefix), {});
+    ADD_FAILURE() << "a version 1 log was used without `init`";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("old schema version 1"), std::string::npos) << e.what();
+  }
+  LogOptions create;
+  create.create_if_missing = true;
+  OpenMysqlChangeLog(LogUri(prefix), create);
+  EXPECT_THROW(
+      statement->execute("CALL " + prefix + "_append(1, REPEAT('k', 4097), 'v', NULL, @id)"),
+      sql::SQLException);
+  statement->execute("CALL " + prefix + "_append(1, 'k', 'v', NULL, @id)");
+  EXPECT_EQ(log->ReadAfter(0, 10).size(), 1u);
+}
+
 TEST(MysqlLogTest, ConcurrentInitsCreateTheTablesOnce) {
   const std::string prefix = FreshTablePrefix();
   const std::string uri = LogUri(prefix);  // Starts the server here, not in each child.
