@@ -106,14 +106,16 @@ void AppendTokens::LoadNew() {
 void AppendTokens::DropAfter(uint64_t last_id) {
   if (!Open(/*create=*/false)) return;
   const uint64_t size = file_.Size();
-  // A torn record at the end, then the records of frames that never completed. An appender
-  // drops them before it adds its own, so there are few.
+  // A torn record at the end, records of zeros (space a machine crash left allocated but never
+  // written), then the records of frames that never completed. An appender drops them before
+  // it adds its own, so there are few.
   uint64_t keep = size - size % kRecordBytes;
   while (keep > 0) {
     char bytes[kRecordBytes];
     if (file_.ReadAt(keep - kRecordBytes, bytes, kRecordBytes) != kRecordBytes) break;
-    if (DecodeRecord(std::string_view(bytes, kRecordBytes), path_, keep - kRecordBytes).id <=
-        last_id) {
+    const std::string_view record(bytes, kRecordBytes);
+    if (record.find_first_not_of('\0') != std::string_view::npos &&
+        DecodeRecord(record, path_, keep - kRecordBytes).id <= last_id) {
       break;
     }
     keep -= kRecordBytes;

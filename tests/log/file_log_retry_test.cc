@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -124,6 +125,21 @@ TEST_F(FileLogRetryTest, ATokenWhoseFrameWasNeverWrittenAppendsAnew) {
   ASSERT_EQ(all.size(), 2u);
   EXPECT_EQ(all[0].mutations, other);
   EXPECT_EQ(all[1].mutations, batch_);
+}
+
+// A machine crash can leave TOKENS longer than what was written to it, the rest zeros.
+TEST_F(FileLogRetryTest, ZerosAtTheEndOfTheTokenFileAreDropped) {
+  const uint64_t id = Open()->Append(batch_, token_);
+  {
+    std::ofstream tokens(dir_ + "/TOKENS", std::ios::binary | std::ios::app);
+    tokens << std::string(100, '\0');
+  }
+  auto log = Open();
+  const AppendToken other = AppendToken::Random();
+  EXPECT_EQ(log->Append(batch_, other), id + 1);
+  EXPECT_EQ(log->Append(batch_, token_), id);
+  EXPECT_EQ(Open()->Append(batch_, other), id + 1);
+  EXPECT_EQ(ReadAll().size(), 2u);
 }
 
 TEST_F(FileLogRetryTest, CacheWriteWithATokenAppendsOnce) {

@@ -59,10 +59,12 @@ class MysqlChangeLog final : public ChangeLog {
     allow_unsafe_server_ =
         options.allow_unsafe_server_settings || connection_.uri().allow_unsafe_server_settings;
     if (options.create_if_missing) {
-      // `init` refuses an unsafe server before it creates anything there.
+      // `init` is a writer: it refuses an unsafe server before it creates anything there.
       try {
-        connection_.Run(
-            [&](int) { return CheckServerSettings(connection_, allow_unsafe_server_); });
+        connection_.Run([&](int) {
+          CheckWriterSession();
+          return 0;
+        });
       } catch (const sql::SQLException& e) {
         connection_.Fail("reading the server's settings", e);
       }
