@@ -92,6 +92,31 @@ TEST_F(UnsafeServerTest, TheUriOverrideAcceptsTheServer) {
   EXPECT_NE(log->Describe().find(kOverride), std::string::npos) << log->Describe();
 }
 
+// The binary log without a sync at each commit is named with its value and the value needed.
+// (Session settings cannot be shown unsafe this way: Connector/C++ sets autocommit on and
+// REPEATABLE-READ on every new connection, whatever the server's defaults.)
+TEST(ServerSettingsTest, TheBinaryLogSyncIsChecked) {
+  std::unique_ptr<TestMariaDb> server =
+      TestMariaDb::StartPrivate("--log-bin --sync-binlog=0 --autocommit=0");
+  LogOptions create;
+  create.create_if_missing = true;
+  try {
+    OpenMysqlChangeLog(server->settings().Uri("binlog"), create);
+    ADD_FAILURE() << "an unsafe server was accepted";
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    for (const char* part : {"sync_binlog is 0 but must be 1 while log_bin is ON", kOverride}) {
+      EXPECT_NE(message.find(part), std::string::npos) << "no '" << part << "' in: " << message;
+    }
+    EXPECT_EQ(message.find("innodb_flush_log_at_trx_commit"), std::string::npos) << message;
+    EXPECT_EQ(message.find("autocommit"), std::string::npos) << message;
+  }
+  create.allow_unsafe_server_settings = true;
+  auto log = OpenMysqlChangeLog(server->settings().Uri("binlog"), create);
+  EXPECT_EQ(log->Append(std::vector<Mutation>{Mutation::Set("k", "v")}), 1u);
+  EXPECT_EQ(OpenMysqlChangeLog(server->settings().Uri("binlog"), {})->ReadAfter(0, 10).size(), 1u);
+}
+
 TEST(FixtureServerSettingsTest, TheFixtureServerPasses) {
   std::unique_ptr<ChangeLog> log = testing::CreateFreshLog();
   const uint64_t id = log->Append(std::vector<Mutation>{Mutation::Set("k", "v")});
