@@ -8,7 +8,8 @@
 #
 # DIR must be short: the server's socket lives in it and AF_UNIX paths end at 107 bytes.
 # Settings: MDB_PORT (first port to try, default 33306), MDB_DB, MDB_USER, MDB_PASS;
-# MDB_KEEP_DATA=1 restarts on the existing data directory (after stop or kill);
+# MDB_EXTRA_OPTIONS="--opt=value ..." adds mariadbd options after the script's own (so they
+# override them); MDB_KEEP_DATA=1 restarts on the existing data directory (after stop or kill);
 # MDB_OWNER_PID=PID stops the server once that process is gone, so a crashed test leaves
 # no server behind.
 set -euo pipefail
@@ -95,7 +96,7 @@ start_server() {
     setsid mariadbd --no-defaults --user=root --datadir="$data" --tmpdir="$dir" --socket="$sock" \
       --port="$port" --bind-address=127.0.0.1 --pid-file="$pidfile" --log-error="$errlog" \
       --skip-name-resolve --innodb-buffer-pool-size=256M --max-allowed-packet=256M \
-      --innodb-flush-log-at-trx-commit=1 </dev/null >>"$dir/stdout.log" 2>&1 &
+      --innodb-flush-log-at-trx-commit=1 ${MDB_EXTRA_OPTIONS:-} </dev/null >>"$dir/stdout.log" 2>&1 &
     pid=$!
     for _ in $(seq 1 1200); do
       root_sql -e 'SELECT 1' >/dev/null 2>&1 && break 2

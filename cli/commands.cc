@@ -21,7 +21,7 @@ constexpr std::array kCommands = {
             "  whycache --log file:/var/lib/flags/log init\n"
             "  WHYCACHE_MYSQL_PASSWORD=... whycache --log mysql://app@db1:3306/flags init",
             RunInit},
-    Command{"set", "KEY VALUE [KEY VALUE ...] | --stdin KEY",
+    Command{"set", "[--token HEX] KEY VALUE [KEY VALUE ...] | [--token HEX] --stdin KEY",
             "append one atomic batch of sets; prints the update id",
             "All pairs become one batch with one update id: every machine applies all of\n"
             "them or none. With --stdin the value is stdin's exact bytes (NUL, newlines and\n"
@@ -29,13 +29,19 @@ constexpr std::array kCommands = {
             "4 KiB, values up to 64 MiB. Needs --log; the local state changes only once a\n"
             "machine applies the update (`whycache update --wait-for ID`).\n"
             "\n"
+            "--token HEX (32 hex digits) names the batch for retries: after a failure that\n"
+            "may or may not have appended it, run the same command with the same token; if\n"
+            "the log holds it (within the token retention, an hour by default) the first id\n"
+            "is printed and nothing is appended.\n"
+            "\n"
             "examples:\n"
             "  whycache set flag:checkout:new-ui on flag:search:v2 off\n"
             "  whycache set --stdin model:weights < weights.bin",
             RunSet},
-    Command{"del", "KEY [KEY ...]", "append one atomic batch of deletes; prints the update id",
+    Command{"del", "[--token HEX] KEY [KEY ...]",
+            "append one atomic batch of deletes; prints the update id",
             "Deleting a key that does not exist is not an error: the delete is logged and\n"
-            "applied like any other. Needs --log.\n"
+            "applied like any other. Needs --log. --token HEX as for `set`.\n"
             "\n"
             "example:\n"
             "  whycache del perm:user:42:admin perm:user:42:billing",

@@ -6,6 +6,10 @@
 #include <cstdio>
 #include <iostream>
 #include <iterator>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -82,6 +86,37 @@ void PrintUpdates(const std::vector<Update>& updates) {
   WriteStdout(out);
 }
 
+// The token of `--token HEX`: 32 hex digits, either case.
+AppendToken ParseToken(const std::string& hex) {
+  auto digit = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string bytes;
+  for (size_t i = 0; hex.size() == 2 * AppendToken::kBytes && i < hex.size(); i += 2) {
+    if (digit(hex[i]) < 0 || digit(hex[i + 1]) < 0) break;
+    bytes.push_back(static_cast<char>(digit(hex[i]) * 16 + digit(hex[i + 1])));
+  }
+  if (bytes.size() != AppendToken::kBytes) {
+    throw UsageError(
+        "--token needs 32 hex digits (16 bytes, e.g. from `openssl rand -hex 16`), "
+        "not '" +
+        hex + "'");
+  }
+  return AppendToken::FromBytes(bytes);
+}
+
+// Appends `batch`; with --token, a retry of an append whose outcome was unknown prints the first
+// id instead of appending again.
+uint64_t AppendBatch(const Invocation& inv, const CommandArgs& args,
+                     std::span<const Mutation> batch) {
+  std::unique_ptr<ChangeLog> log = OpenLog(inv);
+  const std::optional<std::string> token = args.Option("--token");
+  return token ? log->Append(batch, ParseToken(*token)) : log->Append(batch);
+}
+
 }  // namespace
 
 int RunInit(const Invocation& inv) {
@@ -92,7 +127,7 @@ int RunInit(const Invocation& inv) {
 }
 
 int RunSet(const Invocation& inv) {
-  CommandArgs args("set", inv.args, {"--stdin"}, {});
+  CommandArgs args("set", inv.args, {"--stdin"}, {"--token"});
   const std::vector<std::string>& words = args.positional();
   std::vector<Mutation> batch;
   if (args.Has("--stdin")) {
@@ -106,15 +141,15 @@ int RunSet(const Invocation& inv) {
       batch.push_back(Mutation::Set(words[i], words[i + 1]));
     }
   }
-  return PrintId(OpenLog(inv)->Append(batch));
+  return PrintId(AppendBatch(inv, args, batch));
 }
 
 int RunDel(const Invocation& inv) {
-  CommandArgs args("del", inv.args, {}, {});
+  CommandArgs args("del", inv.args, {}, {"--token"});
   args.ExpectPositional(1, SIZE_MAX, "at least one KEY");
   std::vector<Mutation> batch;
   for (const std::string& key : args.positional()) batch.push_back(Mutation::Delete(key));
-  return PrintId(OpenLog(inv)->Append(batch));
+  return PrintId(AppendBatch(inv, args, batch));
 }
 
 int RunTail(const Invocation& inv) {

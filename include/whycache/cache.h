@@ -134,12 +134,25 @@ class Cache {
   // Writes go to the log only; they become visible here once applied (see WaitFor).
   // Each call appends one atomic batch and returns its update id.
   // Throws Error(kInvalidArgument) beyond the limits of whycache/limits.h, Error(kUnavailable)
-  // if the log cannot be reached.
+  // if the log cannot be reached (within LogOptions::reconnect_budget), Error(kIOError) if a
+  // file log's write or sync fails. After kUnavailable or kIOError the batch may or may not have
+  // been appended: to retry without appending it twice, use Write(batch, token).
   virtual uint64_t Set(std::string_view key, std::string_view value) = 0;
   virtual uint64_t SetMulti(std::span<const std::pair<std::string, std::string>> entries) = 0;
   virtual uint64_t Erase(std::string_view key) = 0;
   virtual uint64_t EraseMulti(std::span<const std::string> keys) = 0;
   virtual uint64_t Write(std::span<const Mutation> batch) = 0;
+
+  // Write(batch) that is safe to retry: pass the same `token` (see AppendToken) on every attempt
+  // of one batch. If the log already holds a batch appended with it, within the token
+  // retention, returns that batch's id and appends nothing; so a retry after an error that left
+  // the outcome unknown appends the batch at most once.
+  //   const AppendToken token = AppendToken::Random();  // Once per batch, before any attempt.
+  //   for (int attempt = 0;; ++attempt) {
+  //     try { return cache->Write(batch, token); }
+  //     catch (const Error& e) { if (attempt == 2) throw; }
+  //   }
+  virtual uint64_t Write(std::span<const Mutation> batch, const AppendToken& token) = 0;
 
   // The per-request call. When no poll is due it returns at once (a clock read and a load: no
   // system call, lock or allocation). When one is due, exactly one process of the machine

@@ -3,18 +3,23 @@
 //
 // Two implementations share this interface and one conformance suite: a directory of segment
 // files (URI "file:DIR", the embedded default) and MySQL/MariaDB tables
-// (URI "mysql://USER@HOST:PORT/DATABASE[?table=NAME][&socket=PATH][&defaults-file=PATH]").
+// (URI "mysql://USER@HOST:PORT/DATABASE[?table=NAME][&socket=PATH][&defaults-file=PATH]
+// [&allow_unsafe_server_settings=1]").
 #ifndef WHYCACHE_CHANGE_LOG_H_
 #define WHYCACHE_CHANGE_LOG_H_
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <random>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "whycache/error.h"
 
 namespace whycache {
 
@@ -41,6 +46,52 @@ struct Update {
   friend bool operator==(const Update&, const Update&) = default;
 };
 
+// Names one batch across the retries of its append, so that a retry never appends it twice.
+// An append can fail without telling whether the batch was committed: a COMMIT whose answer was
+// lost and whose server stayed down past the reconnect budget (MySQL), or a failed fdatasync
+// after the frame was written (file log). Choose a token before the first attempt, keep it with
+// the batch (e.g. in a job queue, or derived from a request id) and pass it on every attempt:
+// an append whose token the log already holds returns that batch's id and appends nothing.
+//
+// The guarantee holds within the log's token retention: a token is remembered for at least an
+// hour (by default) after its batch was appended, and in MySQL for as long as compaction keeps
+// any mutation of the batch. A retry later than that may append the batch again. A token names one
+// batch: reusing it for other mutations returns the first batch's id and drops them.
+class AppendToken {
+ public:
+  static constexpr size_t kBytes = 16;
+
+  // A token no other caller has: kBytes from the system's random source (std::random_device).
+  static AppendToken Random() {
+    std::random_device random;
+    AppendToken token;
+    for (size_t i = 0; i < kBytes; i += 4) {
+      const uint32_t r = random();
+      for (size_t j = 0; j < 4; ++j) token.bytes_[i + j] = static_cast<char>(r >> (8 * j));
+    }
+    return token;
+  }
+
+  // The token made of `bytes` (any bytes; derive them from something unique to the batch,
+  // e.g. a hash of a request id). Throws Error(kInvalidArgument) unless it is kBytes long.
+  static AppendToken FromBytes(std::string_view bytes) {
+    if (bytes.size() != kBytes) {
+      throw Error(Error::Code::kInvalidArgument, "an append token is " + std::to_string(kBytes) +
+                                                     " bytes, not " + std::to_string(bytes.size()));
+    }
+    AppendToken token;
+    bytes.copy(token.bytes_.data(), kBytes);
+    return token;
+  }
+
+  std::string_view bytes() const { return {bytes_.data(), kBytes}; }
+  friend bool operator==(const AppendToken&, const AppendToken&) = default;
+
+ private:
+  AppendToken() = default;
+  std::array<char, kBytes> bytes_{};
+};
+
 enum class FsyncPolicy {
   kEveryAppend,  // Append returns only once the batch is durable (the default).
   kNever,        // Leave flushing to the operating system: faster, may lose recent appends
@@ -56,6 +107,15 @@ struct LogOptions {
   // server that is down or restarting) before it throws Error(kUnavailable). The file log does
   // not wait.
   std::chrono::milliseconds reconnect_budget{30'000};
+  // MySQL: the log's guarantees rest on server settings that make a commit durable when it
+  // returns (innodb_flush_log_at_trx_commit = 1, and sync_binlog = 1 when the binary log is on)
+  // and on sessions that see committed data only (autocommit on; isolation READ-COMMITTED,
+  // REPEATABLE-READ or SERIALIZABLE). Creating the log and a writer's first append on each
+  // connection check them and throw Error(kUnavailable) naming the setting, its value and the
+  // value needed. Setting this (or the URI parameter allow_unsafe_server_settings=1) accepts
+  // such a server anyway: a crash of its machine may then lose batches that were acknowledged
+  // and applied by readers. The file log ignores it.
+  bool allow_unsafe_server_settings = false;
 };
 
 // What Compact() does; see ChangeLog::Compact.
@@ -86,11 +146,20 @@ class ChangeLog {
   virtual ~ChangeLog() = default;
 
   // Appends `batch` atomically and durably (per LogOptions::fsync) and returns its update id,
-  // which is greater than every id committed before it.
+  // which is greater than every id committed before it. If the log already holds a batch
+  // appended with `token` (within the token retention, see AppendToken), returns that batch's
+  // id instead, once it is durable, and appends nothing.
   // REQUIRES: batch is not empty and within the limits of whycache/limits.h; otherwise throws
   // Error(kInvalidArgument) and appends nothing.
-  // Throws Error(kUnavailable) when the log cannot be reached after retries; the batch is then
-  // either fully committed or not at all (MySQL: retried without duplication).
+  // Throws Error(kUnavailable) when the log cannot be reached after retries (MySQL: its own
+  // retries inside the reconnect budget never duplicate the batch), Error(kIOError) when a file
+  // write or sync fails. After either, the batch may or may not be in the log: call Append
+  // again with the same token and the same batch to find out without appending it twice.
+  virtual uint64_t Append(std::span<const Mutation> batch, const AppendToken& token) = 0;
+
+  // As Append(batch, token), for callers that do not retry a failed append: MySQL gives the
+  // batch a random token (its own retries within the reconnect budget still never duplicate it);
+  // the file log remembers no token for it (which saves a sync).
   virtual uint64_t Append(std::span<const Mutation> batch) = 0;
 
   // Returns committed updates with id > after_id, in id order, at most `max_updates` of them

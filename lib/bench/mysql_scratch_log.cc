@@ -16,6 +16,7 @@ constexpr const char* kDropStatements[] = {
     "DROP PROCEDURE IF EXISTS {}_batch_add",
     "DROP PROCEDURE IF EXISTS {}_batch_commit",
     "DROP PROCEDURE IF EXISTS {}_batch_discard",
+    "DROP PROCEDURE IF EXISTS {}_check_mutation",
     "DROP TABLE IF EXISTS {}_log, {}_batch, {}_meta, {}_reader_sync, {}_schema_version",
 };
 

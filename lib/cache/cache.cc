@@ -152,6 +152,11 @@ class CacheImpl final : public Cache {
     return Log().Append(batch);
   }
 
+  uint64_t Write(std::span<const Mutation> batch, const AppendToken& token) override {
+    std::lock_guard lock(log_mu_);
+    return Log().Append(batch, token);
+  }
+
   void Update() noexcept override {
     if (!cache::ClaimDuePoll(ControlOf(*tree_), cache::MonotonicNowNs())) return;
     // Another thread of this process is writing or applying: it is not worth waiting for.

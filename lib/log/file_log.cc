@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <optional>
 #include <system_error>
 
 #include "lib/format/batch_record.h"
@@ -86,7 +87,7 @@ FileLogOptions FileLogOptions::From(const LogOptions& options) {
 }
 
 FileLog::FileLog(std::string dir, FileLogOptions options)
-    : dir_(std::move(dir)), options_(std::move(options)) {}
+    : dir_(std::move(dir)), options_(std::move(options)), tokens_(dir_, options_.token_retention) {}
 
 std::unique_ptr<FileLog> FileLog::Open(const std::string& dir, FileLogOptions options) {
   if (dir.empty()) throw Error(Error::Code::kInvalidArgument, "file log directory is empty");
@@ -325,17 +326,40 @@ const File& FileLog::AppendFile() {
 }
 
 uint64_t FileLog::Append(std::span<const Mutation> batch) {
+  return AppendWithToken(batch, nullptr);
+}
+
+uint64_t FileLog::Append(std::span<const Mutation> batch, const AppendToken& token) {
+  return AppendWithToken(batch, &token);
+}
+
+uint64_t FileLog::AppendWithToken(std::span<const Mutation> batch, const AppendToken* token) {
   // Validate and compress before taking the lock: other appenders wait while it is held.
   const format::EncodedBatch encoded = format::EncodeBatch(batch);
   LockGuard guard(AppendLock());
   SyncTailLocked();
+  // Every appender, with a token or not, is about to take the id after tail_.last_id: a record
+  // left with that id by an append that died before its frame must go first.
+  tokens_.DropAfter(tail_.last_id);
+  const bool sync = options_.fsync == FsyncPolicy::kEveryAppend;
+  if (token != nullptr) {
+    if (std::optional<uint64_t> id = tokens_.Find(*token)) {
+      // The earlier attempt may have failed in its sync. Sealed segments were synced when
+      // sealed; the active one is synced here.
+      if (sync) AppendFile().SyncData();
+      return *id;
+    }
+  }
   if (tail_.offset >= options_.segment_bytes) RollOverLocked(/*already_sealed=*/false);
 
   const uint64_t id = tail_.last_id + 1;
-  const std::string record_header = format::EncodeRecordHeader(id, NowMicros(), encoded);
+  const int64_t write_time_us = NowMicros();
+  const std::string record_header = format::EncodeRecordHeader(id, write_time_us, encoded);
   const uint64_t body_length = record_header.size() + encoded.payload.size();
   const std::string frame_header =
       EncodeFrameHeader(FrameType::kBatch, id, static_cast<uint32_t>(body_length));
+  // Before the frame: a frame on disk always has its token on disk.
+  if (token != nullptr) tokens_.Add(*token, id, write_time_us, sync);
   if (options_.before_commit) options_.before_commit();
 
   const File& rw = AppendFile();
@@ -347,10 +371,12 @@ uint64_t FileLog::Append(std::span<const Mutation> batch) {
     rw.Truncate(tail_.offset);
     throw;
   }
-  // Once the frame is complete readers may have applied it, so it stays even if the sync fails.
-  if (options_.fsync == FsyncPolicy::kEveryAppend) rw.SyncData();
+  // Once the frame is complete readers may have applied it, so it stays even if the sync fails;
+  // a retry with the same token finds it.
   tail_.offset += kFrameHeaderSize + body_length;
   tail_.last_id = id;
+  if (options_.after_write) options_.after_write();
+  if (sync) rw.SyncData();
   return id;
 }
 

@@ -11,7 +11,9 @@
 // Appending: the appender takes the lock, catches up with what others appended (reading frame
 // headers from where it last stopped), truncates a torn tail left by a killed appender, assigns
 // the next id, writes the frame with one positioned write and, by default, fdatasyncs before
-// releasing the lock. Ids are therefore strictly increasing in file order, and a frame that
+// releasing the lock. An append with a token (AppendToken) first looks it up in TOKENS
+// (lib/log/append_tokens.h) and returns the id found there, or records it before writing its
+// frame. Ids are therefore strictly increasing in file order, and a frame that
 // is complete on disk is committed. A full segment is sealed (a seal frame) and a new one is
 // created and published in the manifest before the append.
 //
@@ -28,6 +30,7 @@
 #ifndef WHYCACHE_LIB_LOG_FILE_LOG_H_
 #define WHYCACHE_LIB_LOG_FILE_LOG_H_
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -36,6 +39,7 @@
 #include <vector>
 
 #include "lib/io/posix_file.h"
+#include "lib/log/append_tokens.h"
 #include "lib/log/manifest.h"
 #include "whycache/change_log.h"
 
@@ -60,9 +64,15 @@ struct FileLogOptions {
   // An append that finds the active segment at least this large first seals it and starts a new
   // one.
   uint64_t segment_bytes = uint64_t{64} << 20;
-  // If set, Append calls it with the lock held, after assigning the id and before writing the
-  // frame: tests use it to inject delays and crashes inside the append transaction.
+  // If set, Append calls it with the lock held, after assigning the id (and recording its token)
+  // and before writing the frame: tests use it to inject delays and crashes inside the append
+  // transaction.
   std::function<void()> before_commit;
+  // If set, Append calls it with the lock held, after the frame is written and before it is
+  // synced: tests throw from it to stand for a failed fdatasync, or stop the process there.
+  std::function<void()> after_write;
+  // An append token (AppendToken) is remembered at least this long after its append.
+  std::chrono::seconds token_retention{std::chrono::hours(1)};
 
   // The file-log options equivalent to `options`, with the defaults above for the rest.
   static FileLogOptions From(const LogOptions& options);
@@ -79,6 +89,7 @@ class FileLog final : public ChangeLog {
   // ChangeLog. Thread-safety: one thread at a time per object; any number of objects in any
   // number of processes on this machine.
   uint64_t Append(std::span<const Mutation> batch) override;
+  uint64_t Append(std::span<const Mutation> batch, const AppendToken& token) override;
   std::vector<Update> ReadAfter(uint64_t after_id, size_t max_updates) override;
   uint64_t HeadId() override;
   uint64_t Horizon() override;
@@ -136,6 +147,9 @@ class FileLog final : public ChangeLog {
   // lack write permission).
   const File& AppendFile();
 
+  // Appends `batch`; with a token, returns the id of an earlier append with it instead.
+  uint64_t AppendWithToken(std::span<const Mutation> batch, const AppendToken* token);
+
   void PositionReader(uint64_t after_id);
   // Returns a view of `n` bytes of the reader's segment at `offset`, shorter if the file (of
   // `size` bytes) ends first. Reads ahead into read_buffer_.
@@ -149,7 +163,8 @@ class FileLog final : public ChangeLog {
   FileStamp tail_manifest_stamp_;  // The manifest version tail_.has_successor comes from.
   File append_file_;               // See AppendFile().
   uint64_t append_segment_ = 0;
-  Cursor reader_;  // Where ReadAfter got to.
+  AppendTokens tokens_;  // REQUIRES: the appenders' lock held.
+  Cursor reader_;        // Where ReadAfter got to.
   std::string read_buffer_;
   uint64_t read_buffer_offset_ = 0;
 };

@@ -91,6 +91,23 @@ status=$?
 [[ $(cat "$WORK/follow") == "6	set	later	value
 7	del	later" ]] || fail "tail --follow printed [$(cat "$WORK/follow")]"
 
+# --token: a set or del retried with the same token prints the first id and appends nothing.
+expect_status 0 set --token 00112233445566778899aabbccddeeff retried once
+expect_out 8
+expect_status 0 set --token 00112233445566778899AABBCCDDEEFF retried once
+expect_out 8
+expect_status 0 del --token ffeeddccbbaa99887766554433221100 retried
+expect_out 9
+expect_status 0 del --token ffeeddccbbaa99887766554433221100 retried
+expect_out 9
+expect_status 0 tail --from 7
+expect_out "8	set	retried	once
+9	del	retried"
+expect_status 2 set --token 0011 k v
+expect_mentions err "32 hex digits"
+expect_status 2 del --token 00112233445566778899aabbccddeefg k
+expect_mentions err "32 hex digits"
+
 # Two logs are two datasets: ids start again at 1.
 OTHER=$(new_log other)
 expect_status 0 --log "$OTHER" init

@@ -18,6 +18,7 @@
 #include "tests/support/test_mariadb.h"
 #include "whycache/error.h"
 #include "whycache/limits.h"
+#include "whycache/version.h"
 
 namespace whycache::mysql_log {
 namespace {
@@ -95,13 +96,40 @@ TEST(MysqlLogTest, InitIsIdempotentAndRecordsTheSchemaVersion) {
   EXPECT_EQ(again->HeadId(), id);
   EXPECT_EQ(ReadAll(*again, 10).size(), 1u);
   auto raw = RawConnection();
-  EXPECT_EQ(QueryOne(*raw, "SELECT GROUP_CONCAT(version) FROM " + prefix + "_schema_version"), "1");
+  EXPECT_EQ(QueryOne(*raw, "SELECT GROUP_CONCAT(version ORDER BY version) FROM " + prefix +
+                               "_schema_version"),
+            "1,2");
   EXPECT_EQ(again->Horizon(), 0u);
   // The horizon lives in the database, where compaction will move it.
   std::unique_ptr<sql::Statement> statement(raw->createStatement());
   statement->executeUpdate("UPDATE " + prefix + "_meta SET horizon = 7 WHERE id = 1");
   EXPECT_EQ(again->Horizon(), 7u);
   EXPECT_EQ(log->Horizon(), 7u);
+}
+
+// A log made by schema version 1 is told to run `init`, which replaces its stored procedures by
+// the checked ones of version 2.
+TEST(MysqlLogTest, InitUpgradesAVersionOneLog) {
+  std::string prefix;
+  auto log = CreateFreshLog({}, &prefix);
+  auto raw = RawConnection();
+  std::unique_ptr<sql::Statement> statement(raw->createStatement());
+  statement->execute("DELETE FROM " + prefix + "_schema_version WHERE version = 2");
+  statement->execute("DROP PROCEDURE " + prefix + "_check_mutation");
+  try {
+    OpenMysqlChangeLog(LogUri(prefix), {});
+    ADD_FAILURE() << "a version 1 log was used without `init`";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("old schema version 1"), std::string::npos) << e.what();
+  }
+  LogOptions create;
+  create.create_if_missing = true;
+  OpenMysqlChangeLog(LogUri(prefix), create);
+  EXPECT_THROW(
+      statement->execute("CALL " + prefix + "_append(1, REPEAT('k', 4097), 'v', NULL, @id)"),
+      sql::SQLException);
+  statement->execute("CALL " + prefix + "_append(1, 'k', 'v', NULL, @id)");
+  EXPECT_EQ(log->ReadAfter(0, 10).size(), 1u);
 }
 
 TEST(MysqlLogTest, ConcurrentInitsCreateTheTablesOnce) {
@@ -126,7 +154,8 @@ TEST(MysqlLogTest, ConcurrentInitsCreateTheTablesOnce) {
   auto log = OpenMysqlChangeLog(uri, {});
   EXPECT_EQ(log->HeadId(), 4u);
   auto raw = RawConnection();
-  EXPECT_EQ(QueryOne(*raw, "SELECT COUNT(*) FROM " + prefix + "_schema_version"), "1");
+  EXPECT_EQ(QueryOne(*raw, "SELECT COUNT(*) FROM " + prefix + "_schema_version"),
+            std::to_string(kMysqlSchemaVersion));
 }
 
 TEST(MysqlLogTest, RoundTripsBinaryBatchesInOrder) {

@@ -118,7 +118,8 @@ std::unique_ptr<ChangeLog> CreateFreshLog(const MysqlLogOptions& options, std::s
 void DropLog(const std::string& prefix) {
   auto raw = RawConnection();
   std::unique_ptr<sql::Statement> statement(raw->createStatement());
-  for (const char* procedure : {"_append", "_batch_add", "_batch_commit", "_batch_discard"}) {
+  for (const char* procedure :
+       {"_append", "_batch_add", "_batch_commit", "_batch_discard", "_check_mutation"}) {
     statement->execute("DROP PROCEDURE IF EXISTS " + prefix + procedure);
   }
   statement->execute("DROP VIEW IF EXISTS " + prefix + "_history");

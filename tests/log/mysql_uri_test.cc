@@ -37,6 +37,17 @@ TEST(MysqlUriTest, ParsesEveryPart) {
   EXPECT_EQ(uri.Endpoint(), "app@db.example:3307");
 }
 
+TEST(MysqlUriTest, UnsafeServerSettingsAreAcceptedOnlyWhenAskedFor) {
+  EXPECT_FALSE(ParseMysqlUri("mysql://app@h/db").allow_unsafe_server_settings);
+  EXPECT_FALSE(ParseMysqlUri("mysql://app@h/db?allow_unsafe_server_settings=0")
+                   .allow_unsafe_server_settings);
+  MysqlUri uri = ParseMysqlUri("mysql://app@h/db?allow_unsafe_server_settings=1");
+  EXPECT_TRUE(uri.allow_unsafe_server_settings);
+  EXPECT_EQ(uri.Describe(), "mysql://app@h:3306/db?table=whycache&allow_unsafe_server_settings=1");
+  EXPECT_NE(ParseError("mysql://app@h/db?allow_unsafe_server_settings=yes").find("0 or 1"),
+            std::string::npos);
+}
+
 TEST(MysqlUriTest, DefaultsPortAndTablePrefix) {
   MysqlUri uri = ParseMysqlUri("mysql://app@localhost/db");
   EXPECT_EQ(uri.port, 3306);

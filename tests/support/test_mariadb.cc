@@ -10,6 +10,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <system_error>
+#include <utility>
 
 namespace whycache::testing {
 namespace {
@@ -72,7 +73,7 @@ std::string MariaDbSettings::ConnectorUrl() const {
 }
 
 TestMariaDb& TestMariaDb::Shared() {
-  static TestMariaDb* server = new TestMariaDb();
+  static TestMariaDb* server = new TestMariaDb("");
   // Stopped from atexit rather than a static destructor so that the order against other
   // statics does not matter; forked children leave through _exit and never get here.
   static const bool registered = [] {
@@ -83,8 +84,17 @@ TestMariaDb& TestMariaDb::Shared() {
   return *server;
 }
 
-TestMariaDb::TestMariaDb() {
-  if (!Env("MDB_HOST").empty()) {
+std::unique_ptr<TestMariaDb> TestMariaDb::StartPrivate(const std::string& extra_server_options) {
+  if (extra_server_options.find('\'') != std::string::npos) {
+    throw std::invalid_argument("server options with a quote: " + extra_server_options);
+  }
+  return std::unique_ptr<TestMariaDb>(new TestMariaDb(extra_server_options));
+}
+
+TestMariaDb::TestMariaDb(std::string extra_server_options)
+    : extra_server_options_(std::move(extra_server_options)) {
+  // A private server is always a throwaway one: an external server has its own options.
+  if (extra_server_options_.empty() && !Env("MDB_HOST").empty()) {
     settings_.host = Env("MDB_HOST");
     settings_.port = std::stoi(Env("MDB_PORT").empty() ? "3306" : Env("MDB_PORT"));
     settings_.socket = Env("MDB_SOCKET");
@@ -116,6 +126,7 @@ TestMariaDb::~TestMariaDb() {
 void TestMariaDb::RunScript(const std::string& command, bool keep_data) {
   std::string env = "MDB_OWNER_PID=" + std::to_string(getpid()) + " ";
   if (keep_data) env += "MDB_KEEP_DATA=1 ";
+  if (!extra_server_options_.empty()) env += "MDB_EXTRA_OPTIONS='" + extra_server_options_ + "' ";
   if (settings_.port != 0) {
     env += "MDB_PORT=" + std::to_string(settings_.port) + " ";
   } else if (Env("MDB_PORT").empty()) {

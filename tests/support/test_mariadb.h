@@ -7,6 +7,7 @@
 #ifndef WHYCACHE_TESTS_SUPPORT_TEST_MARIADB_H_
 #define WHYCACHE_TESTS_SUPPORT_TEST_MARIADB_H_
 
+#include <memory>
 #include <string>
 
 namespace whycache::testing {
@@ -32,6 +33,12 @@ class TestMariaDb {
   // error output) when no server can be had.
   static TestMariaDb& Shared();
 
+  // A throwaway server of the caller's own, started now with `extra_server_options` appended to
+  // the fixture's mariadbd options (later options win), e.g.
+  // "--innodb-flush-log-at-trx-commit=2". Stopped when the result is destroyed. Also sets
+  // WHYCACHE_MYSQL_PASSWORD. Throws std::runtime_error when it cannot be started.
+  static std::unique_ptr<TestMariaDb> StartPrivate(const std::string& extra_server_options);
+
   const MariaDbSettings& settings() const { return settings_; }
 
   // True if this process started the server (and so may stop, kill and restart it).
@@ -48,10 +55,11 @@ class TestMariaDb {
   TestMariaDb& operator=(const TestMariaDb&) = delete;
 
  private:
-  TestMariaDb();
+  explicit TestMariaDb(std::string extra_server_options);
   void RunScript(const std::string& command, bool keep_data);
 
   MariaDbSettings settings_;
+  const std::string extra_server_options_;
   std::string dir_;      // The throwaway server's directory; empty for an external server.
   pid_t owner_pid_ = 0;  // Forked children must not stop the parent's server.
 };

@@ -110,6 +110,7 @@ void MysqlConnection::EnsureConnected() {
   options["OPT_WRITE_TIMEOUT"] = kReadWriteTimeoutSeconds;
   try {
     connection_.reset(sql::mysql::get_mysql_driver_instance()->connect(options));
+    ++sessions_;
   } catch (const sql::SQLException& e) {
     if (IsConnectionLost(e)) throw;
     switch (e.getErrorCode()) {

@@ -10,6 +10,7 @@
 #include <cppconn/prepared_statement.h>
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -40,6 +41,10 @@ class MysqlConnection {
   MysqlConnection& operator=(const MysqlConnection&) = delete;
 
   const MysqlUri& uri() const { return uri_; }
+
+  // How many times this object has connected: a session setting checked at one value holds
+  // until it changes (a reconnect may reach a server restarted with other settings).
+  uint64_t sessions() const { return sessions_; }
 
   // Connects if needed, runs `work(attempt)` (attempt counts from 0; `work` issues its
   // statements through Prepare() and Execute()) and returns its result. When it throws a
@@ -93,6 +98,7 @@ class MysqlConnection {
   const MysqlUri uri_;
   const std::chrono::milliseconds reconnect_budget_;
   std::unique_ptr<sql::Connection> connection_;
+  uint64_t sessions_ = 0;
   std::unordered_map<std::string, std::unique_ptr<sql::PreparedStatement>> statements_;
 };
 

@@ -6,7 +6,6 @@
 #include <bit>
 #include <chrono>
 #include <optional>
-#include <random>
 #include <utility>
 
 #include "lib/format/batch_record.h"
@@ -15,13 +14,13 @@
 #include "lib/log/mysql/mysql_uri.h"
 #include "lib/log/mysql/row_codec.h"
 #include "lib/log/mysql/schema.h"
+#include "lib/log/mysql/server_settings.h"
 #include "whycache/error.h"
 #include "whycache/limits.h"
 
 namespace whycache::mysql_log {
 namespace {
 
-constexpr size_t kTokenBytes = 16;
 // One multi-row INSERT stays below this many value and key bytes (servers refuse statements
 // above max_allowed_packet, 16 MiB by default), unless one row alone is bigger.
 constexpr size_t kMaxInsertBytes = size_t{4} << 20;
@@ -30,16 +29,6 @@ constexpr size_t kMaxReadBytes = size_t{64} << 20;
 // Deadlocks, lock wait timeouts and token collisions are retried this often per append.
 constexpr int kMaxConflictRetries = 10;
 constexpr size_t kLogColumns = 9;
-
-std::string RandomToken() {
-  std::random_device device;
-  std::string token(kTokenBytes, '\0');
-  for (size_t i = 0; i < kTokenBytes; i += 4) {
-    uint32_t r = device();
-    for (size_t j = 0; j < 4; ++j) token[i + j] = static_cast<char>(r >> (8 * j));
-  }
-  return token;
-}
 
 int64_t NowMicros() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
@@ -67,11 +56,27 @@ class MysqlChangeLog final : public ChangeLog {
   }
 
   void Open(const LogOptions& options) {
-    if (options.create_if_missing) ApplySchema(connection_);
+    allow_unsafe_server_ =
+        options.allow_unsafe_server_settings || connection_.uri().allow_unsafe_server_settings;
+    if (options.create_if_missing) {
+      // `init` is a writer: it refuses an unsafe server before it creates anything there.
+      try {
+        connection_.Run([&](int) {
+          CheckWriterSession();
+          return 0;
+        });
+      } catch (const sql::SQLException& e) {
+        connection_.Fail("reading the server's settings", e);
+      }
+      ApplySchema(connection_);
+    }
     CheckSchema(connection_);
   }
 
-  uint64_t Append(std::span<const Mutation> batch) override;
+  uint64_t Append(std::span<const Mutation> batch) override {
+    return Append(batch, AppendToken::Random());
+  }
+  uint64_t Append(std::span<const Mutation> batch, const AppendToken& token) override;
   std::vector<Update> ReadAfter(uint64_t after_id, size_t max_updates) override;
   uint64_t HeadId() override { return ReadMeta("head_id"); }
   uint64_t Horizon() override { return ReadMeta("horizon"); }
@@ -82,6 +87,7 @@ class MysqlChangeLog final : public ChangeLog {
   std::string Describe() const override { return connection_.uri().Describe(); }
 
  private:
+  void CheckWriterSession();
   uint64_t AppendOnce(std::span<const Mutation> batch, const std::vector<StoredValue>& values,
                       const std::string& token, int64_t write_time_us);
   uint64_t NextIdLocked();
@@ -106,18 +112,24 @@ class MysqlChangeLog final : public ChangeLog {
   std::string dataset_id_;  // Read on first use; it never changes.
   // Every update up to this id is known to be durable (MakeDurable() ran after it was read).
   uint64_t durable_through_ = 0;
+  // LogOptions::allow_unsafe_server_settings or the URI parameter.
+  bool allow_unsafe_server_ = false;
+  // The connection session (MysqlConnection::sessions()) whose settings a writer checked.
+  uint64_t writer_checked_session_ = 0;
 };
 
-uint64_t MysqlChangeLog::Append(std::span<const Mutation> batch) {
+// A token that is already in {prefix}_batch fails the INSERT with 1062, whether an earlier
+// attempt of this call or an earlier call committed it; the lookup then finds its id.
+uint64_t MysqlChangeLog::Append(std::span<const Mutation> batch, const AppendToken& append_token) {
   format::CheckBatchLimits(batch);
   std::vector<StoredValue> values(batch.size());
   for (size_t i = 0; i < batch.size(); ++i) EncodeValue(batch[i], &values[i]);
-  // Chosen once for all attempts: the token is how a retry recognizes its own earlier commit.
-  const std::string token = RandomToken();
+  const std::string token(append_token.bytes());
   const int64_t write_time_us = NowMicros();
   for (int conflict = 0;; ++conflict) {
     try {
       return connection_.Run([&](int attempt) -> uint64_t {
+        CheckWriterSession();
         if (attempt > 0 || conflict > 0) {
           // The previous attempt may have committed before its connection died.
           if (std::optional<uint64_t> id = FindToken(token)) {
@@ -131,7 +143,7 @@ uint64_t MysqlChangeLog::Append(std::span<const Mutation> batch) {
       connection_.RollbackQuietly();
       const int code = e.getErrorCode();
       // 1213 deadlock, 1205 lock wait timeout: rolled back, safe to redo. 1062 on the token:
-      // an earlier attempt committed after all; the lookup at the top finds it.
+      // an earlier attempt or call committed it; the lookup at the top finds it.
       if ((code == 1213 || code == 1205 || code == 1062) && conflict < kMaxConflictRetries) {
         continue;
       }
@@ -141,6 +153,14 @@ uint64_t MysqlChangeLog::Append(std::span<const Mutation> batch) {
       throw;
     }
   }
+}
+
+// A writer checks the settings once per session: readers are not held to them (a read replica
+// may differ), and a reconnect may reach a server restarted with other settings.
+void MysqlChangeLog::CheckWriterSession() {
+  if (writer_checked_session_ == connection_.sessions()) return;
+  CheckServerSettings(connection_, allow_unsafe_server_);
+  writer_checked_session_ = connection_.sessions();
 }
 
 uint64_t MysqlChangeLog::AppendOnce(std::span<const Mutation> batch,

@@ -14,7 +14,7 @@ constexpr std::string_view kScheme = "mysql://";
   throw Error(Error::Code::kInvalidArgument,
               "malformed MySQL log URI '" + RedactedUri(uri) + "': " + why +
                   " (expected mysql://USER@HOST:PORT/DATABASE[?table=NAME][&socket=PATH]"
-                  "[&defaults-file=PATH])");
+                  "[&defaults-file=PATH][&allow_unsafe_server_settings=1])");
 }
 
 bool IsIdentifierChar(char c) {
@@ -49,6 +49,9 @@ std::string MysqlUri::Describe() const {
   std::string s = "mysql://" + Endpoint() + "/" + database + "?table=" + table_prefix;
   if (!socket.empty()) s += "&socket=" + socket;
   if (!defaults_file.empty()) s += "&defaults-file=" + defaults_file;
+  if (allow_unsafe_server_settings) {
+    s += "&" + std::string(kAllowUnsafeServerSettingsParameter) + "=1";
+  }
   return s;
 }
 
@@ -116,6 +119,10 @@ MysqlUri ParseMysqlUri(std::string_view uri) {
       result.socket = value;
     } else if (name == "defaults-file") {
       result.defaults_file = value;
+    } else if (name == "allow_unsafe_server_settings") {
+      if (value != "0" && value != "1")
+        Malformed(uri, "allow_unsafe_server_settings must be 0 or 1");
+      result.allow_unsafe_server_settings = value == "1";
     } else {
       Malformed(uri, "unknown parameter '" + std::string(name) + "'");
     }

@@ -9,8 +9,12 @@ namespace whycache::mysql_log {
 
 inline constexpr std::string_view kDefaultTablePrefix = "whycache";
 inline constexpr size_t kMaxTablePrefixBytes = 32;
+// The URI parameter that accepts a server failing CheckServerSettings (server_settings.h).
+inline constexpr std::string_view kAllowUnsafeServerSettingsParameter =
+    "allow_unsafe_server_settings";
 
 // mysql://USER@HOST[:PORT]/DATABASE[?table=NAME][&socket=PATH][&defaults-file=PATH]
+//     [&allow_unsafe_server_settings=1]
 struct MysqlUri {
   std::string user;
   std::string host;
@@ -19,6 +23,9 @@ struct MysqlUri {
   std::string table_prefix{kDefaultTablePrefix};
   std::string socket;         // When set, connect through this Unix socket instead of TCP.
   std::string defaults_file;  // An option file whose [client] password is used.
+  // Accept a server whose settings make commits less than durable (see
+  // LogOptions::allow_unsafe_server_settings).
+  bool allow_unsafe_server_settings = false;
 
   // "user@host:port": names the server and account in messages.
   std::string Endpoint() const;
@@ -28,7 +35,8 @@ struct MysqlUri {
 
 // Parses `uri`. Throws Error(kInvalidArgument) naming the URI (with any password part blanked
 // out) for anything malformed: wrong scheme, missing user, host or database, bad port, an
-// unknown parameter, a table prefix that is not a valid identifier, or a password in the URI.
+// unknown parameter, a flag other than 0 or 1, a table prefix that is not a valid identifier, or a
+// password in the URI.
 MysqlUri ParseMysqlUri(std::string_view uri);
 
 // `uri` for messages: a "USER:PASSWORD@" part after any "SCHEME://" becomes "USER:***@", so

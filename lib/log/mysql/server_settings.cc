@@ -1,0 +1,66 @@
+#include "lib/log/mysql/server_settings.h"
+
+#include <cppconn/resultset.h>
+
+#include <map>
+#include <memory>
+
+#include "whycache/error.h"
+
+namespace whycache::mysql_log {
+
+std::vector<UnsafeSetting> FindUnsafeServerSettings(MysqlConnection& connection) {
+  // SHOW VARIABLES rather than @@names: MySQL 8 dropped tx_isolation and MariaDB before 11.1
+  // lacks transaction_isolation, and a missing @@name is an error. It shows the session's
+  // value where there is one, else the global one.
+  sql::PreparedStatement& show = connection.Prepare(
+      "SHOW SESSION VARIABLES WHERE Variable_name IN ('innodb_flush_log_at_trx_commit', "
+      "'log_bin', 'sync_binlog', 'autocommit', 'tx_isolation', 'transaction_isolation')");
+  std::unique_ptr<sql::ResultSet> rows(show.executeQuery());
+  std::map<std::string, std::string> values;
+  while (rows->next()) values[rows->getString(1)] = rows->getString(2);
+
+  std::vector<UnsafeSetting> unsafe;
+  const std::string flush = values["innodb_flush_log_at_trx_commit"];
+  if (flush != "1") {
+    unsafe.push_back({"innodb_flush_log_at_trx_commit", flush.empty() ? "unknown" : flush, "1",
+                      "a crash of the server's machine can lose batches whose COMMIT returned"});
+  }
+  const std::string sync_binlog = values["sync_binlog"];
+  if (values["log_bin"] == "ON" && sync_binlog != "1") {
+    unsafe.push_back({"sync_binlog", sync_binlog, "1 while log_bin is ON",
+                      "crash recovery rolls back committed batches missing from the binary log"});
+  }
+  const std::string autocommit = values["autocommit"];
+  if (autocommit != "ON" && autocommit != "1") {
+    unsafe.push_back({"autocommit", autocommit, "ON",
+                      "a reader keeps one snapshot and stops seeing new batches"});
+  }
+  std::string isolation = values["transaction_isolation"];
+  if (isolation.empty()) isolation = values["tx_isolation"];
+  if (isolation != "READ-COMMITTED" && isolation != "REPEATABLE-READ" &&
+      isolation != "SERIALIZABLE") {
+    unsafe.push_back({"transaction_isolation", isolation.empty() ? "unknown" : isolation,
+                      "READ-COMMITTED, REPEATABLE-READ or SERIALIZABLE",
+                      "readers can apply a batch that is then rolled back"});
+  }
+  return unsafe;
+}
+
+bool CheckServerSettings(MysqlConnection& connection, bool allow_unsafe) {
+  const std::vector<UnsafeSetting> unsafe = FindUnsafeServerSettings(connection);
+  if (unsafe.empty()) return true;
+  if (allow_unsafe) return false;
+  std::string message = "the MySQL server of the log " + connection.uri().Describe() +
+                        " is not safe for the change log:";
+  for (const UnsafeSetting& s : unsafe) {
+    message +=
+        " " + s.name + " is " + s.value + " but must be " + s.required + " (" + s.risk + ");";
+  }
+  message += " change the server's settings, or accept the risk with " +
+             std::string(kAllowUnsafeServerSettingsParameter) +
+             "=1 in the log URI (LogOptions::allow_unsafe_server_settings)";
+  throw Error(Error::Code::kUnavailable, message);
+}
+
+}  // namespace whycache::mysql_log
