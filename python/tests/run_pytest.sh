@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs the system Python's pytest on the test files given as arguments (names in python/tests/),
+# with the built whycache package on PYTHONPATH. Results go to Bazel's test.xml.
+set -uo pipefail
+
+root="$TEST_SRCDIR/$TEST_WORKSPACE"
+export PYTHONPATH="$root/python"
+export PYTHONDONTWRITEBYTECODE=1
+export WHYCACHE_TEST_ROOT="$root"
+
+# Under --config=asan the extension needs the sanitizer runtime loaded first, and the
+# interpreter's own allocations are not ours to report.
+if ldd "$root/python/whycache/_whycache.so" | grep -q libasan; then
+  export LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)"
+  export ASAN_OPTIONS="detect_leaks=0:${ASAN_OPTIONS:-}"
+fi
+
+files=()
+for f in "$@"; do files+=("$root/python/tests/$f"); done
+cd "$TEST_TMPDIR"
+exec /usr/bin/python3 -m pytest -p no:cacheprovider -v --rootdir="$root/python/tests" \
+  --junitxml="${XML_OUTPUT_FILE:-$TEST_TMPDIR/pytest.xml}" "${files[@]}"
