@@ -4,6 +4,8 @@ import random
 import shutil
 import subprocess
 import tempfile
+import traceback
+import zlib
 
 import pytest
 
@@ -63,7 +65,24 @@ def mariadb():
 
 @pytest.fixture
 def mysql_uri(mariadb, request):
-    """A log URI of a table of its own for each test."""
-    table = "py_" + request.node.name.replace("[", "_").replace("]", "")[:40]
+    """A log URI of a table of its own for each test (table prefixes are at most 32 bytes)."""
+    table = f"py_{zlib.crc32(request.node.nodeid.encode()):08x}"
     return (f"mysql://{mariadb['MDB_USER']}@{mariadb['MDB_HOST']}:{mariadb['MDB_PORT']}/"
             f"{mariadb['MDB_DB']}?table={table}")
+
+
+def run_in_child(body):
+    """Runs body() in a forked child; returns its exit status: 0 when body returned True, 3 when
+    it returned False, 2 when it raised (the traceback goes to stderr)."""
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            code = 0 if body() else 3
+        except BaseException:  # noqa: BLE001 - reported through the exit status
+            traceback.print_exc()
+            code = 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)

@@ -9,6 +9,7 @@ import time
 import pytest
 
 import whycache
+from conftest import run_in_child
 
 WRITER = textwrap.dedent("""
     import json, os, sys, whycache
@@ -62,23 +63,6 @@ def test_processes_of_a_machine_share_the_state(paths):
             assert {bytes(k): bytes(v) for k, v in r.scan()} == written
 
 
-def _child(body):
-    """Runs body() in a forked child; returns its exit status (0 when body returned True)."""
-    pid = os.fork()
-    if pid == 0:
-        code = 1
-        try:
-            code = 0 if body() else 3
-        except BaseException:  # noqa: BLE001 - reported through the exit status
-            import traceback
-            traceback.print_exc()
-            code = 2
-        finally:
-            os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status)
-
-
 def test_cache_opened_before_fork_works_in_children(paths):
     with whycache.Cache(paths["state"], paths["log"], create_if_missing=True,
                         poll_interval_ms=5) as cache:
@@ -93,15 +77,13 @@ def test_cache_opened_before_fork_works_in_children(paths):
                 return cache.wait_for(own, 30.0) and cache.get(b"child:%d" % n) == b"%d" % n
             return body
 
-        assert [_child(child(n)) for n in range(3)] == [0, 0, 0]
-        assert update_until(cache, cache.applied_id + 1) or True
-        assert cache.wait_for(max(cache.stats()["log_head_id"], cache.applied_id), 30.0)
+        assert [run_in_child(child(n)) for n in range(3)] == [0, 0, 0]
         assert cache.update_now() >= 4
         for n in range(3):
             assert cache.get(b"child:%d" % n) == b"%d" % n
 
 
-def test_a_read_open_across_fork_is_unusable_in_the_child(paths):
+def test_a_read_open_across_fork_is_unusable_in_therun_in_child(paths):
     with whycache.Cache(paths["state"], paths["log"], create_if_missing=True) as cache:
         assert cache.wait_for(cache.set(b"k", b"parent"), 30.0)
         with cache.read() as r:
@@ -114,6 +96,6 @@ def test_a_read_open_across_fork_is_unusable_in_the_child(paths):
                 with cache.read() as mine:
                     return bytes(mine.get(b"k")) == b"parent"
 
-            assert _child(body) == 0
+            assert run_in_child(body) == 0
             # The parent's read and view are untouched.
             assert bytes(view) == b"parent" and bytes(r.get(b"k")) == b"parent"
