@@ -18,11 +18,15 @@ namespace py = pybind11;
 namespace whycache::python {
 namespace {
 
-// What a Python Cache object holds. Calls that release the GIL take their own reference, so that
-// close() from another thread meanwhile cannot destroy the cache under them; read transactions
-// keep one too, since the state must outlive their pins.
+// What a Python Cache object holds. Calls that release the GIL must keep the cache alive while
+// close() may run on another thread: most take their own reference; update(), which must cost
+// next to nothing, counts itself in `updates_in_flight` instead (changed only with the GIL held,
+// so a plain integer), and close() leaves the cache to the last of them. Read transactions keep
+// a reference too, since the state must outlive their pins.
 struct CacheHandle {
   std::shared_ptr<Cache> cache;
+  int updates_in_flight = 0;
+  std::shared_ptr<Cache> closing;  // Closed while updates were in flight.
 
   // For calls that hold the GIL throughout.
   Cache& Use() const {
@@ -75,9 +79,17 @@ PyObject* CacheGet(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
 PyObject* CacheUpdate(PyObject* self, PyObject*) {
   CacheHandle* h = HandleOf(self);
   if (h == nullptr) return nullptr;
-  std::shared_ptr<Cache> cache = h->cache;
-  Py_BEGIN_ALLOW_THREADS cache->Update();
-  Py_END_ALLOW_THREADS Py_RETURN_NONE;
+  Cache* cache = h->cache.get();
+  ++h->updates_in_flight;
+  PyThreadState* saved = PyEval_SaveThread();
+  cache->Update();
+  PyEval_RestoreThread(saved);
+  if (--h->updates_in_flight == 0 && h->closing != nullptr) {
+    std::shared_ptr<Cache> last = std::move(h->closing);
+    py::gil_scoped_release release;
+    last.reset();
+  }
+  Py_RETURN_NONE;
 }
 
 std::vector<Mutation> MixedBatch(py::handle ops) {
@@ -154,7 +166,12 @@ FsyncPolicy ParseFsync(const std::string& name) {
 // transaction or a call on another thread still holds it.
 void Close(CacheHandle& h) {
   EndDeferredReads();
+  if (h.cache == nullptr) return;  // Closed before: an update in flight may still hold `closing`.
   std::shared_ptr<Cache> last = std::move(h.cache);
+  if (h.updates_in_flight > 0) {
+    h.closing = std::move(last);
+    return;
+  }
   py::gil_scoped_release release;
   last.reset();
 }

@@ -50,6 +50,7 @@ def mariadb():
     directory = tempfile.mkdtemp(prefix="whycache-pymdb-", dir="/tmp")
     env = dict(os.environ, MDB_OWNER_PID=str(os.getpid()),
                MDB_PORT=str(20000 + random.randrange(30000)))
+    env.pop("LD_PRELOAD", None)  # A sanitizer runtime preloaded for the extension.
     started = subprocess.run(["bash", _script(), "start", directory], env=env,
                              capture_output=True, text=True, timeout=180)
     if started.returncode != 0:

@@ -214,6 +214,33 @@ def test_closed_cache_refuses_calls(paths):
             call()
 
 
+def test_close_while_other_threads_update(paths):
+    """update() runs without the GIL; close() meanwhile must not destroy the cache under it."""
+    c = whycache.Cache(paths["state"], paths["log"], create_if_missing=True, poll_interval_ms=0)
+    running = threading.Barrier(4)
+    outcomes = []
+
+    def spin():
+        running.wait(30)
+        for _ in range(1_000_000):
+            try:
+                c.update()
+            except ValueError:
+                outcomes.append("closed")
+                return
+        outcomes.append("never closed")
+
+    threads = [threading.Thread(target=spin) for _ in range(3)]
+    for t in threads:
+        t.start()
+    running.wait(30)
+    c.close()
+    c.close()
+    for t in threads:
+        t.join(120)
+    assert outcomes == ["closed"] * 3
+
+
 def test_a_read_keeps_working_after_close(paths):
     c = whycache.Cache(paths["state"], paths["log"], create_if_missing=True)
     applied(c, c.set(b"a", b"kept"))
