@@ -385,7 +385,9 @@ byte order; all from one consistent version, and all released when the block end
       "close", [](CacheHandle& h) { Close(h); },
       "Closes the cache (idempotent). Read transactions still open keep the state mapped "
       "until they end.");
-  cls.def("__enter__", [](py::object self) { return self; });
+  cls.def(
+      "__enter__", [](py::object self) { return self; },
+      "`with whycache.Cache(...) as cache:` closes the cache when the block ends.");
   cls.def(
       "__exit__",
       [](CacheHandle& h, py::args) {

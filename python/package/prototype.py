@@ -20,9 +20,11 @@ from ._whycache import Cache, TimedOut
 class Serializer(Protocol):
     """Turns values into the bytes stored, and back."""
 
-    def dumps(self, value: Any) -> bytes: ...
+    def dumps(self, value: Any) -> bytes:
+        """The bytes to store for `value`."""
 
-    def loads(self, data: bytes) -> Any: ...
+    def loads(self, data: bytes) -> Any:
+        """The value that `data`, bytes made by dumps(), stands for."""
 
 
 class _Json:
@@ -67,6 +69,7 @@ class WhycacheInstance:
 
     def __init__(self, state_path: str, log_uri: str, *, serializer: Serializer = PICKLE,
                  apply_timeout_s: float = 30.0, **cache_options: Any) -> None:
+        """Opens nothing yet: the state file is opened by the first call that needs it."""
         self._state_path = state_path
         self._log_uri = log_uri
         self._options = cache_options
