@@ -16,8 +16,12 @@ if ldd "$root/python/whycache/_whycache.so" | grep -q libasan; then
   export ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0"
 fi
 
+# Arguments naming files of python/tests/ become their paths; others (e.g. -k NAME, given with
+# --test_arg) go to pytest as they are.
 files=()
-for f in "$@"; do files+=("$root/python/tests/$f"); done
+for f in "$@"; do
+  if [[ -e $root/python/tests/$f ]]; then files+=("$root/python/tests/$f"); else files+=("$f"); fi
+done
 cd "$TEST_TMPDIR"
 exec /usr/bin/python3 -m pytest -p no:cacheprovider -v --rootdir="$root/python/tests" \
   --junitxml="${XML_OUTPUT_FILE:-$TEST_TMPDIR/pytest.xml}" "${files[@]}"

@@ -107,6 +107,27 @@ def test_views_are_released_when_the_read_ends(cache):
     assert cache.stats()["reader_slots_in_use"] <= 1
 
 
+def test_an_escaped_view_keeps_its_version_pinned_until_it_is_gone(cache):
+    """C code may hold a buffer of a view kept past its block: the pin must outlive the view."""
+    applied(cache, cache.set(b"a", b"old"))
+    with cache.read() as r:
+        kept = r.get(b"a")
+    for n in range(3):
+        applied(cache, cache.set(b"a", b"new%d" % n))
+    pinned = cache.stats()["oldest_pinned_version"]
+    applied(cache, cache.set(b"a", b"newer"))
+    with cache.read():
+        pass
+    assert cache.stats()["oldest_pinned_version"] == pinned, "unpinned while a view lives"
+    with pytest.raises(ValueError):
+        kept.tobytes()
+    del kept
+    with cache.read():  # Ends the pin the view kept.
+        pass
+    applied(cache, cache.set(b"a", b"last"))
+    assert cache.stats()["oldest_pinned_version"] > pinned
+
+
 def test_read_outside_with_is_an_error(cache):
     r = cache.read()
     with pytest.raises(ValueError, match="not begun"):
