@@ -70,6 +70,14 @@ bool ViewsAlive(PyObject* base) { return BufferOf(base)->exports > 1; }
 // flag memoryview checks before each access. The buffer has no exporter object to release.
 void MarkReleased(PyObject* base) { BufferOf(base)->flags |= _Py_MANAGED_BUFFER_RELEASED; }
 
+// Drops the read's reference to its base view (see View), the only one. The view goes back on the
+// collector's lists first, because deallocating a memoryview takes it off them.
+void DropBase(PyObject*& base) {
+  if (base == nullptr) return;
+  PyObject_GC_Track(base);
+  Py_CLEAR(base);
+}
+
 void OnForkChild() {
   g_fork_generation.fetch_add(1, std::memory_order_relaxed);
   for (ReadObject* r : OpenReads()) {
@@ -123,7 +131,7 @@ void End(ReadObject* r) {
     Deferred().push_back({r->cache, r->txn, r->thread, r->generation, r->base});
     r->base = nullptr;
   } else {
-    Py_CLEAR(r->base);
+    DropBase(r->base);
     delete r->txn;
   }
   r->txn = nullptr;
@@ -136,7 +144,7 @@ void Abandon(ReadObject* r) {
   r->state = ReadState::kEnded;
   r->txn = nullptr;
   if (r->base != nullptr) MarkReleased(r->base);
-  Py_CLEAR(r->base);
+  DropBase(r->base);
 }
 
 // A read-only memoryview of `bytes`, which lie in the mapping pinned by `r`.
@@ -149,6 +157,9 @@ PyObject* View(ReadObject* r, std::string_view bytes) {
   if (r->base == nullptr) {
     r->base = PyMemoryView_FromMemory(nullptr, PY_SSIZE_T_MAX, PyBUF_READ);
     if (r->base == nullptr) return nullptr;
+    // Out of the collector's lists, so that no walk of live objects (gc.get_objects()) can
+    // reach a view of the whole address space. It refers to no object that could form a cycle.
+    PyObject_GC_UnTrack(r->base);
   }
   PyObject* v = PyMemoryView_FromObject(r->base);
   if (v == nullptr) return nullptr;
@@ -345,7 +356,7 @@ void ReadDealloc(PyObject* self) {
       Abandon(r);
     }
   }
-  Py_XDECREF(r->base);
+  DropBase(r->base);
   r->cache.~shared_ptr();
   Py_TYPE(self)->tp_free(self);
 }
@@ -426,11 +437,11 @@ void EndDeferredReads() {
   const uint64_t generation = g_fork_generation.load(std::memory_order_relaxed);
   std::erase_if(deferred, [&](DeferredRead& d) {
     if (d.generation != generation) {
-      Py_DECREF(d.base);  // The parent's pin: abandoned, never ended here.
+      DropBase(d.base);  // The parent's pin: abandoned, never ended here.
       return true;
     }
     if (d.thread != thread || ViewsAlive(d.base)) return false;
-    Py_DECREF(d.base);
+    DropBase(d.base);
     delete d.txn;
     return true;
   });

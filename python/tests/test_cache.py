@@ -128,6 +128,16 @@ def test_an_escaped_view_keeps_its_version_pinned_until_it_is_gone(cache):
     assert cache.stats()["oldest_pinned_version"] > pinned
 
 
+def test_no_object_walk_reaches_a_view_wider_than_a_value(cache):
+    import gc
+    applied(cache, cache.set(b"a", b"1"))
+    with cache.read() as r:
+        v = r.get(b"a")
+        views = [o for o in gc.get_objects() if isinstance(o, memoryview)]
+        assert v in views and max(o.nbytes for o in views) < 1 << 40
+    gc.collect()
+
+
 def test_read_outside_with_is_an_error(cache):
     r = cache.read()
     with pytest.raises(ValueError, match="not begun"):
