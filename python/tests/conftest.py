@@ -38,7 +38,7 @@ def _script():
 @pytest.fixture(scope="session")
 def mariadb():
     """Settings of a MariaDB server: the one named by MDB_HOST and friends, else a throwaway
-    one started for this session (stopped at its end, and by a watcher if this process dies).
+    one started for this test run (stopped at its end, and by a watcher if this process dies).
     A test that needs a server and cannot get one fails."""
     if os.environ.get("MDB_HOST"):
         settings = {k: os.environ.get(k, "") for k in
