@@ -9,6 +9,7 @@ packages=(
   libboost-dev libzstd-dev libmysqlcppconn-dev
   libgtest-dev libbenchmark-dev liblmdb-dev
   mariadb-server-core mariadb-client-core
+  pybind11-dev python3-dev python3-pytest python3-lmdb
 )
 
 missing=()

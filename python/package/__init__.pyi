@@ -1,0 +1,153 @@
+"""Type stubs of the whycache package (the _whycache extension and the prototype's API)."""
+from types import TracebackType
+from typing import (Any, Dict, Iterable, Iterator, Literal, Mapping, Optional, Protocol,
+                    Sequence, Tuple, Type, TypeVar, Union, overload)
+
+_T = TypeVar("_T")
+# Keys and values: any bytes-like object; str is refused.
+_Bytes = Union[bytes, bytearray, memoryview]
+
+__version__: str
+MAX_KEY_BYTES: int
+MAX_VALUE_BYTES: int
+MAX_BATCH_MUTATIONS: int
+MAX_BATCH_BYTES: int
+
+class Error(Exception):
+    """Base class of every whycache failure; the message says what and what to do."""
+
+class InvalidArgument(Error):
+    """An oversized key or value, a bad URI or option."""
+
+class Corruption(Error):
+    """Stored bytes failed validation: a state file, snapshot or log record."""
+
+class Incompatible(Error):
+    """A valid file of another dataset or format version than expected."""
+
+class Unavailable(Error):
+    """The change log cannot be reached."""
+
+class IOError(Error):
+    """An operating-system call on a local file failed."""
+
+class Busy(Error):
+    """Another process holds a resource (e.g. every reader slot is taken)."""
+
+class TimedOut(Error):
+    """A wait with a deadline ran out."""
+
+class Read:
+    """A read transaction: `with cache.read() as r:`. Use it on the thread that entered it;
+    every memoryview it returned is released (ValueError on use) when the block ends."""
+
+    def __enter__(self) -> "Read": ...
+    def __exit__(self, exc_type: Optional[Type[BaseException]],
+                 exc: Optional[BaseException], tb: Optional[TracebackType]) -> Literal[False]: ...
+    @overload
+    def get(self, key: _Bytes) -> Optional[memoryview]:
+        """The value as a read-only memoryview into the shared mapping, or None."""
+    @overload
+    def get(self, key: _Bytes, default: _T) -> Union[memoryview, _T]: ...
+    def __getitem__(self, key: _Bytes) -> memoryview:
+        """The value as a memoryview; KeyError when missing."""
+    def __contains__(self, key: object) -> bool: ...
+    def __len__(self) -> int:
+        """The number of keys in this read's version."""
+    def scan(self, prefix: _Bytes = b"") -> Iterator[Tuple[memoryview, memoryview]]:
+        """(key, value) memoryviews of the entries whose key starts with `prefix`, in byte
+        order."""
+    @property
+    def applied_id(self) -> int:
+        """The id of the newest update this read's version includes."""
+
+class Cache:
+    """A dataset replicated onto this machine (see the module docstring)."""
+
+    def __init__(self, state_path: str, log_uri: str, *, poll_interval_ms: int = 50,
+                 max_updates_per_poll: int = 100000, resync_snapshot: str = "",
+                 create_if_missing: bool = False,
+                 fsync: Literal["every_append", "never"] = "every_append",
+                 reconnect_budget_ms: int = 1000) -> None:
+        """Opens (creating when missing) the state file and connects to the log."""
+    @overload
+    def get(self, key: _Bytes) -> Optional[bytes]:
+        """A copy of the value of `key`, or None (or `default`)."""
+    @overload
+    def get(self, key: _Bytes, default: _T) -> Union[bytes, _T]: ...
+    def __getitem__(self, key: _Bytes) -> bytes:
+        """The value; KeyError when missing."""
+    def __contains__(self, key: _Bytes) -> bool: ...
+    def __len__(self) -> int: ...
+    def read(self) -> Read:
+        """A read transaction, for `with cache.read() as r:`."""
+    def update(self) -> None:
+        """The per-request call: nearly free unless a poll is due. Never raises."""
+    def update_now(self) -> int:
+        """Polls and applies now; returns the applied id."""
+    def wait_for(self, id: int, timeout_s: float) -> bool:
+        """Applies until update `id` is visible here or the timeout passes."""
+    @property
+    def applied_id(self) -> int:
+        """The id of the newest update in the local state."""
+    def stats(self) -> Dict[str, Union[int, str]]:
+        """Figures about the local state and the log."""
+    def set(self, key: _Bytes, value: _Bytes) -> int:
+        """Appends an update setting `key`; returns its id."""
+    def set_multi(self, mapping: Mapping[_Bytes, _Bytes]) -> int:
+        """Appends one atomic update setting every key; returns its id."""
+    def delete(self, key: _Bytes) -> int:
+        """Appends an update deleting `key`; returns its id."""
+    def delete_multi(self, keys: Iterable[_Bytes]) -> int:
+        """Appends one atomic update deleting every key; returns its id."""
+    def write(self, ops: Union[Sequence[Tuple[_Bytes, Optional[_Bytes]]],
+                               Mapping[_Bytes, Optional[_Bytes]]]) -> int:
+        """Appends one atomic update of mixed changes (None deletes); returns its id."""
+    def compact(self, *, before_id: int = 0,
+                tombstone_retention_s: float = 604800.0) -> Dict[str, int]:
+        """Compacts the log's history below `before_id` (0: all)."""
+    def create_snapshot(self, path: str) -> Dict[str, Any]:
+        """Writes a snapshot of the local state to `path`."""
+    def restore_snapshot(self, path: str) -> Dict[str, Any]:
+        """Replaces the local state with the snapshot at `path`."""
+    def verify(self) -> None:
+        """Checks the local state's structure; raises Corruption."""
+    def check_against_log(self) -> str:
+        """'' when the local state equals the log replayed, else the first difference."""
+    def close(self) -> None:
+        """Closes the cache (idempotent)."""
+    def __enter__(self) -> "Cache": ...
+    def __exit__(self, *args: object) -> Literal[False]: ...
+
+def verify_snapshot(path: str) -> Dict[str, Any]:
+    """Checks a snapshot file without changing anything; raises Corruption."""
+
+class Serializer(Protocol):
+    """Turns values into the bytes stored, and back."""
+
+    def dumps(self, value: Any) -> bytes: ...
+    def loads(self, data: bytes) -> Any: ...
+
+PICKLE: Serializer
+JSON: Serializer
+RAW: Serializer
+
+class WhycacheInstance:
+    """The original Python library's API over Cache; values pickled by default."""
+
+    def __init__(self, state_path: str, log_uri: str, *, serializer: Serializer = ...,
+                 apply_timeout_s: float = 30.0, **cache_options: Any) -> None: ...
+    def shared_state_filename(self) -> str: ...
+    def close_shared_state(self) -> None: ...
+    def get_shared_state_update_id(self) -> int: ...
+    def get(self, key: bytes) -> Any:
+        """The value of `key`; KeyError when missing."""
+    def keys(self) -> Iterator[bytes]: ...
+    def values(self) -> Iterator[Any]: ...
+    def items(self) -> Iterator[Tuple[bytes, Any]]: ...
+    async def update(self) -> None: ...
+    async def set(self, key: bytes, value: Any) -> int: ...
+    async def set_multi(self, items: Dict[bytes, Any]) -> Optional[int]: ...
+    async def delete(self, key: bytes) -> int: ...
+    async def delete_multi(self, keys: Iterable[bytes]) -> Optional[int]: ...
+    async def rewrite_history(self, limit_update_id: int) -> None: ...
