@@ -48,6 +48,9 @@ class StoppingLog final : public ChangeLog {
         hold_fd_(hold_fd) {}
 
   uint64_t Append(std::span<const Mutation> batch) override { return log_->Append(batch); }
+  uint64_t Append(std::span<const Mutation> batch, const AppendToken& token) override {
+    return log_->Append(batch, token);
+  }
   std::vector<Update> ReadAfter(uint64_t after_id, size_t max_updates) override {
     if (++reads_ == stop_at_) {
       const char byte = 'r';
