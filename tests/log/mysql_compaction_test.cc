@@ -100,19 +100,30 @@ class Log {
   }
   // Pretends batch i was written `(head - i) * seconds_per_id` seconds ago.
   void Backdate(uint64_t head, int64_t seconds_per_id) {
-    auto raw = RawConnection();
-    std::unique_ptr<sql::PreparedStatement> update(raw->prepareStatement(
-        "UPDATE " + prefix_ + "_log SET write_time_us = ? - (? - update_id) * ?"));
-    const int64_t now = std::chrono::duration_cast<std::chrono::microseconds>(
-                            std::chrono::system_clock::now().time_since_epoch())
-                            .count();
-    update->setInt64(1, now);
-    update->setUInt64(2, head);
-    update->setInt64(3, seconds_per_id * 1'000'000);
-    update->executeUpdate();
+    SetAges("(" + std::to_string(head) + " - update_id) * " + std::to_string(seconds_per_id));
+  }
+  // Gives every batch an age of 0 to 9 times kAgeStep seconds, drawn from its id and `seed`:
+  // ages in no order of ids, as writers with skewed clocks give them. Ages and retentions in
+  // these tests are whole multiples of kAgeStep apart from half a step, so that no decision
+  // depends on how long the compaction takes to start.
+  static constexpr int64_t kAgeStep = 1000;
+  void BackdateRandomly(uint64_t seed) {
+    SetAges("CRC32(CONCAT(update_id, '/', " + std::to_string(seed) + ")) % 10 * " +
+            std::to_string(kAgeStep));
   }
 
  private:
+  // Sets the write time of every row to now minus `seconds`, an SQL expression of its row.
+  void SetAges(const std::string& seconds) {
+    auto raw = RawConnection();
+    std::unique_ptr<sql::PreparedStatement> update(raw->prepareStatement(
+        "UPDATE " + prefix_ + "_log SET write_time_us = ? - (" + seconds + ") * 1000000"));
+    update->setInt64(1, std::chrono::duration_cast<std::chrono::microseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count());
+    update->executeUpdate();
+  }
+
   const std::string prefix_;
   std::unique_ptr<ChangeLog> log_;
   std::unique_ptr<ChangeLog> reader_;
@@ -286,6 +297,81 @@ TEST(MysqlCompactionTest, CompactorKilledAtRandomMomentsLeavesAConsistentLog) {
   State full;
   for (const Update& u : history) Apply(u, &full);
   EXPECT_EQ(result.kept, full.size()) << "expired tombstones or superseded rows remain";
+}
+
+// The reported resurrection: `set k v`, then `del k z` in another batch, compacted with
+// tombstone retention 0 and the default token retention. The first batch, younger than the
+// token retention, keeps its row for its token although the delete supersedes it; the delete
+// must then stay too. Every combination of the two retentions, batches written just now.
+TEST(MysqlCompactionTest, ABatchKeptForItsTokenNeverBringsADeletedKeyBack) {
+  for (const int64_t token_s : {0, 3600}) {
+    for (const int64_t tombstone_s : {0, 1800, 7200}) {
+      SCOPED_TRACE("token retention " + std::to_string(token_s) + " s, tombstone retention " +
+                   std::to_string(tombstone_s) + " s");
+      Log log;
+      MysqlLogOptions settings = Log::Settings();
+      settings.token_retention = std::chrono::seconds(token_s);
+      auto compactor = log.Open(settings);
+      std::vector<Update> history(2);
+      history[0].mutations = {Mutation::Set("k", "v")};
+      history[1].mutations = {Mutation::Delete("k"), Mutation::Delete("z")};
+      for (Update& u : history) u.id = log->Append(u.mutations);
+      CompactionOptions options;
+      options.tombstone_retention = std::chrono::seconds(tombstone_s);
+      const CompactionResult result = compactor->Compact(options);
+      State replayed;
+      for (const Update& u : ReadAll(log.reader(), 0)) Apply(u, &replayed);
+      EXPECT_EQ(replayed, State{}) << "a replay of the compacted log brings k back";
+      if (token_s > 0) {
+        auto raw = RawConnection();
+        EXPECT_EQ(QueryOne(*raw, "SELECT COUNT(*) FROM " + log.prefix() + "_batch"), "2")
+            << "a token younger than its retention is gone";
+      }
+      EXPECT_EQ(result.horizon, log->Horizon());
+      std::mt19937_64 rng(1);
+      ExpectSameMeaning(log.reader(), history, rng, 4);
+    }
+  }
+}
+
+// Random histories over six keys (sets, deletes, batches of several keys superseding each
+// other all the time), compacted at random limits under every combination of tombstone and
+// token retention: zero, below each other, above every batch's age. Batches get random ages
+// out of id order. After every compaction, machines replaying from 0 and catching up from
+// random applied ids at or above the horizon reach the state the test's own history gives.
+TEST(MysqlCompactionTest, RandomHistoriesKeepTheirMeaningUnderEveryRetentionCombination) {
+  Log log;
+  HistoryMaker maker(2027, 6);
+  std::vector<Update> history;
+  constexpr int64_t kStep = Log::kAgeStep;
+  const std::vector<int64_t> tombstone_retentions = {0, kStep * 5 / 2, kStep * 11 / 2,
+                                                     7 * 24 * 3600};
+  const std::vector<int64_t> token_retentions = {0, kStep * 5 / 2, kStep * 11 / 2, 3600};
+  const size_t combinations = tombstone_retentions.size() * token_retentions.size();
+  uint64_t removed = 0;
+  for (size_t round = 0; round < 6 * combinations; ++round) {
+    maker.Append(*log, 40, 4, 35, &history);
+    log.BackdateRandomly(round);
+    const int64_t tombstone_s = tombstone_retentions[round % tombstone_retentions.size()];
+    const int64_t token_s =
+        token_retentions[round / tombstone_retentions.size() % token_retentions.size()];
+    const uint64_t head = log->HeadId();
+    CompactionOptions options;
+    options.before_id = maker.rng()() % 4 == 0 ? 0 : 1 + maker.rng()() % (head + 1);
+    options.tombstone_retention = std::chrono::seconds(tombstone_s);
+    MysqlLogOptions settings = Log::Settings();
+    settings.token_retention = std::chrono::seconds(token_s);
+    settings.compaction_chunk_rows = 1 + maker.rng()() % 50;
+    SCOPED_TRACE("round " + std::to_string(round) + ": before id " +
+                 std::to_string(options.before_id) + " of head " + std::to_string(head) +
+                 ", tombstone retention " + std::to_string(tombstone_s) + " s, token retention " +
+                 std::to_string(token_s) + " s");
+    removed += log.Open(settings)->Compact(options).removed;
+    ExpectSameMeaning(log.reader(), history, maker.rng(), 20);
+    if (::testing::Test::HasFailure()) return;
+  }
+  EXPECT_GT(removed, 0u);
+  EXPECT_GT(log->Horizon(), 0u) << "no compaction dropped a tombstone";
 }
 
 // A log of 1M mutations over 10k keys compacts to about 10k rows.

@@ -103,7 +103,7 @@ class Compactor {
   uint64_t ChunkStart(uint64_t hi);
   std::pair<uint64_t, size_t> CompactChunk(uint64_t hi);
   void DropTombstones(uint64_t* done, uint64_t total);
-  void KeepTokenOfRecentBatch(BatchEdit& edit) const;
+  const std::string* KeepTokenOfRecentBatch(BatchEdit& edit) const;
   void StartTransaction();
   void Rewrite(const std::vector<BatchEdit>& edits);
 
@@ -215,6 +215,8 @@ std::pair<uint64_t, size_t> Compactor::CompactChunk(uint64_t hi) {
   std::vector<BatchEdit> edits;
   std::unordered_set<std::string> new_keys;
   std::vector<Tombstone> tombstones;
+  // Keys of superseded sets kept for their batch's token: their tombstones stay.
+  std::unordered_set<std::string> kept_sets;
   size_t scanned = 0;
   while (rows->next()) {
     ++scanned;
@@ -239,11 +241,14 @@ std::pair<uint64_t, size_t> Compactor::CompactChunk(uint64_t hi) {
     std::reverse(edit.rows.begin(), edit.rows.end());
     std::reverse(edit.drop.begin(), edit.drop.end());
     std::reverse(edit.expired_tombstone.begin(), edit.expired_tombstone.end());
-    KeepTokenOfRecentBatch(edit);
+    if (const std::string* key = KeepTokenOfRecentBatch(edit)) kept_sets.insert(*key);
     for (size_t i = 0; i < edit.rows.size(); ++i) {
       if (edit.expired_tombstone[i]) tombstones.push_back({edit.id, edit.rows[i].key});
     }
   }
+  // A key's tombstone lies above its kept set: in this chunk, or in one done before.
+  auto kept = [&](const Tombstone& t) { return kept_sets.contains(t.key); };
+  std::erase_if(tombstones, kept);
   std::erase_if(edits, [](const BatchEdit& e) {
     return std::find(e.drop.begin(), e.drop.end(), true) == e.drop.end();
   });
@@ -254,20 +259,33 @@ std::pair<uint64_t, size_t> Compactor::CompactChunk(uint64_t hi) {
   }
   // Only now, after the commit: a repeated step must decide from the same state.
   seen_.merge(new_keys);
+  std::erase_if(tombstones_, kept);
   tombstones_.insert(tombstones_.end(), std::make_move_iterator(tombstones.begin()),
                      std::make_move_iterator(tombstones.end()));
   return {lo, scanned};
 }
 
 // A batch that would lose all its rows (superseded or expired tombstones) but is younger than
-// the token retention keeps its last row, and so its token.
-void Compactor::KeepTokenOfRecentBatch(BatchEdit& edit) const {
-  if (edit.write_time_us < token_cutoff_us_ || edit.rows.empty()) return;
+// the token retention keeps one row, and so its token. A delete if it has one: kept past its
+// time, it deletes nothing that should exist. Otherwise its last row, a set that a newer entry
+// of its key supersedes: replayed before that entry it does no harm, but if that entry is an
+// expired tombstone, dropping the tombstone would bring the set's value back. So a kept set's
+// key is returned, and the caller keeps its tombstone; nullptr when no set is kept.
+const std::string* Compactor::KeepTokenOfRecentBatch(BatchEdit& edit) const {
+  if (edit.write_time_us < token_cutoff_us_ || edit.rows.empty()) return nullptr;
   for (size_t i = 0; i < edit.rows.size(); ++i) {
-    if (!edit.drop[i] && !edit.expired_tombstone[i]) return;
+    if (!edit.drop[i] && !edit.expired_tombstone[i]) return nullptr;
   }
-  edit.drop.back() = false;
-  edit.expired_tombstone.back() = false;
+  size_t keep = edit.rows.size() - 1;
+  for (size_t i = edit.rows.size(); i-- > 0;) {
+    if (edit.rows[i].op == kDeleteOp) {
+      keep = i;
+      break;
+    }
+  }
+  edit.drop[keep] = false;
+  edit.expired_tombstone[keep] = false;
+  return edit.rows[keep].op == kDeleteOp ? nullptr : &edit.rows[keep].key;
 }
 
 // Pass 2: raises the horizon over every expired tombstone, commits, then drops them.
@@ -310,7 +328,7 @@ void Compactor::DropTombstones(uint64_t* done, uint64_t total) {
           edit.expired_tombstone.push_back(false);
           edit.rows.push_back(std::move(row));
         }
-        KeepTokenOfRecentBatch(edit);
+        KeepTokenOfRecentBatch(edit);  // Only deletes go here: it keeps a delete, no set.
         if (any) edits.push_back(std::move(edit));
       }
       Rewrite(edits);

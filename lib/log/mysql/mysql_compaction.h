@@ -26,8 +26,10 @@
 //   {prefix}_batch, the token a writer looks up when it retries after losing the answer to its
 //   COMMIT. Such a retry comes within the writer's reconnect budget and socket timeouts
 //   (minutes at most). So only batches written more than MysqlLogOptions::token_retention ago
-//   disappear; a younger one keeps its last row (replaying a superseded mutation before the one
-//   that supersedes it is harmless) and its token until a later compaction.
+//   disappear; a younger one keeps one row and its token until a later compaction: a delete if
+//   it has one, else its last row, a superseded set (replaying it before the entry that
+//   supersedes it is harmless), and then that key's tombstone stays too, however old, so that
+//   the kept set never outlives the delete that superseded it.
 //
 // Every step is one transaction, repeated from a fresh read if its connection is lost, and the
 // horizon only goes up: a compactor killed at any point leaves a consistent log, and the next
