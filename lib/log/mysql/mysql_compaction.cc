@@ -5,11 +5,13 @@
 #include <algorithm>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_set>
 #include <utility>
 #include <vector>
 
+#include "lib/log/mysql/row_codec.h"
 #include "whycache/error.h"
 
 namespace whycache::mysql_log {
@@ -60,6 +62,7 @@ struct BatchEdit {
   std::vector<Row> rows;
   std::vector<bool> drop;
   std::vector<bool> expired_tombstone;  // Newest of its key, a delete, older than the retention.
+  std::optional<size_t> to_delete;      // A kept row, a set, to be made a delete of its key.
 };
 
 // An expired tombstone found by pass 1, dropped by pass 2. Named by key, not position: pass 1
@@ -103,7 +106,7 @@ class Compactor {
   uint64_t ChunkStart(uint64_t hi);
   std::pair<uint64_t, size_t> CompactChunk(uint64_t hi);
   void DropTombstones(uint64_t* done, uint64_t total);
-  const std::string* KeepTokenOfRecentBatch(BatchEdit& edit) const;
+  void KeepTokenOfRecentBatch(BatchEdit& edit) const;
   void StartTransaction();
   void Rewrite(const std::vector<BatchEdit>& edits);
 
@@ -215,8 +218,6 @@ std::pair<uint64_t, size_t> Compactor::CompactChunk(uint64_t hi) {
   std::vector<BatchEdit> edits;
   std::unordered_set<std::string> new_keys;
   std::vector<Tombstone> tombstones;
-  // Keys of superseded sets kept for their batch's token: their tombstones stay.
-  std::unordered_set<std::string> kept_sets;
   size_t scanned = 0;
   while (rows->next()) {
     ++scanned;
@@ -241,16 +242,13 @@ std::pair<uint64_t, size_t> Compactor::CompactChunk(uint64_t hi) {
     std::reverse(edit.rows.begin(), edit.rows.end());
     std::reverse(edit.drop.begin(), edit.drop.end());
     std::reverse(edit.expired_tombstone.begin(), edit.expired_tombstone.end());
-    if (const std::string* key = KeepTokenOfRecentBatch(edit)) kept_sets.insert(*key);
+    KeepTokenOfRecentBatch(edit);
     for (size_t i = 0; i < edit.rows.size(); ++i) {
       if (edit.expired_tombstone[i]) tombstones.push_back({edit.id, edit.rows[i].key});
     }
   }
-  // A key's tombstone lies above its kept set: in this chunk, or in one done before.
-  auto kept = [&](const Tombstone& t) { return kept_sets.contains(t.key); };
-  std::erase_if(tombstones, kept);
   std::erase_if(edits, [](const BatchEdit& e) {
-    return std::find(e.drop.begin(), e.drop.end(), true) == e.drop.end();
+    return !e.to_delete && std::find(e.drop.begin(), e.drop.end(), true) == e.drop.end();
   });
   if (!edits.empty()) {
     StartTransaction();
@@ -259,22 +257,21 @@ std::pair<uint64_t, size_t> Compactor::CompactChunk(uint64_t hi) {
   }
   // Only now, after the commit: a repeated step must decide from the same state.
   seen_.merge(new_keys);
-  std::erase_if(tombstones_, kept);
   tombstones_.insert(tombstones_.end(), std::make_move_iterator(tombstones.begin()),
                      std::make_move_iterator(tombstones.end()));
   return {lo, scanned};
 }
 
 // A batch that would lose all its rows (superseded or expired tombstones) but is younger than
-// the token retention keeps one row, and so its token. A delete if it has one: kept past its
-// time, it deletes nothing that should exist. Otherwise its last row, a set that a newer entry
-// of its key supersedes: replayed before that entry it does no harm, but if that entry is an
-// expired tombstone, dropping the tombstone would bring the set's value back. So a kept set's
-// key is returned, and the caller keeps its tombstone; nullptr when no set is kept.
-const std::string* Compactor::KeepTokenOfRecentBatch(BatchEdit& edit) const {
-  if (edit.write_time_us < token_cutoff_us_ || edit.rows.empty()) return nullptr;
+// the token retention keeps one row, and so its token: a delete if it has one, else its last
+// row, a set that a newer entry of its key supersedes, made a delete of that key. A delete
+// there takes nothing from a machine that replays past it: the key's newest entry comes later
+// (or is that delete). The set itself would: once that newest entry, a tombstone, is dropped
+// (now, or by a later compaction that need not raise the horizon), a replay sets the key again.
+void Compactor::KeepTokenOfRecentBatch(BatchEdit& edit) const {
+  if (edit.write_time_us < token_cutoff_us_ || edit.rows.empty()) return;
   for (size_t i = 0; i < edit.rows.size(); ++i) {
-    if (!edit.drop[i] && !edit.expired_tombstone[i]) return nullptr;
+    if (!edit.drop[i] && !edit.expired_tombstone[i]) return;
   }
   size_t keep = edit.rows.size() - 1;
   for (size_t i = edit.rows.size(); i-- > 0;) {
@@ -285,7 +282,7 @@ const std::string* Compactor::KeepTokenOfRecentBatch(BatchEdit& edit) const {
   }
   edit.drop[keep] = false;
   edit.expired_tombstone[keep] = false;
-  return edit.rows[keep].op == kDeleteOp ? nullptr : &edit.rows[keep].key;
+  if (edit.rows[keep].op != kDeleteOp) edit.to_delete = keep;
 }
 
 // Pass 2: raises the horizon over every expired tombstone, commits, then drops them.
@@ -328,7 +325,7 @@ void Compactor::DropTombstones(uint64_t* done, uint64_t total) {
           edit.expired_tombstone.push_back(false);
           edit.rows.push_back(std::move(row));
         }
-        KeepTokenOfRecentBatch(edit);  // Only deletes go here: it keeps a delete, no set.
+        KeepTokenOfRecentBatch(edit);  // Only deletes go here: it keeps one as it is.
         if (any) edits.push_back(std::move(edit));
       }
       Rewrite(edits);
@@ -354,6 +351,19 @@ void Compactor::StartTransaction() {
 void Compactor::Rewrite(const std::vector<BatchEdit>& edits) {
   std::vector<uint64_t> gone;
   for (const BatchEdit& edit : edits) {
+    if (edit.to_delete) {
+      const Row& row = edit.rows[*edit.to_delete];
+      sql::PreparedStatement& make_delete = connection_.Prepare(
+          "UPDATE " + log_table_ +
+          " SET op = ?, value = '', encoding = ?, checksum = ? WHERE update_id = ? AND pos = ?");
+      const auto raw = static_cast<uint8_t>(ValueEncoding::kRaw);
+      make_delete.setUInt(1, kDeleteOp);
+      make_delete.setUInt(2, raw);
+      make_delete.setUInt(3, RowChecksum(kDeleteOp, row.key, raw, ""));
+      make_delete.setUInt64(4, edit.id);
+      make_delete.setUInt(5, row.pos);
+      make_delete.executeUpdate();
+    }
     std::vector<uint32_t> dropped;
     for (size_t i = 0; i < edit.rows.size(); ++i) {
       if (edit.drop[i]) dropped.push_back(edit.rows[i].pos);

@@ -27,9 +27,10 @@
 //   COMMIT. Such a retry comes within the writer's reconnect budget and socket timeouts
 //   (minutes at most). So only batches written more than MysqlLogOptions::token_retention ago
 //   disappear; a younger one keeps one row and its token until a later compaction: a delete if
-//   it has one, else its last row, a superseded set (replaying it before the entry that
-//   supersedes it is harmless), and then that key's tombstone stays too, however old, so that
-//   the kept set never outlives the delete that superseded it.
+//   it has one, else its last row, a superseded set, rewritten as a delete of its key (replayed
+//   before the key's newest entry, a delete changes nothing; the set would come back once that
+//   entry, a tombstone, is dropped). So below the limit of a finished pass 1 no superseded set
+//   remains, kept token or not.
 //
 // Every step is one transaction, repeated from a fresh read if its connection is lost, and the
 // horizon only goes up: a compactor killed at any point leaves a consistent log, and the next
