@@ -303,8 +303,8 @@ TEST_F(FileLogCompactionTest, ModelBasedRandomHistoriesAndCompactions) {
               static_cast<unsigned long long>(horizon));
 }
 
-// The file log's side of the MySQL log's RandomHistoriesKeepTheirMeaningUnderEveryRetention-
-// Combination: random histories over six keys, small segments, compacted at random limits with
+// The file log's side of the MySQL log's retention-combination test (mysql_compaction_test.cc):
+// random histories over six keys, small segments, compacted at random limits with
 // tombstone retention 0 or long (the file log keeps no tokens, and its write times cannot be
 // backdated, so those are the retentions whose effect does not depend on timing). After every
 // compaction, machines replaying from 0, machines catching up from random applied ids at or
