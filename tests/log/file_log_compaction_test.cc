@@ -303,6 +303,55 @@ TEST_F(FileLogCompactionTest, ModelBasedRandomHistoriesAndCompactions) {
               static_cast<unsigned long long>(horizon));
 }
 
+// The file log's side of the MySQL log's retention-combination test (mysql_compaction_test.cc):
+// random histories over six keys, small segments, compacted at random limits with
+// tombstone retention 0 or long (the file log keeps no tokens, and its write times cannot be
+// backdated, so those are the retentions whose effect does not depend on timing). After every
+// compaction, machines replaying from 0, machines catching up from random applied ids at or
+// above the horizon, and a tailer that resyncs as the applier does reach the state the test's
+// own history gives.
+TEST_F(FileLogCompactionTest, FewKeysRandomHistoriesKeepTheirMeaningUnderEachRetention) {
+  auto log = OpenLog(512);
+  auto open = [&] { return std::unique_ptr<ChangeLog>(OpenLog(512)); };
+  std::mt19937_64 rng(2027);
+  std::map<uint64_t, Update> history;
+  Machine tailer(open(), open);
+  for (int round = 0; round < 96; ++round) {
+    for (uint64_t appended = 0; appended < 40;) {
+      std::vector<Mutation> batch = RandomBatch(rng, 6, history.size());
+      appended += batch.size();
+      const uint64_t id = log->Append(batch);
+      history[id] = Update{id, 0, std::move(batch)};
+      if (rng() % 8 == 0) tailer.Step(1 + rng() % 4, history);
+    }
+    const uint64_t head = history.rbegin()->first;
+    const uint64_t before_id = rng() % 4 == 0 ? 0 : 1 + rng() % (head + 1);
+    const bool drop = round % 2 == 0;
+    SCOPED_TRACE("round " + std::to_string(round) + ": before id " + std::to_string(before_id) +
+                 " of head " + std::to_string(head) +
+                 (drop ? ", retention 0" : ", long retention"));
+    OpenLog(512)->Compact(Options(before_id, drop ? 0s : kLongRetention));
+    const uint64_t horizon = log->Horizon();
+    State truth;
+    for (const auto& [id, u] : history) Apply(truth, u);
+    ASSERT_EQ(Replay(ReadAll(*log)), truth) << "replay from 0";
+    std::vector<uint64_t> xs = {horizon, head};
+    for (int i = 0; i < 10; ++i) xs.push_back(horizon + rng() % (head - horizon + 1));
+    std::sort(xs.begin(), xs.end());
+    State state;
+    auto next = history.begin();
+    for (uint64_t x : xs) {
+      for (; next != history.end() && next->first <= x; ++next) Apply(state, next->second);
+      State machine = state;
+      for (const Update& u : ReadAll(*log, x)) Apply(machine, u);
+      ASSERT_EQ(machine, truth) << "machine at " << x << ", horizon " << horizon;
+    }
+    tailer.CatchUp(history);
+    ASSERT_EQ(tailer.state(), truth) << "the tailer";
+  }
+  EXPECT_GT(log->Horizon(), 0u) << "no compaction dropped a tombstone";
+}
+
 // The classic trap: key set at a, deleted at d > a, a machine at x in [a, d), compaction after
 // d. With the tombstone dropped the horizon passes x, so the machine knows to resync; with it
 // kept, the machine applies the delete.

@@ -100,19 +100,30 @@ class Log {
   }
   // Pretends batch i was written `(head - i) * seconds_per_id` seconds ago.
   void Backdate(uint64_t head, int64_t seconds_per_id) {
-    auto raw = RawConnection();
-    std::unique_ptr<sql::PreparedStatement> update(raw->prepareStatement(
-        "UPDATE " + prefix_ + "_log SET write_time_us = ? - (? - update_id) * ?"));
-    const int64_t now = std::chrono::duration_cast<std::chrono::microseconds>(
-                            std::chrono::system_clock::now().time_since_epoch())
-                            .count();
-    update->setInt64(1, now);
-    update->setUInt64(2, head);
-    update->setInt64(3, seconds_per_id * 1'000'000);
-    update->executeUpdate();
+    SetAges("(" + std::to_string(head) + " - update_id) * " + std::to_string(seconds_per_id));
+  }
+  // Gives every batch an age of 0 to 9 times kAgeStep seconds, drawn from its id and `seed`:
+  // ages in no order of ids, as writers with skewed clocks give them. Ages and retentions in
+  // these tests are whole multiples of kAgeStep apart from half a step, so that no decision
+  // depends on how long the compaction takes to start.
+  static constexpr int64_t kAgeStep = 1000;
+  void BackdateRandomly(uint64_t seed) {
+    SetAges("CRC32(CONCAT(update_id, '/', " + std::to_string(seed) + ")) % 10 * " +
+            std::to_string(kAgeStep));
   }
 
  private:
+  // Sets the write time of every row to now minus `seconds`, an SQL expression of its row.
+  void SetAges(const std::string& seconds) {
+    auto raw = RawConnection();
+    std::unique_ptr<sql::PreparedStatement> update(raw->prepareStatement(
+        "UPDATE " + prefix_ + "_log SET write_time_us = ? - (" + seconds + ") * 1000000"));
+    update->setInt64(1, std::chrono::duration_cast<std::chrono::microseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count());
+    update->executeUpdate();
+  }
+
   const std::string prefix_;
   std::unique_ptr<ChangeLog> log_;
   std::unique_ptr<ChangeLog> reader_;
@@ -490,7 +501,7 @@ TEST(MysqlCompactionTest, AReadCutInsideABatchSkipsItWhenCompactedAway) {
 }
 
 // A batch younger than the token retention never disappears: a writer retrying an append may
-// still look its token up.
+// still look its token up. The row it keeps for that, superseded, becomes a delete of its key.
 TEST(MysqlCompactionTest, RecentSupersededBatchesKeepOneRowAndTheirToken) {
   Log log;
   MysqlLogOptions settings = Log::Settings();
@@ -505,7 +516,7 @@ TEST(MysqlCompactionTest, RecentSupersededBatchesKeepOneRowAndTheirToken) {
   std::vector<Update> read = ReadAll(*log, 0);
   ASSERT_EQ(read.size(), 2u);
   EXPECT_EQ(read[0].id, old_id);
-  EXPECT_EQ(read[0].mutations, (std::vector<Mutation>{Mutation::Set("b", "1")}));
+  EXPECT_EQ(read[0].mutations, (std::vector<Mutation>{Mutation::Delete("b")}));
   auto raw = RawConnection();
   EXPECT_EQ(QueryOne(*raw, "SELECT COUNT(*) FROM " + log.prefix() + "_batch"), "2");
   // Once the retention has passed, the batch goes with its token.
@@ -694,6 +705,235 @@ TEST(MysqlCompactionTest, TwoCompactorsTakeTurns) {
   std::sort(spans.begin(), spans.end());
   EXPECT_LT(spans[0].second, spans[1].first) << "two compactions ran at once";
   ExpectSameMeaning(log.reader(), history, maker.rng(), 50);
+}
+
+// The tests below come after the older ones so that sharding keeps the heaviest tests apart.
+
+// The reported resurrection: `set k v`, then `del k z` in another batch, compacted with
+// tombstone retention 0 and the default token retention. The first batch, younger than the
+// token retention, keeps its row for its token although the delete supersedes it; the delete
+// must then stay too. Every combination of the two retentions, batches written just now.
+TEST(MysqlCompactionTest, ABatchKeptForItsTokenNeverBringsADeletedKeyBack) {
+  for (const int64_t token_s : {0, 3600}) {
+    for (const int64_t tombstone_s : {0, 1800, 7200}) {
+      SCOPED_TRACE("token retention " + std::to_string(token_s) + " s, tombstone retention " +
+                   std::to_string(tombstone_s) + " s");
+      Log log;
+      MysqlLogOptions settings = Log::Settings();
+      settings.token_retention = std::chrono::seconds(token_s);
+      auto compactor = log.Open(settings);
+      std::vector<Update> history(2);
+      history[0].mutations = {Mutation::Set("k", "v")};
+      history[1].mutations = {Mutation::Delete("k"), Mutation::Delete("z")};
+      for (Update& u : history) u.id = log->Append(u.mutations);
+      CompactionOptions options;
+      options.tombstone_retention = std::chrono::seconds(tombstone_s);
+      const CompactionResult result = compactor->Compact(options);
+      State replayed;
+      for (const Update& u : ReadAll(log.reader(), 0)) Apply(u, &replayed);
+      EXPECT_EQ(replayed, State{}) << "a replay of the compacted log brings k back";
+      if (token_s > 0) {
+        auto raw = RawConnection();
+        EXPECT_EQ(QueryOne(*raw, "SELECT COUNT(*) FROM " + log.prefix() + "_batch"), "2")
+            << "a token younger than its retention is gone";
+      }
+      EXPECT_EQ(result.horizon, log->Horizon());
+      std::mt19937_64 rng(1);
+      ExpectSameMeaning(log.reader(), history, rng, 4);
+    }
+  }
+}
+
+// Follows the applier's horizon protocol: a replay from 0 reads the horizon first and checks none
+// after its first read; every later read from a position below a horizon that changed since
+// then resyncs by replaying from 0 again.
+class HorizonCheckingMachine {
+ public:
+  explicit HorizonCheckingMachine(std::unique_ptr<ChangeLog> log) : log_(std::move(log)) {}
+
+  // Reads pages of at most `page` updates until there is nothing new.
+  void CatchUp(size_t page) {
+    for (int read = 0; read < 100'000; ++read) {
+      if (!Step(page)) return;
+    }
+    ADD_FAILURE() << "the machine never caught up";
+  }
+
+  // Reads one page of at most `page` updates, or resyncs; false if there was nothing new.
+  bool Step(size_t page) {
+    if (applied_ == 0) replay_horizon_ = log_->Horizon();
+    std::vector<Update> updates = log_->ReadAfter(applied_, page);
+    const uint64_t horizon = log_->Horizon();
+    if (applied_ > 0 && applied_ < horizon && horizon != replay_horizon_) {
+      state_.clear();
+      applied_ = 0;
+      ++resyncs_;
+      return true;
+    }
+    for (const Update& u : updates) {
+      Apply(u, &state_);
+      applied_ = u.id;
+    }
+    return !updates.empty();
+  }
+
+  const State& state() const { return state_; }
+  int resyncs() const { return resyncs_; }
+
+ private:
+  std::unique_ptr<ChangeLog> log_;
+  State state_;
+  uint64_t applied_ = 0;
+  uint64_t replay_horizon_ = 0;
+  int resyncs_ = 0;
+};
+
+// A replay from 0 whose first read takes several statements (pages of one row), with a
+// compaction between the first two that drops the set of k the first one returned and then k's
+// delete, as an expired tombstone. The machine follows the applier's protocol: it reads the
+// horizon before replaying, checks no horizon after its first read, and resyncs when a later
+// read starts below a horizon that changed. Ending above the raised horizon, it would never
+// learn that the read joined the set to a log without its delete.
+TEST(MysqlCompactionTest, AFirstReplayReadStraddlingACompactionNeverKeepsADeletedKey) {
+  Log log;
+  std::vector<Update> history(4);
+  history[0].mutations = {Mutation::Set("k", "v")};
+  history[1].mutations = {Mutation::Set("a", "1")};
+  history[2].mutations = {Mutation::Delete("k")};
+  history[3].mutations = {Mutation::Set("b", "1")};
+  State full;
+  for (Update& u : history) {
+    u.id = log->Append(u.mutations);
+    Apply(u, &full);
+  }
+  MysqlLogOptions settings = Log::Settings();
+  settings.read_page_rows = 1;
+  int calls = 0;
+  settings.between_read_queries = [&] {
+    if (calls++ == 0) {
+      CompactionOptions expire;
+      expire.tombstone_retention = std::chrono::seconds(0);
+      EXPECT_EQ(log->Compact(expire).horizon, history[2].id);
+    }
+  };
+  HorizonCheckingMachine machine(log.Open(settings));
+  machine.CatchUp(100);
+  EXPECT_GE(calls, 1) << "the read took one statement: the compaction never ran inside it";
+  EXPECT_EQ(machine.state(), full)
+      << "the machine kept a deleted key without learning it must resync";
+}
+
+// Reads paging one to three rows at a time, with compactions that drop tombstones run at random
+// points between their statements: a machine replaying from 0 each round and one tailing
+// throughout, both following the applier's horizon protocol, end in the state of the test's own
+// history.
+TEST(MysqlCompactionTest, ReadsStraddlingRandomCompactionsNeverLoseADelete) {
+  Log log;
+  HistoryMaker maker(77, 6);
+  std::vector<Update> history;
+  std::mt19937_64& rng = maker.rng();
+  auto reader_settings = [&] {
+    MysqlLogOptions settings = Log::Settings();
+    settings.read_page_rows = 1 + rng() % 3;
+    settings.between_read_queries = [&] {
+      if (rng() % 4 != 0) return;
+      MysqlLogOptions compactor = Log::Settings();
+      compactor.token_retention = std::chrono::seconds(rng() % 2 == 0 ? 0 : 3600);
+      CompactionOptions options;
+      options.tombstone_retention = std::chrono::seconds(0);
+      const uint64_t head = log->HeadId();
+      options.before_id = rng() % 2 == 0 ? 0 : 1 + rng() % (head + 1);
+      log.Open(compactor)->Compact(options);
+    };
+    return settings;
+  };
+  HorizonCheckingMachine tailer(log.Open(reader_settings()));
+  int resyncs = 0;
+  for (int round = 0; round < 30; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    maker.Append(*log, 30, 3, 35, &history);
+    State full;
+    for (const Update& u : history) Apply(u, &full);
+    HorizonCheckingMachine replay(log.Open(reader_settings()));
+    replay.CatchUp(1 + rng() % 10);
+    EXPECT_EQ(replay.state(), full) << "a machine replaying from 0";
+    tailer.CatchUp(1 + rng() % 10);
+    EXPECT_EQ(tailer.state(), full) << "a machine tailing throughout";
+    resyncs += replay.resyncs();
+    if (::testing::Test::HasFailure()) return;
+  }
+  EXPECT_GT(log->Horizon(), 0u) << "no compaction dropped a tombstone";
+  std::printf("%d resyncs of the replaying machines, %d of the tailer\n", resyncs,
+              tailer.resyncs());
+}
+
+// Random histories over six keys (sets, deletes, batches of several keys superseding each
+// other all the time), compacted at random limits under every combination of tombstone and
+// token retention: zero, below each other, above every batch's age. Batches get random ages
+// out of id order. After every compaction, machines replaying from 0 and catching up from
+// random applied ids at or above the horizon reach the state the test's own history gives.
+TEST(MysqlCompactionTest, RandomHistoriesKeepTheirMeaningUnderEveryRetentionCombination) {
+  Log log;
+  HistoryMaker maker(2027, 6);
+  std::vector<Update> history;
+  constexpr int64_t kStep = Log::kAgeStep;
+  const std::vector<int64_t> tombstone_retentions = {0, kStep * 5 / 2, kStep * 11 / 2,
+                                                     7 * 24 * 3600};
+  const std::vector<int64_t> token_retentions = {0, kStep * 5 / 2, kStep * 11 / 2, 3600};
+  const size_t combinations = tombstone_retentions.size() * token_retentions.size();
+  uint64_t removed = 0;
+  for (size_t round = 0; round < 6 * combinations; ++round) {
+    maker.Append(*log, 40, 4, 35, &history);
+    log.BackdateRandomly(round);
+    const int64_t tombstone_s = tombstone_retentions[round % tombstone_retentions.size()];
+    const int64_t token_s =
+        token_retentions[round / tombstone_retentions.size() % token_retentions.size()];
+    const uint64_t head = log->HeadId();
+    CompactionOptions options;
+    options.before_id = maker.rng()() % 4 == 0 ? 0 : 1 + maker.rng()() % (head + 1);
+    options.tombstone_retention = std::chrono::seconds(tombstone_s);
+    MysqlLogOptions settings = Log::Settings();
+    settings.token_retention = std::chrono::seconds(token_s);
+    settings.compaction_chunk_rows = 1 + maker.rng()() % 50;
+    SCOPED_TRACE("round " + std::to_string(round) + ": before id " +
+                 std::to_string(options.before_id) + " of head " + std::to_string(head) +
+                 ", tombstone retention " + std::to_string(tombstone_s) + " s, token retention " +
+                 std::to_string(token_s) + " s");
+    removed += log.Open(settings)->Compact(options).removed;
+    ExpectSameMeaning(log.reader(), history, maker.rng(), 20);
+    if (::testing::Test::HasFailure()) return;
+  }
+  EXPECT_GT(removed, 0u);
+  EXPECT_GT(log->Horizon(), 0u) << "no compaction dropped a tombstone";
+}
+
+// A set kept for its young batch's token must not wait for its delete to stay: a later
+// compaction drops both, and when the delete's id lies below the horizon an earlier one raised,
+// the horizon does not change, so a machine that started replaying after that raise and had
+// read the set when the later compaction ran is never told to resync.
+TEST(MysqlCompactionTest, ASetKeptForItsTokenNeverOutlivesItsDeleteBelowTheHorizon) {
+  Log log;
+  std::vector<Update> history(3);
+  history[0].mutations = {Mutation::Set("k", "v")};
+  history[1].mutations = {Mutation::Delete("k")};
+  history[2].mutations = {Mutation::Set("z", "1"), Mutation::Delete("w")};
+  State full;
+  for (Update& u : history) {
+    u.id = log->Append(u.mutations);
+    Apply(u, &full);
+  }
+  MysqlLogOptions keep_tokens = Log::Settings();
+  keep_tokens.token_retention = std::chrono::hours(1);
+  CompactionOptions expire;
+  expire.tombstone_retention = std::chrono::seconds(0);
+  ASSERT_EQ(log.Open(keep_tokens)->Compact(expire).horizon, history[2].id);
+
+  HorizonCheckingMachine machine(log.Open());
+  ASSERT_TRUE(machine.Step(1));
+  log->Compact(expire);  // With the token retention passed.
+  machine.CatchUp(1);
+  EXPECT_EQ(machine.state(), full)
+      << "the machine kept a deleted key without learning it must resync";
 }
 
 }  // namespace

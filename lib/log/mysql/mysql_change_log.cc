@@ -96,6 +96,7 @@ class MysqlChangeLog final : public ChangeLog {
                   const std::vector<StoredValue>& values, int64_t write_time_us);
   std::optional<uint64_t> FindToken(const std::string& token);
   std::vector<Update> ReadOnce(uint64_t after_id, size_t max_updates);
+  bool ReadPages(uint64_t after_id, size_t max_updates, std::vector<Update>* out);
   uint64_t ReadMeta(const std::string& column);
   void MakeDurable();
 
@@ -274,20 +275,60 @@ std::vector<Update> MysqlChangeLog::ReadAfter(uint64_t after_id, size_t max_upda
   }
 }
 
-// Pages through {prefix}_log in primary-key order. Batches commit whole (one transaction) and
-// in id order (the meta-row lock), so every row of a batch is visible as soon as any is, and
-// none with a smaller id can appear later. A page may still end inside a batch: batch_size in
-// every row tells, and the batch is then read again whole, in one statement.
-//
-// Compaction (mysql_compaction.h) deletes rows of old batches while this reads, renumbering the
-// survivors and their batch_size in the same transaction. Each statement (autocommit) reads one
-// consistent snapshot, so it sees any batch either before or after such a transaction, whole
-// either way. Rows of two statements are never joined into one batch: a batch cut by a page
-// end is dropped and read again whole. A batch gone by then was compacted away: every mutation
-// in it is superseded by a later one, read later.
+// A read takes several statements when it pages, and a compaction may run between them. Taking
+// out superseded rows is harmless to a reader that sees part of it (the entries that supersede
+// them are still there to read), but dropping expired tombstones is not: a set read by one
+// statement and its delete dropped before the next would leave the key set, and a replay from 0
+// checks no horizon after its first read (see ChangeLog::ReadAfter). The horizon is raised in a
+// transaction of its own before such tombstones go, so every statement reads it along with the
+// rows: when all agree, no tombstone the read needs went missing between them. When they do
+// not, the read is made again in one snapshot, which no compaction can straddle. Paging in
+// autocommit statements is the rule because it is cheaper (no transaction to open and close)
+// and because it never keeps old row versions from being purged.
 std::vector<Update> MysqlChangeLog::ReadOnce(uint64_t after_id, size_t max_updates) {
   std::vector<Update> updates;
-  Update partial;  // The batch being assembled; empty mutations when none is.
+  if (!ReadPages(after_id, max_updates, &updates)) {
+    updates.clear();
+    try {
+      connection_.Execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ");
+      connection_.Execute("START TRANSACTION READ ONLY, WITH CONSISTENT SNAPSHOT");
+      if (!ReadPages(after_id, max_updates, &updates)) {
+        throw Error(Error::Code::kUnavailable,
+                    "the MySQL log " + Describe() +
+                        " showed two horizons inside one REPEATABLE READ snapshot: the server "
+                        "must provide InnoDB's consistent snapshots");
+      }
+      connection_.Execute("COMMIT");
+    } catch (...) {
+      connection_.RollbackQuietly();
+      throw;
+    }
+  }
+  if (!updates.empty() && updates.back().id > durable_through_ && options_.make_reads_durable) {
+    MakeDurable();
+    durable_through_ = updates.back().id;
+  }
+  return updates;
+}
+
+// Pages through {prefix}_log in primary-key order into *out. Batches commit whole (one
+// transaction) and in id order (the meta-row lock), so every row of a batch is visible as soon
+// as any is, and none with a smaller id can appear later. A page may still end inside a batch:
+// batch_size in every row tells, and the batch is then read again whole, in one statement.
+//
+// Compaction (mysql_compaction.h) deletes rows of old batches while this reads, renumbering the
+// survivors and their batch_size in the same transaction. Each statement reads one consistent
+// snapshot, so it sees any batch either before or after such a transaction, whole either way.
+// Rows of two statements are never joined into one batch: a batch cut by a page end is dropped
+// and read again whole. A batch gone by then was compacted away: every mutation in it is
+// superseded by a later one, read later, or an expired tombstone, which the horizon shows.
+//
+// Returns false, with *out incomplete, when two statements that returned rows read different
+// horizons.
+bool MysqlChangeLog::ReadPages(uint64_t after_id, size_t max_updates, std::vector<Update>* out) {
+  std::vector<Update>& updates = *out;
+  std::optional<uint64_t> horizon;  // As the first statement that returned rows read it.
+  Update partial;                   // The batch being assembled; empty mutations when none is.
   uint32_t partial_size = 0;
   size_t partial_bytes = 0;          // As stored: what the page size counts.
   size_t partial_decoded_bytes = 0;  // Decoded keys and values: what kMaxBatchBytes bounds.
@@ -295,12 +336,13 @@ std::vector<Update> MysqlChangeLog::ReadOnce(uint64_t after_id, size_t max_updat
   size_t bytes = 0;
   size_t rows_seen = 0;
   size_t batches_seen = 0;
+  const std::string columns =
+      log_columns_ + ", (SELECT horizon FROM " + meta_table_ + " WHERE id = 1)";
   sql::PreparedStatement& next_rows =
-      connection_.Prepare("SELECT " + log_columns_ + " FROM " + log_table_ +
+      connection_.Prepare("SELECT " + columns + " FROM " + log_table_ +
                           " WHERE update_id > ? ORDER BY update_id, pos LIMIT ?");
-  sql::PreparedStatement& whole_batch =
-      connection_.Prepare("SELECT " + log_columns_ + " FROM " + log_table_ +
-                          " WHERE update_id = ? ORDER BY pos LIMIT ?");
+  sql::PreparedStatement& whole_batch = connection_.Prepare(
+      "SELECT " + columns + " FROM " + log_table_ + " WHERE update_id = ? ORDER BY pos LIMIT ?");
   auto corrupt = [&](uint64_t id, const std::string& what) {
     throw Error(Error::Code::kCorruption, "corrupt MySQL log " + Describe() + ": update id " +
                                               std::to_string(id) + " " + what +
@@ -344,6 +386,8 @@ std::vector<Update> MysqlChangeLog::ReadOnce(uint64_t after_id, size_t max_updat
       bool full = false;
       while (!full && rows->next()) {
         ++page_rows;
+        if (!horizon) horizon = rows->getUInt64(kLogColumns + 1);
+        if (*horizon != rows->getUInt64(kLogColumns + 1)) return false;
         StoredRow row;
         row.update_id = rows->getUInt64(1);
         row.pos = rows->getUInt(2);
@@ -416,11 +460,7 @@ std::vector<Update> MysqlChangeLog::ReadOnce(uint64_t after_id, size_t max_updat
     // and gets this error again, so nothing is skipped.
     if (e.code() != Error::Code::kCorruption || updates.empty()) throw;
   }
-  if (!updates.empty() && updates.back().id > durable_through_ && options_.make_reads_durable) {
-    MakeDurable();
-    durable_through_ = updates.back().id;
-  }
-  return updates;
+  return true;
 }
 
 // Commits a change (with the server's flush at commit, innodb_flush_log_at_trx_commit = 1):

@@ -5,11 +5,13 @@
 #include <algorithm>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_set>
 #include <utility>
 #include <vector>
 
+#include "lib/log/mysql/row_codec.h"
 #include "whycache/error.h"
 
 namespace whycache::mysql_log {
@@ -60,6 +62,7 @@ struct BatchEdit {
   std::vector<Row> rows;
   std::vector<bool> drop;
   std::vector<bool> expired_tombstone;  // Newest of its key, a delete, older than the retention.
+  std::optional<size_t> to_delete;      // A kept row, a set, to be made a delete of its key.
 };
 
 // An expired tombstone found by pass 1, dropped by pass 2. Named by key, not position: pass 1
@@ -245,7 +248,7 @@ std::pair<uint64_t, size_t> Compactor::CompactChunk(uint64_t hi) {
     }
   }
   std::erase_if(edits, [](const BatchEdit& e) {
-    return std::find(e.drop.begin(), e.drop.end(), true) == e.drop.end();
+    return !e.to_delete && std::find(e.drop.begin(), e.drop.end(), true) == e.drop.end();
   });
   if (!edits.empty()) {
     StartTransaction();
@@ -260,14 +263,26 @@ std::pair<uint64_t, size_t> Compactor::CompactChunk(uint64_t hi) {
 }
 
 // A batch that would lose all its rows (superseded or expired tombstones) but is younger than
-// the token retention keeps its last row, and so its token.
+// the token retention keeps one row, and so its token: a delete if it has one, else its last
+// row, a set that a newer entry of its key supersedes, made a delete of that key. A delete
+// there takes nothing from a machine that replays past it: the key's newest entry comes later
+// (or is that delete). The set itself would: once that newest entry, a tombstone, is dropped
+// (now, or by a later compaction that need not raise the horizon), a replay sets the key again.
 void Compactor::KeepTokenOfRecentBatch(BatchEdit& edit) const {
   if (edit.write_time_us < token_cutoff_us_ || edit.rows.empty()) return;
   for (size_t i = 0; i < edit.rows.size(); ++i) {
     if (!edit.drop[i] && !edit.expired_tombstone[i]) return;
   }
-  edit.drop.back() = false;
-  edit.expired_tombstone.back() = false;
+  size_t keep = edit.rows.size() - 1;
+  for (size_t i = edit.rows.size(); i-- > 0;) {
+    if (edit.rows[i].op == kDeleteOp) {
+      keep = i;
+      break;
+    }
+  }
+  edit.drop[keep] = false;
+  edit.expired_tombstone[keep] = false;
+  if (edit.rows[keep].op != kDeleteOp) edit.to_delete = keep;
 }
 
 // Pass 2: raises the horizon over every expired tombstone, commits, then drops them.
@@ -310,7 +325,7 @@ void Compactor::DropTombstones(uint64_t* done, uint64_t total) {
           edit.expired_tombstone.push_back(false);
           edit.rows.push_back(std::move(row));
         }
-        KeepTokenOfRecentBatch(edit);
+        KeepTokenOfRecentBatch(edit);  // Only deletes go here: it keeps one as it is.
         if (any) edits.push_back(std::move(edit));
       }
       Rewrite(edits);
@@ -336,6 +351,19 @@ void Compactor::StartTransaction() {
 void Compactor::Rewrite(const std::vector<BatchEdit>& edits) {
   std::vector<uint64_t> gone;
   for (const BatchEdit& edit : edits) {
+    if (edit.to_delete) {
+      const Row& row = edit.rows[*edit.to_delete];
+      sql::PreparedStatement& make_delete = connection_.Prepare(
+          "UPDATE " + log_table_ +
+          " SET op = ?, value = '', encoding = ?, checksum = ? WHERE update_id = ? AND pos = ?");
+      const auto raw = static_cast<uint8_t>(ValueEncoding::kRaw);
+      make_delete.setUInt(1, kDeleteOp);
+      make_delete.setUInt(2, raw);
+      make_delete.setUInt(3, RowChecksum(kDeleteOp, row.key, raw, ""));
+      make_delete.setUInt64(4, edit.id);
+      make_delete.setUInt(5, row.pos);
+      make_delete.executeUpdate();
+    }
     std::vector<uint32_t> dropped;
     for (size_t i = 0; i < edit.rows.size(); ++i) {
       if (edit.drop[i]) dropped.push_back(edit.rows[i].pos);

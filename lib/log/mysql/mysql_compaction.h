@@ -26,8 +26,11 @@
 //   {prefix}_batch, the token a writer looks up when it retries after losing the answer to its
 //   COMMIT. Such a retry comes within the writer's reconnect budget and socket timeouts
 //   (minutes at most). So only batches written more than MysqlLogOptions::token_retention ago
-//   disappear; a younger one keeps its last row (replaying a superseded mutation before the one
-//   that supersedes it is harmless) and its token until a later compaction.
+//   disappear; a younger one keeps one row and its token until a later compaction: a delete if
+//   it has one, else its last row, a superseded set, rewritten as a delete of its key (replayed
+//   before the key's newest entry, a delete changes nothing; the set would come back once that
+//   entry, a tombstone, is dropped). So below the limit of a finished pass 1 no superseded set
+//   remains, kept token or not.
 //
 // Every step is one transaction, repeated from a fresh read if its connection is lost, and the
 // horizon only goes up: a compactor killed at any point leaves a consistent log, and the next
