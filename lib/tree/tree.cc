@@ -247,6 +247,17 @@ void Tree::Reattach(ThreadReader* r) {
     shared_->mappings.push_back(std::move(m));
   }
   if (r->active && r->active->mapping == shared_->current) return;
+  // The new slot first, and nothing that throws after it: a thread that cannot move keeps the
+  // attachment it has, whose slot is still its own.
+  auto a = std::make_unique<ReaderAttachment>();
+  Mapping* m = shared_->current;
+  a->owner = r;
+  a->mapping = m;
+  m->claimed.reserve(m->claimed.size() + 1);
+  r->draining.reserve(r->draining.size() + 1);
+  a->slot = ClaimSlot(m->slots, m->header->reader_slots);
+  m->claimed.push_back(a->slot);
+  ++m->attached;
   if (r->active) {
     if (r->active->depth > 0) {
       r->active->draining = true;
@@ -255,13 +266,6 @@ void Tree::Reattach(ThreadReader* r) {
       DetachLocked(r->active.get());
     }
   }
-  auto a = std::make_unique<ReaderAttachment>();
-  Mapping* m = shared_->current;
-  a->owner = r;
-  a->mapping = m;
-  a->slot = ClaimSlot(m->slots, m->header->reader_slots);
-  m->claimed.push_back(a->slot);
-  ++m->attached;
   r->active = std::move(a);
   CollectRetiredLocked(*shared_);
 }
