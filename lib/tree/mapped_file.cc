@@ -131,7 +131,10 @@ std::unique_ptr<Mapping> CreateFile(const std::string& path, uint64_t file_bytes
                                     const unsigned char* user_area) {
   const uint64_t data_offset = DataOffset(reader_slots);
   file_bytes = AlignUp(std::max(file_bytes, data_offset + 64 * kPageBytes), kPageBytes);
-  const int fd = io::OpenDescriptor(path, O_RDWR | O_CREAT | O_TRUNC);
+  // A file already at `path` may be mapped by readers (a swap that crashed before removing the
+  // file it replaced leaves that one here): it is unlinked, never truncated or rewritten.
+  if (unlink(path.c_str()) != 0 && errno != ENOENT) IoError("cannot remove", path);
+  const int fd = io::OpenDescriptor(path, O_RDWR | O_CREAT | O_EXCL);
   if (fd < 0) IoError("cannot create state file", path);
   const int rc = ftruncate(fd, static_cast<off_t>(file_bytes));
   const int saved = errno;

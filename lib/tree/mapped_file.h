@@ -41,7 +41,8 @@ struct Mapping {
 // opened.
 std::unique_ptr<Mapping> MapFile(const std::string& path);
 
-// Creates a file of `file_bytes` at `path` (replacing any) holding an empty tree at `version`
+// Creates a new file of `file_bytes` at `path` (unlinking any file there first, as readers may
+// still map it) holding an empty tree at `version`
 // with `applied_id`, and maps it. `user_area` (kUserAreaBytes, may be null) is copied in.
 std::unique_ptr<Mapping> CreateFile(const std::string& path, uint64_t file_bytes,
                                     uint32_t reader_slots, uint64_t version, uint64_t applied_id,

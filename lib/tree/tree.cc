@@ -369,10 +369,15 @@ namespace {
 // file is unlinked: ext4 writes a file renamed over another to disk before the rename returns
 // (auto_da_alloc), seconds for a large state file, to protect data that needs no protection
 // here, as a file from before a crash is verified when opened and rebuilt if torn. A crash
-// before the unlink leaves the superseded file at `from`, which the next build truncates.
+// before the unlink, or an unlink that fails, leaves the superseded file at `from`, where readers
+// may still map it: the next build unlinks it before creating its own file (CreateFile), so the
+// swap, which has happened, is not reported as failed.
 void ReplaceFile(const std::string& from, const std::string& to) {
   if (renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_EXCHANGE) == 0) {
-    unlink(from.c_str());
+    if (unlink(from.c_str()) != 0 && errno != ENOENT) {
+      std::fprintf(stderr, "whycache: cannot remove the superseded state file %s: %s\n",
+                   from.c_str(), std::strerror(errno));
+    }
     return;
   }
   // Not every file system exchanges files, and there is nothing to exchange with when someone
