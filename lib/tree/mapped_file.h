@@ -13,6 +13,7 @@
 
 #include "lib/tree/art_node.h"
 #include "lib/tree/file_layout.h"
+#include "lib/tree/liveness_lock.h"
 
 namespace whycache::tree {
 
@@ -26,10 +27,12 @@ struct Mapping {
   ReaderSlot* slots = nullptr;
   dev_t dev = 0;
   ino_t ino = 0;
-  // Owned by the Tree's mutex: threads and writers using this mapping, and the reader slots
-  // this process claimed in it (released when the mapping is dropped).
+  // Owned by the Tree's mutex: threads and writers using this mapping, the reader slots this
+  // process claimed in it (released when the mapping is dropped), and the liveness token they
+  // carry.
   int attached = 0;
   std::vector<ReaderSlot*> claimed;
+  LivenessLock liveness;
 
   Space space() const { return Space{base, size, header->data_offset}; }
 

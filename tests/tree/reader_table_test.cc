@@ -2,18 +2,31 @@
 // pins a writer sees.
 #include "lib/tree/reader_table.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <functional>
 #include <string>
 
 #include "lib/tree/mapped_file.h"
 #include "lib/tree/tree.h"
+#include "tests/support/child_process.h"
 #include "tests/support/temp_dir.h"
+#include "tests/tree/pipe_signal.h"
 #include "whycache/error.h"
 
 namespace whycache::tree {
 namespace {
+
+using whycache::testing::ChildProcess;
 
 TreeOptions Slots(uint32_t n) {
   TreeOptions o;
@@ -21,6 +34,23 @@ TreeOptions Slots(uint32_t n) {
   o.reader_slots = n;
   return o;
 }
+
+// Makes every file descriptor but one unavailable while it lives.
+class OneFreeDescriptor {
+ public:
+  OneFreeDescriptor() {
+    getrlimit(RLIMIT_NOFILE, &saved_);
+    const int lowest_free = open("/dev/null", O_RDONLY);
+    close(lowest_free);
+    struct rlimit tight = saved_;
+    tight.rlim_cur = static_cast<rlim_t>(lowest_free) + 1;
+    setrlimit(RLIMIT_NOFILE, &tight);
+  }
+  ~OneFreeDescriptor() { setrlimit(RLIMIT_NOFILE, &saved_); }
+
+ private:
+  struct rlimit saved_;
+};
 
 // A thread whose move to a rebuilt file fails keeps its slot in the old one: a later move
 // releases that slot, not one another reader has claimed since.
@@ -31,26 +61,141 @@ TEST(ReaderTableTest, FailedMoveToANewFileKeepsTheOldSlot) {
   reader->BeginRead();
   ASSERT_EQ(link(path.c_str(), (path + ".old").c_str()), 0);
   Tree::Open(path)->Compact();
-  // Both slots of the new file taken.
   auto first = Tree::Open(path);
   first->BeginRead();
   auto second = Tree::Open(path);
   second->BeginRead();
-  try {
-    reader->BeginRead();
-    FAIL() << "BeginRead found a slot in a full table";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), Error::Code::kBusy) << e.what();
+  {
+    // The new file maps, but the move fails after that: no descriptor is left for the reader
+    // lock in the new file.
+    OneFreeDescriptor limit;
+    EXPECT_THROW(reader->BeginRead(), Error);
   }
   // Another reader of the old file pins a version there.
   std::unique_ptr<Mapping> old = MapFile(path + ".old");
-  ReaderSlot* other = ClaimSlot(old->slots, old->header->reader_slots);
+  ReaderSlot* other = ClaimSlot(old.get());
+  ASSERT_NE(other, nullptr);
   other->pinned.store(1);
   second.reset();
   ReadTxn txn = reader->BeginRead();
   EXPECT_EQ(other->pinned.load(), 1u) << "the other reader's pin was cleared";
-  EXPECT_EQ(other->pid.load(), static_cast<uint32_t>(getpid()));
-  ReleaseSlot(other);
+  EXPECT_EQ(static_cast<uint32_t>(other->owner.load()), old->liveness.token());
+  ReleaseSlot(old->header, other);
+}
+
+constexpr int kNoPidNamespace = 97;
+
+std::string NotStarted(int status) {
+  return "the reader in a new PID namespace did not start: " + ChildProcess::Describe(status) +
+         (WIFEXITED(status) && WEXITSTATUS(status) == kNoPidNamespace
+              ? " (unshare(CLONE_NEWPID) is not permitted here)"
+              : "");
+}
+
+// Runs `body` in a new PID namespace as the process whose pid there is `inner_pid` (1: the
+// namespace's first process). Its pid in this namespace is sent through `outer_pid` when
+// inner_pid is 1.
+ChildProcess InPidNamespace(pid_t inner_pid, PipeSignal& outer_pid,
+                            const std::function<int()>& body) {
+  return ChildProcess([&, inner_pid] {
+    if (unshare(CLONE_NEWPID) != 0) {
+      std::fprintf(stderr,
+                   "unshare(CLONE_NEWPID) failed (%s): this test needs to create PID namespaces "
+                   "(root, or a sandbox that allows them)\n",
+                   std::strerror(errno));
+      return kNoPidNamespace;
+    }
+    const pid_t first = fork();
+    if (first < 0) return 1;
+    if (first == 0) {
+      if (inner_pid == 1) _exit(body());
+      // Children that exit at once use up the pids below inner_pid.
+      for (pid_t next = 2; next < inner_pid; ++next) {
+        const pid_t spent = fork();
+        if (spent == 0) _exit(0);
+        if (spent < 0 || waitpid(spent, nullptr, 0) != spent) _exit(1);
+      }
+      const pid_t reader = fork();
+      if (reader == 0) _exit(getpid() == inner_pid ? body() : 3);
+      int status = 0;
+      waitpid(reader, &status, 0);
+      _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 4);
+    }
+    if (inner_pid == 1 && !outer_pid.Send(static_cast<uint64_t>(first))) return 1;
+    int status = 0;
+    waitpid(first, &status, 0);
+    if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 6;
+  });
+}
+
+void Rewrite(Tree& tree, uint64_t id) {
+  auto w = tree.BeginWrite();
+  for (int k = 0; k < 200; ++k) w->Put("key" + std::to_string(k), std::string(500, 'a' + id % 26));
+  w->Commit(id);
+}
+
+TreeOptions NoDefragmentation() {
+  TreeOptions options;
+  options.initial_file_bytes = 64 << 20;
+  options.max_free_fraction = 1e9;  // Space is reused in place or not at all.
+  return options;
+}
+
+// A reader in another PID namespace, whose pid names no process here, keeps its pin: the space
+// its version reaches is not reused under it.
+TEST(ReaderTableTest, LiveReaderInAnotherPidNamespaceKeepsItsPin) {
+  testing::TempDir dir;
+  const std::string path = dir.File("state");
+  auto tree = Tree::Open(path, NoDefragmentation());
+  Rewrite(*tree, 1);
+  pid_t meaningless = 300;  // A pid that names no process here when the reader starts.
+  while (kill(meaningless, 0) == 0 || errno != ESRCH) ++meaningless;
+  PipeSignal pinned, unused, check;
+  ChildProcess reader = InPidNamespace(meaningless, unused, [&] {
+    auto t = Tree::Open(path);
+    ReadTxn txn = t->BeginRead();
+    const std::string before(*txn.Get("key7"));
+    pinned.Send(txn.Version());
+    check.Receive();
+    return *txn.Get("key7") == before && before == std::string(500, 'b') ? 0 : 2;
+  });
+  const uint64_t version = pinned.Receive();
+  if (version == 0) FAIL() << NotStarted(reader.Wait());
+  for (uint64_t id = 2; id < 40; ++id) Rewrite(*tree, id);
+  EXPECT_EQ(tree->Stats().oldest_pinned_version, version);
+  check.Send(1);
+  const int status = reader.Wait();
+  EXPECT_TRUE(ChildProcess::Succeeded(status))
+      << "the reader's view changed under it: " << ChildProcess::Describe(status);
+  tree->Verify();
+}
+
+// A reader killed in another PID namespace, whose pid there (1) names a live process here, has
+// its pin reaped.
+TEST(ReaderTableTest, KilledReaderInAnotherPidNamespaceIsReaped) {
+  testing::TempDir dir;
+  const std::string path = dir.File("state");
+  auto tree = Tree::Open(path, NoDefragmentation());
+  Rewrite(*tree, 1);
+  PipeSignal pinned, outer_pid;
+  ChildProcess reader = InPidNamespace(1, outer_pid, [&] {
+    auto t = Tree::Open(path);
+    ReadTxn txn = t->BeginRead();
+    pinned.Send(txn.Version());
+    pause();
+    return 0;
+  });
+  const pid_t pid = static_cast<pid_t>(outer_pid.Receive());
+  const uint64_t version = pinned.Receive();
+  if (pid == 0 || version == 0) FAIL() << NotStarted(reader.Wait());
+  ASSERT_EQ(kill(pid, SIGKILL), 0);
+  reader.Wait();
+  Rewrite(*tree, 2);
+  const TreeStats s = tree->Stats();
+  EXPECT_EQ(s.oldest_pinned_version, s.version) << "the killed reader still pins " << version;
+  EXPECT_EQ(s.reader_slots_in_use, 1u);  // Stats' own.
+  tree->Verify();
 }
 
 }  // namespace

@@ -10,31 +10,12 @@
 #include "lib/tree/tree.h"
 #include "tests/support/child_process.h"
 #include "tests/support/temp_dir.h"
+#include "tests/tree/pipe_signal.h"
 
 namespace whycache::tree {
 namespace {
 
 using whycache::testing::ChildProcess;
-
-// One byte through a pipe: where a process is, without sleeping on it.
-class Signal {
- public:
-  Signal() {
-    if (pipe(fds_) != 0) throw std::runtime_error("pipe");
-  }
-  ~Signal() {
-    close(fds_[0]);
-    close(fds_[1]);
-  }
-  bool Send() { return write(fds_[1], "x", 1) == 1; }
-  bool Receive() {
-    char c;
-    return read(fds_[0], &c, 1) == 1;
-  }
-
- private:
-  int fds_[2];
-};
 
 std::string Differences(const ReadTxn& txn, const std::map<std::string, std::string>& expected) {
   if (txn.KeyCount() != expected.size()) return "key count " + std::to_string(txn.KeyCount());
@@ -60,19 +41,19 @@ TEST(ReplaceFileTest, LeftoverOfACrashedSwapStaysIntactForItsReaders) {
     }
     w->Commit(1);
   }
-  Signal reading, rebuilt;
+  PipeSignal reading, rebuilt;
   ChildProcess reader([&] {
     auto t = Tree::Open(path);
     ReadTxn txn = t->BeginRead();
     std::string problem = Differences(txn, expected);
     if (!reading.Send()) return 1;
-    if (!rebuilt.Receive()) return 1;
+    if (rebuilt.Receive() == 0) return 1;
     if (problem.empty()) problem = Differences(txn, expected);
     if (problem.empty()) return 0;
     std::fprintf(stderr, "the file the reader maps changed under it: %s\n", problem.c_str());
     return 2;
   });
-  ASSERT_TRUE(reading.Receive());
+  ASSERT_NE(reading.Receive(), 0u);
   // The state a crash between the exchange and the unlink leaves: the file the reader maps,
   // superseded, at PATH.rebuild.
   ASSERT_EQ(link(path.c_str(), (path + ".keep").c_str()), 0);

@@ -1,0 +1,111 @@
+#include "lib/tree/liveness_lock.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "whycache/error.h"
+
+namespace whycache::tree {
+
+namespace {
+
+// Every LivenessLock holding a descriptor, so that a forked child can close its copies: a child
+// holding the parent's open file description would keep the parent's lock, and so its slots,
+// alive after the parent died.
+struct Registry {
+  std::mutex mu;
+  std::vector<LivenessLock*> held;
+};
+
+Registry& TheRegistry() {
+  static Registry* registry = new Registry();  // Never destroyed: threads may outlive main.
+  return *registry;
+}
+
+std::once_flag g_atfork_once;
+
+void LockRegistry() { TheRegistry().mu.lock(); }
+void UnlockRegistry() { TheRegistry().mu.unlock(); }
+
+struct flock ByteOf(uint32_t token, short type) {
+  struct flock fl;
+  std::memset(&fl, 0, sizeof(fl));
+  fl.l_type = type;
+  fl.l_whence = SEEK_SET;
+  fl.l_start = static_cast<off_t>(kLivenessLockBase + token);
+  fl.l_len = 1;
+  return fl;
+}
+
+}  // namespace
+
+LivenessLock::~LivenessLock() {
+  if (fd_ < 0) return;
+  {
+    Registry& r = TheRegistry();
+    std::lock_guard lock(r.mu);
+    std::erase(r.held, this);
+  }
+  close(fd_);
+}
+
+uint32_t LivenessLock::Acquire(int file_fd) {
+  if (fd_ >= 0) return token_;
+  std::call_once(g_atfork_once, [] {
+    pthread_atfork(LockRegistry, UnlockRegistry, [] {
+      // The child's only thread; the registry's mutex is held by it since the prepare handler.
+      for (LivenessLock* l : TheRegistry().held) {
+        close(l->fd_);
+        l->fd_ = -1;
+        l->token_ = 0;
+      }
+      TheRegistry().held.clear();
+      UnlockRegistry();
+    });
+  });
+  // A description of our own: locks are owned by open file descriptions, and the mapping's
+  // descriptor is shared with forked children and used for queries.
+  const std::string self = "/proc/self/fd/" + std::to_string(file_fd);
+  const int fd = open(self.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) {
+    throw Error(Error::Code::kIOError,
+                "cannot reopen the state file through " + self +
+                    " for its reader lock (is /proc mounted?): " + std::strerror(errno));
+  }
+  // Start where other processes are unlikely to be, so a process usually takes its first try.
+  const uint32_t start = static_cast<uint32_t>(getpid()) * 2654435761u % (1u << 20);
+  for (uint32_t i = 0; i < (1u << 20); ++i) {
+    const uint32_t token = 1 + (start + i) % (1u << 20);
+    struct flock fl = ByteOf(token, F_WRLCK);
+    if (fcntl(fd, F_OFD_SETLK, &fl) == 0) {
+      Registry& r = TheRegistry();
+      std::lock_guard lock(r.mu);
+      fd_ = fd;
+      token_ = token;
+      r.held.push_back(this);
+      return token_;
+    }
+    if (errno != EAGAIN && errno != EACCES && errno != EINTR) break;
+  }
+  const int saved = errno;
+  close(fd);
+  throw Error(Error::Code::kIOError,
+              "cannot take a reader lock (fcntl F_OFD_SETLK) on the state file: " +
+                  std::string(std::strerror(saved)));
+}
+
+bool TokenAlive(int file_fd, uint32_t token) {
+  struct flock fl = ByteOf(token, F_WRLCK);
+  if (fcntl(file_fd, F_OFD_GETLK, &fl) != 0) return true;
+  return fl.l_type != F_UNLCK;
+}
+
+}  // namespace whycache::tree
