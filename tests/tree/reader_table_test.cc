@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "lib/tree/mapped_file.h"
@@ -196,6 +197,25 @@ TEST(ReaderTableTest, KilledReaderInAnotherPidNamespaceIsReaped) {
   EXPECT_EQ(s.oldest_pinned_version, s.version) << "the killed reader still pins " << version;
   EXPECT_EQ(s.reader_slots_in_use, 1u);  // Stats' own.
   tree->Verify();
+}
+
+// A forked child that ends a read transaction it inherited leaves the parent's pin alone.
+TEST(ReaderTableTest, ChildEndingAnInheritedTransactionKeepsTheParentsPin) {
+  testing::TempDir dir;
+  const std::string path = dir.File("state");
+  auto tree = Tree::Open(path, NoDefragmentation());
+  Rewrite(*tree, 1);
+  std::optional<ReadTxn> txn(tree->BeginRead());
+  const uint64_t pinned = txn->Version();
+  const std::string before(*txn->Get("key7"));
+  ChildProcess child([&] {
+    txn.reset();
+    return 0;
+  });
+  ASSERT_TRUE(ChildProcess::Succeeded(child.Wait()));
+  for (uint64_t id = 2; id < 40; ++id) Rewrite(*tree, id);
+  EXPECT_EQ(tree->Stats().oldest_pinned_version, pinned);
+  EXPECT_EQ(*txn->Get("key7"), before);
 }
 
 }  // namespace

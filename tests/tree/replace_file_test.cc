@@ -74,5 +74,52 @@ TEST(ReplaceFileTest, LeftoverOfACrashedSwapStaysIntactForItsReaders) {
   tree->Verify();
 }
 
+// PATH deleted by an operator, or moved aside as damaged, and made anew: once a writer of a
+// process still on the old file notices, readers of the old file in every process move to the
+// new one at their next read transaction.
+TEST(ReplaceFileTest, ReadersFollowAFileReplacedWithoutASwap) {
+  testing::TempDir dir;
+  const std::string path = dir.File("state");
+  auto writer = Tree::Open(path);
+  {
+    auto w = writer->BeginWrite();
+    w->Put("k", "first file");
+    w->Commit(1);
+  }
+  PipeSignal replaced[2], read[2];
+  ChildProcess reader([&] {
+    auto t = Tree::Open(path);
+    for (int round = 0; round < 2; ++round) {
+      const std::string before(*t->BeginRead().Get("k"));
+      if (!read[round].Send() || replaced[round].Receive() == 0) return 1;
+      const std::string after(*t->BeginRead().Get("k"));
+      if (after == before) {
+        std::fprintf(stderr, "round %d: the reader still reads '%s'\n", round, after.c_str());
+        return 2;
+      }
+    }
+    return 0;
+  });
+  for (int round = 0; round < 2; ++round) {
+    ASSERT_NE(read[round].Receive(), 0u);
+    if (round == 0) {
+      ASSERT_EQ(unlink(path.c_str()), 0);
+    } else {
+      ASSERT_EQ(rename(path.c_str(), (path + ".bad").c_str()), 0);
+    }
+    {
+      auto fresh = Tree::Open(path);
+      auto w = fresh->BeginWrite();
+      w->Put("k", "file " + std::to_string(round + 2));
+      w->Commit(1);
+    }
+    // The applier of the writer's process, still on the old file, notices.
+    writer->Verify();
+    ASSERT_TRUE(replaced[round].Send());
+  }
+  const int status = reader.Wait();
+  EXPECT_TRUE(ChildProcess::Succeeded(status)) << ChildProcess::Describe(status);
+}
+
 }  // namespace
 }  // namespace whycache::tree
