@@ -10,18 +10,24 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <barrier>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "lib/tree/mapped_file.h"
 #include "lib/tree/tree.h"
 #include "tests/support/child_process.h"
 #include "tests/support/temp_dir.h"
 #include "tests/tree/pipe_signal.h"
+#include "tests/tree/small_stack_thread.h"
 #include "whycache/error.h"
 
 namespace whycache::tree {
@@ -216,6 +222,96 @@ TEST(ReaderTableTest, ChildEndingAnInheritedTransactionKeepsTheParentsPin) {
   for (uint64_t id = 2; id < 40; ++id) Rewrite(*tree, id);
   EXPECT_EQ(tree->Stats().oldest_pinned_version, pinned);
   EXPECT_EQ(*txn->Get("key7"), before);
+}
+
+// More reader threads than slots, every one of them keeping its slot while idle: the ones that
+// find none free still read, and their pins hold like the others'.
+TEST(ReaderTableTest, MoreReaderThreadsThanSlotsAllRead) {
+  testing::TempDir dir;
+  const std::string path = dir.File("state");
+  TreeOptions options = NoDefragmentation();
+  options.reader_slots = 8;
+  auto tree = Tree::Open(path, options);
+  Rewrite(*tree, 1);
+  constexpr int kThreads = 40;
+  std::barrier sync(kThreads + 1);
+  std::atomic<int> failures{0};
+  std::mutex mu;
+  std::string first_failure;
+  auto fail = [&](const std::string& what) {
+    std::lock_guard lock(mu);
+    if (failures++ == 0) first_failure = what;
+  };
+  {
+    std::vector<std::unique_ptr<SmallStackThread>> threads;
+    for (int i = 0; i < kThreads; ++i) {
+      threads.push_back(std::make_unique<SmallStackThread>([&] {
+        try {
+          if (tree->BeginRead().Get("key7") != std::string(500, 'b')) fail("first read");
+        } catch (const std::exception& e) {
+          fail(e.what());
+        }
+        sync.arrive_and_wait();  // Every thread has read once and is idle.
+        sync.arrive_and_wait();
+        try {
+          ReadTxn txn = tree->BeginRead();
+          const std::string before(txn.Get("key7").value_or(""));
+          sync.arrive_and_wait();  // Every thread holds a transaction.
+          sync.arrive_and_wait();  // The writer has rewritten every key many times.
+          if (txn.Get("key7") != before || before != std::string(500, 'b')) {
+            fail("a view changed under its transaction");
+          }
+        } catch (const std::exception& e) {
+          fail(e.what());
+          sync.arrive_and_wait();
+          sync.arrive_and_wait();
+        }
+      }));
+    }
+    sync.arrive_and_wait();
+    const TreeStats idle = tree->Stats();
+    EXPECT_EQ(idle.reader_slots_in_use, 8u + 1u);  // The idle owners, and Stats.
+    sync.arrive_and_wait();
+    sync.arrive_and_wait();
+    for (uint64_t id = 2; id < 30; ++id) Rewrite(*tree, id);
+    EXPECT_EQ(tree->Stats().oldest_pinned_version, idle.version);
+    sync.arrive_and_wait();
+  }
+  EXPECT_EQ(failures.load(), 0) << first_failure;
+  tree->Verify();
+}
+
+// A reader that found every slot taken pins its version through a shared slot: the writer keeps
+// what that version reaches until the reader ends, then reuses it.
+TEST(ReaderTableTest, PinInASharedSlotHolds) {
+  testing::TempDir dir;
+  const std::string path = dir.File("state");
+  TreeOptions options = NoDefragmentation();
+  options.reader_slots = 1;
+  auto tree = Tree::Open(path, options);
+  Rewrite(*tree, 1);
+  tree->BeginRead();  // This thread takes the only slot.
+  std::barrier sync(2);
+  std::string problem;
+  SmallStackThread reader([&] {
+    std::optional<ReadTxn> txn(tree->BeginRead());
+    const std::string before(*txn->Get("key7"));
+    sync.arrive_and_wait();
+    sync.arrive_and_wait();
+    if (txn->Get("key7") != before) problem = "the view changed under its transaction";
+    txn.reset();
+    sync.arrive_and_wait();
+  });
+  sync.arrive_and_wait();
+  const uint64_t pinned = tree->Stats().version;
+  for (uint64_t id = 2; id < 30; ++id) Rewrite(*tree, id);
+  EXPECT_EQ(tree->Stats().oldest_pinned_version, pinned);
+  sync.arrive_and_wait();
+  sync.arrive_and_wait();
+  Rewrite(*tree, 30);
+  const TreeStats s = tree->Stats();
+  EXPECT_EQ(s.oldest_pinned_version, s.version);
+  EXPECT_EQ(problem, "");
 }
 
 }  // namespace
