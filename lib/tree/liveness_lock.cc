@@ -80,10 +80,11 @@ uint32_t LivenessLock::Acquire(int file_fd) {
                 "cannot reopen the state file through " + self +
                     " for its reader lock (is /proc mounted?): " + std::strerror(errno));
   }
-  // Start where other processes are unlikely to be, so a process usually takes its first try.
-  const uint32_t start = static_cast<uint32_t>(getpid()) * 2654435761u % (1u << 20);
-  for (uint32_t i = 0; i < (1u << 20); ++i) {
-    const uint32_t token = 1 + (start + i) % (1u << 20);
+  // Start where other processes are unlikely to be, so a process usually takes its first try,
+  // and skip over the locks met: a scan takes a few calls however many processes there are.
+  uint32_t token = 1 + static_cast<uint32_t>(getpid()) * 2654435761u % kLivenessTokens;
+  int error = 0;
+  for (uint64_t tried = 0; tried < kLivenessTokens;) {
     struct flock fl = ByteOf(token, F_WRLCK);
     if (fcntl(fd, F_OFD_SETLK, &fl) == 0) {
       Registry& r = TheRegistry();
@@ -93,13 +94,26 @@ uint32_t LivenessLock::Acquire(int file_fd) {
       r.held.push_back(this);
       return token_;
     }
-    if (errno != EAGAIN && errno != EACCES && errno != EINTR) break;
+    error = errno;
+    if (error == EINTR) continue;
+    if (error != EAGAIN && error != EACCES) break;
+    // The lock in the way, and where it ends (l_len 0: the end of the file's range).
+    uint64_t skip = 1;
+    fl = ByteOf(token, F_WRLCK);
+    if (fcntl(fd, F_OFD_GETLK, &fl) == 0 && fl.l_type != F_UNLCK) {
+      const uint64_t end = fl.l_len == 0 ? UINT64_MAX : fl.l_start + fl.l_len;
+      skip = std::max<uint64_t>(
+          1, std::min<uint64_t>(end - (kLivenessLockBase + token), kLivenessTokens + 1 - token));
+    }
+    tried += skip;
+    token = token + skip > kLivenessTokens ? 1 : token + static_cast<uint32_t>(skip);
   }
-  const int saved = errno;
   close(fd);
-  throw Error(Error::Code::kIOError,
-              "cannot take a reader lock (fcntl F_OFD_SETLK) on the state file: " +
-                  std::string(std::strerror(saved)));
+  throw Error(
+      Error::Code::kIOError,
+      "cannot take a reader lock (fcntl F_OFD_SETLK) on the state file: " +
+          std::string(error == EAGAIN || error == EACCES ? "every lock is held by another process"
+                                                         : std::strerror(error)));
 }
 
 bool TokenAlive(int file_fd, uint32_t token) {

@@ -16,8 +16,8 @@
 namespace whycache::tree {
 
 inline constexpr uint64_t kLivenessLockBase = uint64_t{1} << 62;
-// Tokens are 1 .. kMaxLivenessToken; 0 marks a free slot.
-inline constexpr uint32_t kMaxLivenessToken = 0xfffffff0u;
+// Tokens are 1 .. kLivenessTokens (0 marks a free slot): as many processes per state file.
+inline constexpr uint32_t kLivenessTokens = 1u << 20;
 
 // This process's token in one state file. A forked child does not inherit it: the child's copy
 // of the descriptor is closed at the fork (the lock stays the parent's) and the child takes a

@@ -6,7 +6,6 @@
 #include <gtest/gtest.h>
 #include <sched.h>
 #include <signal.h>
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -22,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "lib/tree/liveness_lock.h"
 #include "lib/tree/mapped_file.h"
 #include "lib/tree/tree.h"
 #include "tests/support/child_process.h"
@@ -42,21 +42,24 @@ TreeOptions Slots(uint32_t n) {
   return o;
 }
 
-// Makes every file descriptor but one unavailable while it lives.
-class OneFreeDescriptor {
+// Holds the lock of every liveness token of the file at `path` while it lives, so that no
+// process can take a token there.
+class AllTokensTaken {
  public:
-  OneFreeDescriptor() {
-    getrlimit(RLIMIT_NOFILE, &saved_);
-    const int lowest_free = open("/dev/null", O_RDONLY);
-    close(lowest_free);
-    struct rlimit tight = saved_;
-    tight.rlim_cur = static_cast<rlim_t>(lowest_free) + 1;
-    setrlimit(RLIMIT_NOFILE, &tight);
+  explicit AllTokensTaken(const std::string& path) : fd_(open(path.c_str(), O_RDWR)) {
+    struct flock fl = {};
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    fl.l_start = static_cast<off_t>(kLivenessLockBase + 1);
+    fl.l_len = kLivenessTokens;
+    if (fd_ < 0 || fcntl(fd_, F_OFD_SETLK, &fl) != 0) {
+      throw std::runtime_error("cannot lock the liveness tokens of " + path);
+    }
   }
-  ~OneFreeDescriptor() { setrlimit(RLIMIT_NOFILE, &saved_); }
+  ~AllTokensTaken() { close(fd_); }
 
  private:
-  struct rlimit saved_;
+  int fd_;
 };
 
 // A thread whose move to a rebuilt file fails keeps its slot in the old one: a later move
@@ -68,14 +71,9 @@ TEST(ReaderTableTest, FailedMoveToANewFileKeepsTheOldSlot) {
   reader->BeginRead();
   ASSERT_EQ(link(path.c_str(), (path + ".old").c_str()), 0);
   Tree::Open(path)->Compact();
-  auto first = Tree::Open(path);
-  first->BeginRead();
-  auto second = Tree::Open(path);
-  second->BeginRead();
   {
-    // The new file maps, but the move fails after that: no descriptor is left for the reader
-    // lock in the new file.
-    OneFreeDescriptor limit;
+    // The new file maps, but the move fails after that: no liveness token is free there.
+    AllTokensTaken taken(path);
     EXPECT_THROW(reader->BeginRead(), Error);
   }
   // Another reader of the old file pins a version there.
@@ -83,7 +81,6 @@ TEST(ReaderTableTest, FailedMoveToANewFileKeepsTheOldSlot) {
   ReaderSlot* other = ClaimSlot(old.get());
   ASSERT_NE(other, nullptr);
   other->pinned.store(1);
-  second.reset();
   ReadTxn txn = reader->BeginRead();
   EXPECT_EQ(other->pinned.load(), 1u) << "the other reader's pin was cleared";
   EXPECT_EQ(static_cast<uint32_t>(other->owner.load()), old->liveness.token());
