@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -45,6 +46,29 @@ struct flock ByteOf(uint32_t token, short type) {
   return fl;
 }
 
+// A new open file description of the file `fd` is open on.
+int OpenAgain(int fd, const std::string& path) {
+  struct stat want, got;
+  if (fstat(fd, &want) != 0) {
+    throw Error(Error::Code::kIOError,
+                "cannot stat state file " + path + ": " + std::strerror(errno));
+  }
+  int again = open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (again >= 0 && fstat(again, &got) == 0 && got.st_dev == want.st_dev &&
+      got.st_ino == want.st_ino) {
+    return again;
+  }
+  if (again >= 0) close(again);
+  const std::string self = "/proc/self/fd/" + std::to_string(fd);
+  again = open(self.c_str(), O_RDWR | O_CLOEXEC);
+  if (again < 0) {
+    throw Error(Error::Code::kIOError,
+                "cannot open the state file " + path + ", replaced since it was mapped, through " +
+                    self + " for its reader lock (is /proc mounted?): " + std::strerror(errno));
+  }
+  return again;
+}
+
 }  // namespace
 
 LivenessLock::~LivenessLock() {
@@ -57,7 +81,7 @@ LivenessLock::~LivenessLock() {
   close(fd_);
 }
 
-uint32_t LivenessLock::Acquire(int file_fd) {
+uint32_t LivenessLock::Acquire(int file_fd, const std::string& path) {
   if (fd_ >= 0) return token_;
   std::call_once(g_atfork_once, [] {
     pthread_atfork(LockRegistry, UnlockRegistry, [] {
@@ -72,14 +96,9 @@ uint32_t LivenessLock::Acquire(int file_fd) {
     });
   });
   // A description of our own: locks are owned by open file descriptions, and the mapping's
-  // descriptor is shared with forked children and used for queries.
-  const std::string self = "/proc/self/fd/" + std::to_string(file_fd);
-  const int fd = open(self.c_str(), O_RDWR | O_CLOEXEC);
-  if (fd < 0) {
-    throw Error(Error::Code::kIOError,
-                "cannot reopen the state file through " + self +
-                    " for its reader lock (is /proc mounted?): " + std::strerror(errno));
-  }
+  // descriptor is shared with forked children and used for queries. Opened by path when the path
+  // still names the file, else through /proc.
+  const int fd = OpenAgain(file_fd, path);
   // Start where other processes are unlikely to be, so a process usually takes its first try,
   // and skip over the locks met: a scan takes a few calls however many processes there are.
   uint32_t token = 1 + static_cast<uint32_t>(getpid()) * 2654435761u % kLivenessTokens;

@@ -12,6 +12,7 @@
 #define WHYCACHE_LIB_TREE_LIVENESS_LOCK_H_
 
 #include <cstdint>
+#include <string>
 
 namespace whycache::tree {
 
@@ -29,10 +30,11 @@ class LivenessLock {
   LivenessLock(const LivenessLock&) = delete;
   LivenessLock& operator=(const LivenessLock&) = delete;
 
-  // The token, taken at the first call through a new open file description of `file_fd` (an
-  // open descriptor of the state file). Throws Error(kIOError) when no lock can be taken.
+  // The token, taken at the first call through a new open file description of the state file
+  // `file_fd` is open on, mapped from `path`. Throws Error(kIOError) when no lock can be taken
+  // (every token held, or the file replaced at `path` and /proc not mounted to reopen it).
   // REQUIRES: callers serialize calls on one object.
-  uint32_t Acquire(int file_fd);
+  uint32_t Acquire(int file_fd, const std::string& path);
 
   // The token held, 0 when none (not acquired yet, or inherited through a fork).
   uint32_t token() const { return token_; }

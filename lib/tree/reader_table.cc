@@ -81,7 +81,7 @@ class TokenCache {
 
 ReaderSlot* ClaimSlot(Mapping* m) {
   const uint32_t token =
-      m->liveness.token() != 0 ? m->liveness.token() : m->liveness.Acquire(QueryFd(*m));
+      m->liveness.token() != 0 ? m->liveness.token() : m->liveness.Acquire(QueryFd(*m), m->path);
   if (ReaderSlot* s = TryClaim(m, token)) return s;
   ReapDeadSlots(*m);
   return TryClaim(m, token);

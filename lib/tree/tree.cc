@@ -371,11 +371,15 @@ ReadTxn Tree::BeginRead() {
 std::unique_ptr<WriteTxn> Tree::BeginWrite(bool wait) {
   const int fd = AcquireWriterLock(path_, wait);
   if (fd < 0) return nullptr;
-  return std::unique_ptr<WriteTxn>(new WriteTxn(this, fd));
+  std::unique_ptr<WriteTxn> txn(new WriteTxn(this, fd));
+  // A writer works on the file at PATH; finding that it changed also moves this process's
+  // readers there (an applier that reads its applied id next reads the new file's).
+  FollowPathLocked();
+  return txn;
 }
 
-Mapping* Tree::CurrentForWriter() {
-  std::unique_lock<std::mutex> lock(shared_->mu);
+Mapping* Tree::FollowPathLocked() {
+  std::lock_guard<std::mutex> lock(shared_->mu);
   Mapping* cur = shared_->current;
   if (!SameFile(*cur, path_)) {
     std::unique_ptr<Mapping> m = MapFile(path_);
@@ -388,7 +392,11 @@ Mapping* Tree::CurrentForWriter() {
     cur = shared_->current;
   }
   CollectRetiredLocked(*shared_);
-  lock.unlock();
+  return cur;
+}
+
+Mapping* Tree::CurrentForWriter() {
+  Mapping* cur = FollowPathLocked();
   if ((cur->header->current.load(std::memory_order_acquire) & kSupersededBit) != 0) {
     // A writer died between marking this file superseded and renaming its replacement in:
     // finish the job.

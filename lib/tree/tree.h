@@ -221,14 +221,19 @@ class Tree {
   // thread's reader slot (claimed once with a CAS) and a fence; a thread that found every slot
   // taken joins a shared slot instead (a CAS), so running out of slots never fails a read.
   // Moves this thread to the file at PATH first when its file was superseded (rebuilt, replaced,
-  // moved aside or deleted). Throws Error(kCorruption) for a malformed meta record or a malformed
-  // new file, Error(kIOError) when the new file cannot be opened; this thread then stays on its
-  // current file, and the next call tries again. Thread-safe.
+  // or moved aside or deleted and made anew); while the file at PATH cannot be mapped, it stays
+  // on the superseded one, which is intact (writers report the problem). Throws
+  // Error(kCorruption) for a malformed meta record, Error(kIOError) when this process cannot take
+  // its reader lock in a new file (liveness_lock.h); this thread then stays on its current file,
+  // and the next call tries again. Thread-safe.
   ReadTxn BeginRead();
 
   // Takes the writer lock of the file. With wait, blocks until it is free; without, returns
-  // nullptr at once when another writer holds it. Thread-safe (writers of one process also
-  // exclude each other). REQUIRES: this thread holds no other WriteTxn (it would wait forever).
+  // nullptr at once when another writer holds it. Then moves this process to the file now at
+  // PATH if that changed, marking the one it leaves superseded for its readers everywhere; throws
+  // Error(kCorruption) or Error(kIOError) when that file cannot be mapped. Thread-safe (writers of
+  // one process also exclude each other). REQUIRES: this thread holds no other WriteTxn (it would
+  // wait forever).
   std::unique_ptr<WriteTxn> BeginWrite(bool wait = true);
 
   // Walks the published version and checks every structural invariant: bounds of every offset,
@@ -282,6 +287,9 @@ class Tree {
   // Gives `a`, which has no slot of its own, one freed since it last looked, if any.
   void ClaimFreedSlot(ReaderAttachment* a);
   static void EndDraining(ReaderAttachment* attachment);
+  // Moves this process to the file at PATH when PATH names another file than the one it maps,
+  // and returns the current mapping. REQUIRES: writer lock.
+  Mapping* FollowPathLocked();
   Mapping* CurrentForWriter();
   // Verifies the file and stamps it with this boot (boot_id.h). REQUIRES: no WriteTxn held.
   void VerifyForThisBoot();

@@ -113,8 +113,8 @@ TEST(ReplaceFileTest, ReadersFollowAFileReplacedWithoutASwap) {
       w->Put("k", "file " + std::to_string(round + 2));
       w->Commit(1);
     }
-    // The applier of the writer's process, still on the old file, notices.
-    writer->Verify();
+    // The applier of the writer's process, still on the old file, notices when it next polls.
+    writer->BeginWrite();
     ASSERT_TRUE(replaced[round].Send());
   }
   const int status = reader.Wait();
