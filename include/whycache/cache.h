@@ -114,7 +114,9 @@ class Cache {
   // state file's slots, a read costs an atomic read-modify-write more). When the state file is
   // replaced (rebuilt, restored, or made anew after it was moved aside or deleted, which the
   // next Update() of a process on the old file notices), read transactions begun afterwards use
-  // the new one. Throws Error(kCorruption) only when the state file itself is damaged.
+  // the new one. Throws Error(kCorruption) only when the state file itself is damaged, and
+  // Error(kIOError) only when this process cannot lock its entry in a replaced state file (the
+  // path names another file by then and /proc is not mounted).
   virtual ReadTransaction BeginRead() = 0;
 
   // Copies the value of `key` out of the current state, or nullopt.
