@@ -606,6 +606,7 @@ TreeStats Tree::Stats() {
   const Mapping& m = *txn.reader_->mapping;
   const FileHeader& h = *m.header;
   const MetaValues meta = PublishedMeta(m);
+  ReapDeadSlots(m);  // Writers free only the dead slots that hold space back.
   const PinSummary pins = ScanPins(m, meta.version);
   TreeStats s;
   s.keys = meta.key_count;
