@@ -125,7 +125,14 @@ class Cache {
 
   virtual ~Cache() = default;
 
-  // Pins the current state for reading; see ReadTransaction. Never blocks, never fails.
+  // Pins the current state for reading; see ReadTransaction. Never blocks, and never fails for
+  // want of reader slots: any number of threads and processes may read at once (beyond the
+  // state file's slots, a read costs an atomic read-modify-write more). When the state file is
+  // replaced (rebuilt, restored, or made anew after it was moved aside or deleted, which the
+  // next Update() of a process on the old file notices), read transactions begun afterwards use
+  // the new one. Throws Error(kCorruption) only when the state file itself is damaged, and
+  // Error(kIOError) only when this process cannot lock its entry in a replaced state file (the
+  // path names another file by then and /proc is not mounted).
   virtual ReadTransaction BeginRead() = 0;
 
   // Copies the value of `key` out of the current state, or nullopt.
@@ -215,6 +222,8 @@ class Cache {
 // A consistent, immutable view of the local state. Views (string_views) it returns stay valid
 // and unchanged until it ends, whatever writers and appliers do meanwhile. Use and end it on the
 // thread that began it; keep it short: space a pinned version holds is not reused until it ends.
+// A forked child gets a copy that it must not read; ending that copy leaves the parent's
+// transaction as it was.
 class ReadTransaction {
  public:
   ReadTransaction(ReadTransaction&& other) noexcept;

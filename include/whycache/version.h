@@ -11,7 +11,7 @@ namespace whycache {
 inline constexpr const char* kVersion = "0.1.0";
 
 // The memory-mapped state file (the shared prefix tree).
-inline constexpr uint32_t kStateFormatVersion = 3;
+inline constexpr uint32_t kStateFormatVersion = 4;
 // Records of the change log, in file segments and in MySQL rows.
 inline constexpr uint32_t kLogRecordFormatVersion = 1;
 // Snapshot files.

@@ -20,7 +20,9 @@ struct ThreadReadCounters {
   }
 };
 
-// Registers a block for the calling thread; blocks live as long as the process.
+// Registers a block for the calling thread, reusing the block of a thread that ended. When the
+// calling thread ends, its counts move to the process's totals and the block is free again, so
+// a process that starts and ends threads all day keeps as many blocks as it has threads at once.
 ThreadReadCounters* RegisterThreadReadCounters();
 
 inline thread_local ThreadReadCounters* this_thread_read_counters = nullptr;

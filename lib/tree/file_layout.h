@@ -3,7 +3,8 @@
 //
 //   [0, 4096)            FileHeader: identity (checksummed), the published-version word, two
 //                        meta records, publish times, the user area, the boot stamp.
-//   [4096, data_offset)  The reader table: one 64-byte ReaderSlot per reader thread.
+//   [4096, data_offset)  The reader table: 64-byte ReaderSlots, one per reader thread, then
+//                        kSharedReaderSlots shared by the threads that found none free.
 //   [data_offset, file_bytes)  Nodes, leaves and free-list records, 8-byte aligned.
 #ifndef WHYCACHE_LIB_TREE_FILE_LAYOUT_H_
 #define WHYCACHE_LIB_TREE_FILE_LAYOUT_H_
@@ -20,6 +21,7 @@ inline constexpr uint64_t kPageBytes = 4096;
 inline constexpr size_t kUserAreaBytes = 1024;
 inline constexpr size_t kPublishTimeRing = 64;
 inline constexpr uint32_t kMaxReaderSlots = 65536;
+inline constexpr uint32_t kSharedReaderSlots = 64;
 
 // Set in FileHeader::current once the file has been replaced by a rebuilt one: readers that see
 // it map the file now at the path. The low bits keep the last published version.
@@ -64,12 +66,22 @@ struct FileHeader {
   // The boot (boot_id.h) in which the file was built or last verified whole; zero in files of
   // an earlier release, which are verified once like a file of another boot.
   alignas(64) std::atomic<uint64_t> boot_stamp[2];
+  // The reader table's bookkeeping (reader_table.h): slots at or above slots_high were never
+  // claimed; slots_released counts slots freed, so readers that found none free know when to
+  // look again.
+  alignas(64) std::atomic<uint32_t> slots_high;
+  std::atomic<uint64_t> slots_released;
 };
 static_assert(sizeof(FileHeader) <= kPageBytes);
 
-// A reader thread claims a slot once (CAS of pid from 0), then pins versions with plain stores.
+// A reader thread claims a slot once (a CAS of `owner`), then pins versions with plain stores.
+// `owner` is generation << 32 | token: the token (liveness_lock.h) of the owning process, 0
+// when free; the generation counts claims, so that a reaper that judged one owner dead cannot
+// free the slot of the next (its CAS fails).
+// A shared slot (the last kSharedReaderSlots) has no owner: `pinned` is joiners << 48 | the
+// oldest version they pin, changed only by CAS.
 struct alignas(64) ReaderSlot {
-  std::atomic<uint32_t> pid;     // Owner, 0 when free.
+  std::atomic<uint64_t> owner;
   std::atomic<uint64_t> pinned;  // Version in use by an open read transaction, 0 when none.
 };
 static_assert(sizeof(ReaderSlot) == 64);
@@ -88,7 +100,8 @@ struct FreeListBlob {
 inline constexpr uint64_t AlignUp(uint64_t n, uint64_t a) { return (n + a - 1) / a * a; }
 
 inline uint64_t DataOffset(uint32_t reader_slots) {
-  return AlignUp(kPageBytes + uint64_t{reader_slots} * sizeof(ReaderSlot), kPageBytes);
+  return AlignUp(kPageBytes + (uint64_t{reader_slots} + kSharedReaderSlots) * sizeof(ReaderSlot),
+                 kPageBytes);
 }
 
 // A 64-bit hash for checksums (not cryptographic): detects flipped bytes.

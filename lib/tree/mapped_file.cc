@@ -60,10 +60,12 @@ std::unique_ptr<Mapping> MapRegion(const std::string& path) {
 }  // namespace
 
 Mapping::~Mapping() {
-  // A forked child inherits the parent's Mapping objects but not its slots.
-  const uint32_t pid = static_cast<uint32_t>(getpid());
+  // A forked child inherits the parent's Mapping objects but not its slots (nor its token).
+  const uint32_t token = liveness.token();
   for (ReaderSlot* s : claimed) {
-    if (s->pid.load(std::memory_order_relaxed) == pid) ReleaseSlot(s);
+    if (token != 0 && static_cast<uint32_t>(s->owner.load(std::memory_order_relaxed)) == token) {
+      ReleaseSlot(header, s);
+    }
   }
 }
 
@@ -131,7 +133,10 @@ std::unique_ptr<Mapping> CreateFile(const std::string& path, uint64_t file_bytes
                                     const unsigned char* user_area) {
   const uint64_t data_offset = DataOffset(reader_slots);
   file_bytes = AlignUp(std::max(file_bytes, data_offset + 64 * kPageBytes), kPageBytes);
-  const int fd = io::OpenDescriptor(path, O_RDWR | O_CREAT | O_TRUNC);
+  // A file already at `path` may be mapped by readers (a swap that crashed before removing the
+  // file it replaced leaves that one here): it is unlinked, never truncated or rewritten.
+  if (unlink(path.c_str()) != 0 && errno != ENOENT) IoError("cannot remove", path);
+  const int fd = io::OpenDescriptor(path, O_RDWR | O_CREAT | O_EXCL);
   if (fd < 0) IoError("cannot create state file", path);
   const int rc = ftruncate(fd, static_cast<off_t>(file_bytes));
   const int saved = errno;
@@ -150,7 +155,7 @@ std::unique_ptr<Mapping> CreateFile(const std::string& path, uint64_t file_bytes
   if (user_area != nullptr) std::memcpy(h->user_area, user_area, kUserAreaBytes);
   StampThisBoot(h);
   m->slots = reinterpret_cast<ReaderSlot*>(m->base + kPageBytes);
-  for (uint32_t i = 0; i < reader_slots; ++i) new (&m->slots[i]) ReaderSlot{};
+  for (uint32_t i = 0; i < reader_slots + kSharedReaderSlots; ++i) new (&m->slots[i]) ReaderSlot{};
   MetaValues meta;
   meta.version = version;
   meta.applied_id = applied_id;

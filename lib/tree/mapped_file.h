@@ -13,6 +13,7 @@
 
 #include "lib/tree/art_node.h"
 #include "lib/tree/file_layout.h"
+#include "lib/tree/liveness_lock.h"
 
 namespace whycache::tree {
 
@@ -26,10 +27,12 @@ struct Mapping {
   ReaderSlot* slots = nullptr;
   dev_t dev = 0;
   ino_t ino = 0;
-  // Owned by the Tree's mutex: threads and writers using this mapping, and the reader slots
-  // this process claimed in it (released when the mapping is dropped).
+  // Owned by the Tree's mutex: threads and writers using this mapping, the reader slots this
+  // process claimed in it (released when the mapping is dropped), and the liveness token they
+  // carry.
   int attached = 0;
   std::vector<ReaderSlot*> claimed;
+  LivenessLock liveness;
 
   Space space() const { return Space{base, size, header->data_offset}; }
 
@@ -41,7 +44,8 @@ struct Mapping {
 // opened.
 std::unique_ptr<Mapping> MapFile(const std::string& path);
 
-// Creates a file of `file_bytes` at `path` (replacing any) holding an empty tree at `version`
+// Creates a new file of `file_bytes` at `path` (unlinking any file there first, as readers may
+// still map it) holding an empty tree at `version`
 // with `applied_id`, and maps it. `user_area` (kUserAreaBytes, may be null) is copied in.
 std::unique_ptr<Mapping> CreateFile(const std::string& path, uint64_t file_bytes,
                                     uint32_t reader_slots, uint64_t version, uint64_t applied_id,

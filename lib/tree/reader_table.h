@@ -1,36 +1,57 @@
 // The reader table (LMDB's idea): each reader thread owns a slot in the file header and stores
 // the version its read transaction uses there. Writers read the table to learn which space may
-// be reused, and free the slots of processes that died without releasing them.
+// be reused, and free the slots of processes that died without releasing them (liveness_lock.h
+// tells which).
+//
+// A thread keeps its slot while it lives, idle or not: a slot another thread could take from an
+// idle owner would receive that owner's next pin store, which is a plain store the owner cannot
+// make conditional without an atomic read-modify-write on every read. Capacity comes instead
+// from a table large enough for thousands of threads (TreeOptions::reader_slots), from slots
+// freed at thread and process exit, and, when every slot is taken, from shared slots that any
+// number of threads join and leave by CAS, so a read transaction never fails for want of one.
+// (A process killed inside a shared slot leaves its join counted: that pin holds space back
+// until the file is next rebuilt, which growth does once the space runs out.)
 #ifndef WHYCACHE_LIB_TREE_READER_TABLE_H_
 #define WHYCACHE_LIB_TREE_READER_TABLE_H_
 
 #include <cstdint>
 
 #include "lib/tree/file_layout.h"
+#include "lib/tree/mapped_file.h"
 
 namespace whycache::tree {
 
 struct PinSummary {
   uint64_t oldest = 0;   // Smallest pinned version, or the `published` argument if smaller.
-  uint32_t in_use = 0;   // Slots owned by a live process.
-  uint32_t pinning = 0;  // Slots pinning a version.
+  uint32_t in_use = 0;   // Owned slots, plus readers in shared slots.
+  uint32_t pinning = 0;  // Of those, the ones pinning a version.
 };
 
-// Claims a free slot for the calling process (one CAS). When every slot is taken, reaps the
-// slots of dead processes and tries again; throws Error(kBusy) when the table is still full.
-ReaderSlot* ClaimSlot(ReaderSlot* slots, uint32_t count);
+// Claims a free slot of `m` for this process (a CAS), taking the process's liveness token in `m`
+// first if it has none. When every slot is taken, frees those of dead processes and tries again;
+// returns nullptr when the table is still full. Throws Error(kIOError) when no token can be
+// taken. REQUIRES: the caller serializes calls for one Mapping (the Tree's mutex).
+ReaderSlot* ClaimSlot(Mapping* m);
 
 // Returns the slot to the table. REQUIRES: the caller owns it and pins nothing.
-void ReleaseSlot(ReaderSlot* slot);
+void ReleaseSlot(FileHeader* header, ReaderSlot* slot);
 
-// Frees the slots whose owner process no longer exists (kill(pid, 0) fails with ESRCH).
-// Returns how many were freed. Safe to run concurrently with readers claiming slots.
-uint32_t ReapDeadSlots(ReaderSlot* slots, uint32_t count);
+// The shared slot `hint` picks, after adding a reader that pins `version` (or an older version
+// already pinned there) to it: a CAS, which orders the pin before later loads as the fence of
+// the owned-slot protocol does. Never fails.
+ReaderSlot* JoinSharedSlot(const Mapping& m, uint64_t version, uint32_t hint);
+// Removes a reader JoinSharedSlot added.
+void LeaveSharedSlot(ReaderSlot* slot);
 
-// Reaps dead slots, then summarizes the pins. Issues the fence that pairs with the readers'
-// fence between pinning and re-reading the published version, so a reader either is seen here
-// or sees a version at least `published`.
-PinSummary ScanPins(ReaderSlot* slots, uint32_t count, uint64_t published);
+// Frees the slots whose owner process died. Returns how many were freed. Safe to run
+// concurrently with readers claiming and pinning.
+uint32_t ReapDeadSlots(const Mapping& m);
+
+// Summarizes the pins, freeing the slots of dead processes that pin a version older than
+// `published`. Issues the fence that pairs with the readers' fence between pinning and
+// re-reading the published version, so a reader either is seen here or sees a version at least
+// `published`.
+PinSummary ScanPins(const Mapping& m, uint64_t published);
 
 }  // namespace whycache::tree
 

@@ -24,11 +24,11 @@ struct BuildSpec {
   uint64_t min_bytes = 0;                    // The file ends at least this long.
 };
 
-// Creates `dest_path` (replacing any file there) holding the entries of `source`, published at
-// spec.version with spec.applied_id, with free room of about half its used space, and flushes
-// it to disk. `source` runs again if the first guess was too small. Throws Error(kIOError) when
-// the file cannot be written, Error(kInvalidArgument) for entries out of order, and whatever
-// `source` throws; `dest_path` is then removed.
+// Creates `dest_path` (unlinking any file there first) holding the entries of `source`, published
+// at spec.version with spec.applied_id, with free room of about half its used space, and flushes it
+// to disk. `source` runs again if the first guess was too small. Throws Error(kIOError) when the
+// file cannot be written, Error(kInvalidArgument) for entries out of order, and whatever `source`
+// throws; `dest_path` is then removed.
 std::unique_ptr<Mapping> BuildFile(const std::string& dest_path, const BuildSpec& spec,
                                    const EntrySource& source);
 

@@ -43,7 +43,9 @@ struct TreeShared {
 struct ReaderAttachment {
   ThreadReader* owner = nullptr;
   Mapping* mapping = nullptr;
-  ReaderSlot* slot = nullptr;
+  ReaderSlot* slot = nullptr;    // Own slot; nullptr when every slot was taken.
+  ReaderSlot* shared = nullptr;  // Without an own slot: the shared slot joined while depth > 0.
+  uint64_t released_seen = 0;    // Without an own slot: header->slots_released when it looked.
   uint32_t depth = 0;
   bool draining = false;  // Superseded; dropped when depth reaches 0.
 };
@@ -76,8 +78,10 @@ int64_t NowMicros() {
 // REQUIRES: the Tree's mutex held.
 void DetachLocked(ReaderAttachment* a) {
   Mapping* m = a->mapping;
-  ReleaseSlot(a->slot);
-  m->claimed.erase(std::find(m->claimed.begin(), m->claimed.end(), a->slot));
+  if (a->slot != nullptr) {
+    ReleaseSlot(m->header, a->slot);
+    m->claimed.erase(std::find(m->claimed.begin(), m->claimed.end(), a->slot));
+  }
   --m->attached;
 }
 
@@ -107,6 +111,16 @@ struct ThreadReaders {
 };
 
 thread_local ThreadReaders t_readers;
+
+// Ends the pin of a thread whose last read transaction on `a` ends.
+void Unpin(ReaderAttachment* a) {
+  if (a->slot != nullptr) {
+    a->slot->pinned.store(0, std::memory_order_release);
+  } else {
+    LeaveSharedSlot(a->shared);
+    a->shared = nullptr;
+  }
+}
 
 bool SameFile(const Mapping& m, const std::string& path) {
   struct stat st;
@@ -242,11 +256,28 @@ void Tree::Reattach(ThreadReader* r) {
   Mapping* cur = shared_->current;
   if ((cur->header->current.load(std::memory_order_acquire) & kSupersededBit) != 0 &&
       !SameFile(*cur, path_)) {
-    std::unique_ptr<Mapping> m = MapFile(path_);
-    shared_->current = m.get();
-    shared_->mappings.push_back(std::move(m));
+    // A new file that cannot be mapped (missing, damaged) fails the writers that need it; readers
+    // carry on with the superseded file, which is intact, and try again at their next read.
+    try {
+      std::unique_ptr<Mapping> m = MapFile(path_);
+      shared_->current = m.get();
+      shared_->mappings.push_back(std::move(m));
+    } catch (const Error&) {
+    }
   }
   if (r->active && r->active->mapping == shared_->current) return;
+  // The new slot first, and nothing that throws after it: a thread that cannot move keeps the
+  // attachment it has, whose slot is still its own.
+  auto a = std::make_unique<ReaderAttachment>();
+  Mapping* m = shared_->current;
+  a->owner = r;
+  a->mapping = m;
+  m->claimed.reserve(m->claimed.size() + 1);
+  r->draining.reserve(r->draining.size() + 1);
+  a->released_seen = m->header->slots_released.load(std::memory_order_relaxed);
+  a->slot = ClaimSlot(m);
+  if (a->slot != nullptr) m->claimed.push_back(a->slot);
+  ++m->attached;
   if (r->active) {
     if (r->active->depth > 0) {
       r->active->draining = true;
@@ -255,15 +286,17 @@ void Tree::Reattach(ThreadReader* r) {
       DetachLocked(r->active.get());
     }
   }
-  auto a = std::make_unique<ReaderAttachment>();
-  Mapping* m = shared_->current;
-  a->owner = r;
-  a->mapping = m;
-  a->slot = ClaimSlot(m->slots, m->header->reader_slots);
-  m->claimed.push_back(a->slot);
-  ++m->attached;
   r->active = std::move(a);
   CollectRetiredLocked(*shared_);
+}
+
+void Tree::ClaimFreedSlot(ReaderAttachment* a) {
+  std::lock_guard<std::mutex> lock(shared_->mu);
+  Mapping* m = a->mapping;
+  a->released_seen = m->header->slots_released.load(std::memory_order_relaxed);
+  m->claimed.reserve(m->claimed.size() + 1);
+  a->slot = ClaimSlot(m);
+  if (a->slot != nullptr) m->claimed.push_back(a->slot);
 }
 
 void Tree::EndDraining(ReaderAttachment* a) {
@@ -295,11 +328,23 @@ ReadTxn Tree::BeginRead() {
     }
     cur &= ~kSupersededBit;
     if (a->depth == 0) {
-      // Pin, then make sure the pin is visible before re-reading `current` (pairs with the
-      // writer's fence in ScanPins): either the writer sees the pin or we see its new version.
-      // Release (a plain store on x86) orders this thread's earlier reads before the writer's
-      // reuse of what they read.
-      a->slot->pinned.store(cur, std::memory_order_release);
+      if (a->slot == nullptr &&
+          h->slots_released.load(std::memory_order_relaxed) != a->released_seen) {
+        ClaimFreedSlot(a);
+      }
+      // The pin protocol (Dekker's): the reader stores its pin, fences, then re-reads `current`;
+      // the writer (ScanPins) fences after publishing, then reads every pin. Of two such
+      // store-fence-load sequences at least one sees the other's store. So either the writer
+      // sees this pin and keeps whatever a version at least this old reaches, or this thread
+      // re-reads a `current` that the writer's scan already covered and, finding it moved,
+      // pins again. Release orders this thread's earlier reads (of an older version) before the
+      // writer's reuse of what they read.
+      if (a->slot != nullptr) {
+        a->slot->pinned.store(cur, std::memory_order_release);
+      } else {
+        a->shared = JoinSharedSlot(*a->mapping, cur,
+                                   static_cast<uint32_t>(reinterpret_cast<uintptr_t>(r) >> 6));
+      }
       std::atomic_thread_fence(std::memory_order_seq_cst);
     }
     const MetaRecord& meta = h->meta[cur & 1];
@@ -310,34 +355,48 @@ ReadTxn Tree::BeginRead() {
     const uint64_t hash_dir = meta.hash_dir.load(std::memory_order_relaxed);
     const uint64_t hash_bits = meta.hash_bits.load(std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_acquire);
-    if ((h->current.load(std::memory_order_relaxed) & ~kSupersededBit) != cur) continue;
-    if (version != cur) {
-      if (a->depth == 0) a->slot->pinned.store(0, std::memory_order_release);
+    const bool moved = (h->current.load(std::memory_order_relaxed) & ~kSupersededBit) != cur;
+    if (moved || version != cur) {
+      if (a->depth == 0) Unpin(a);
+      if (moved) continue;
       ThrowCorrupt("meta record of " + a->mapping->path + " holds version " +
                    std::to_string(version) + ", expected " + std::to_string(cur));
     }
     ++a->depth;
-    return ReadTxn(a, a->mapping->space(), root, hash_dir, hash_bits, cur, applied, keys);
+    return ReadTxn(a, r->fork_epoch, a->mapping->space(), root, hash_dir, hash_bits, cur, applied,
+                   keys);
   }
 }
 
 std::unique_ptr<WriteTxn> Tree::BeginWrite(bool wait) {
   const int fd = AcquireWriterLock(path_, wait);
   if (fd < 0) return nullptr;
-  return std::unique_ptr<WriteTxn>(new WriteTxn(this, fd));
+  std::unique_ptr<WriteTxn> txn(new WriteTxn(this, fd));
+  // A writer works on the file at PATH; finding that it changed also moves this process's
+  // readers there (an applier that reads its applied id next reads the new file's).
+  FollowPathLocked();
+  return txn;
 }
 
-Mapping* Tree::CurrentForWriter() {
-  std::unique_lock<std::mutex> lock(shared_->mu);
+Mapping* Tree::FollowPathLocked() {
+  std::lock_guard<std::mutex> lock(shared_->mu);
   Mapping* cur = shared_->current;
   if (!SameFile(*cur, path_)) {
     std::unique_ptr<Mapping> m = MapFile(path_);
+    // PATH was replaced by other means than a swap (moved aside as damaged, or deleted and made
+    // anew): the file this process mapped is superseded all the same, and its readers, in every
+    // process, move to PATH at their next read transaction.
+    cur->header->current.fetch_or(kSupersededBit, std::memory_order_seq_cst);
     shared_->current = m.get();
     shared_->mappings.push_back(std::move(m));
     cur = shared_->current;
   }
   CollectRetiredLocked(*shared_);
-  lock.unlock();
+  return cur;
+}
+
+Mapping* Tree::CurrentForWriter() {
+  Mapping* cur = FollowPathLocked();
   if ((cur->header->current.load(std::memory_order_acquire) & kSupersededBit) != 0) {
     // A writer died between marking this file superseded and renaming its replacement in:
     // finish the job.
@@ -365,10 +424,15 @@ namespace {
 // file is unlinked: ext4 writes a file renamed over another to disk before the rename returns
 // (auto_da_alloc), seconds for a large state file, to protect data that needs no protection
 // here, as a file from before a crash is verified when opened and rebuilt if torn. A crash
-// before the unlink leaves the superseded file at `from`, which the next build truncates.
+// before the unlink, or an unlink that fails, leaves the superseded file at `from`, where readers
+// may still map it: the next build unlinks it before creating its own file (CreateFile), so the
+// swap, which has happened, is not reported as failed.
 void ReplaceFile(const std::string& from, const std::string& to) {
   if (renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_EXCHANGE) == 0) {
-    unlink(from.c_str());
+    if (unlink(from.c_str()) != 0 && errno != ENOENT) {
+      std::fprintf(stderr, "whycache: cannot remove the superseded state file %s: %s\n",
+                   from.c_str(), std::strerror(errno));
+    }
     return;
   }
   // Not every file system exchanges files, and there is nothing to exchange with when someone
@@ -419,7 +483,7 @@ void Tree::Publish(Mapping* m, const std::vector<WriteTxn::Op>& ops, uint64_t ap
   FileHeader* h = m->header;
   const MetaValues meta = PublishedMeta(*m);
   const uint64_t next = meta.version + 1;
-  const PinSummary pins = ScanPins(m->slots, h->reader_slots, meta.version);
+  const PinSummary pins = ScanPins(*m, meta.version);
   Allocator alloc(m->base, m->size, h->data_offset, meta, pins.oldest, next);
   HashIndexWriter index(m->base, m->space(), &alloc, meta.hash_dir, meta.hash_bits);
   uint64_t puts = 0;
@@ -542,7 +606,8 @@ TreeStats Tree::Stats() {
   const Mapping& m = *txn.reader_->mapping;
   const FileHeader& h = *m.header;
   const MetaValues meta = PublishedMeta(m);
-  const PinSummary pins = ScanPins(m.slots, h.reader_slots, meta.version);
+  ReapDeadSlots(m);  // Writers free only the dead slots that hold space back.
+  const PinSummary pins = ScanPins(m, meta.version);
   TreeStats s;
   s.keys = meta.key_count;
   s.version = meta.version;
@@ -579,6 +644,7 @@ unsigned char* Tree::UserArea() {
 
 ReadTxn::ReadTxn(ReadTxn&& other) noexcept
     : reader_(other.reader_),
+      fork_epoch_(other.fork_epoch_),
       space_(other.space_),
       root_(other.root_),
       hash_dir_(other.hash_dir_),
@@ -590,8 +656,11 @@ ReadTxn::ReadTxn(ReadTxn&& other) noexcept
 }
 
 ReadTxn::~ReadTxn() {
-  if (reader_ != nullptr && --reader_->depth == 0) {
-    reader_->slot->pinned.store(0, std::memory_order_release);
+  // In a forked child, the transaction, its slot and its pin are the parent's (the child's
+  // records of them were dropped at its first read).
+  if (reader_ == nullptr || fork_epoch_ != g_fork_epoch.load(std::memory_order_relaxed)) return;
+  if (--reader_->depth == 0) {
+    Unpin(reader_);
     if (reader_->draining) Tree::EndDraining(reader_);
   }
 }

@@ -28,8 +28,10 @@ struct TreeOptions {
   bool create_if_missing = true;
   // Size of a newly created file. Files grow by rebuild (at least doubling) when full.
   uint64_t initial_file_bytes = uint64_t{16} << 20;
-  // Reader slots of a newly created file: one per thread that reads at once.
-  uint32_t reader_slots = 512;
+  // Reader slots of a newly created file: one per thread (of every process) that reads it, held
+  // until the thread exits. Threads beyond it share a few slots, at the cost of an atomic
+  // read-modify-write per read transaction, and take an own slot once one is freed.
+  uint32_t reader_slots = 4096;
   // After a commit, rebuild compactly when free space exceeds this fraction of the used space
   // and the file is larger than initial_file_bytes.
   double max_free_fraction = 1.0;
@@ -125,9 +127,11 @@ class ReadTxn {
 
  private:
   friend class Tree;
-  ReadTxn(ReaderAttachment* reader, const Space& space, Ref root, uint64_t hash_dir,
-          uint64_t hash_bits, uint64_t version, uint64_t applied_id, uint64_t key_count)
+  ReadTxn(ReaderAttachment* reader, uint64_t fork_epoch, const Space& space, Ref root,
+          uint64_t hash_dir, uint64_t hash_bits, uint64_t version, uint64_t applied_id,
+          uint64_t key_count)
       : reader_(reader),
+        fork_epoch_(fork_epoch),
         space_(space),
         root_(root),
         hash_dir_(hash_dir),
@@ -137,6 +141,7 @@ class ReadTxn {
         key_count_(key_count) {}
 
   ReaderAttachment* reader_;
+  uint64_t fork_epoch_;  // Of the process that began it: a forked child's copy unpins nothing.
   Space space_;
   Ref root_;
   uint64_t hash_dir_;
@@ -213,14 +218,22 @@ class Tree {
   Tree& operator=(const Tree&) = delete;
 
   // Pins the published version. No lock and no atomic read-modify-write: a store into this
-  // thread's reader slot (claimed once with a CAS) and a fence. Throws Error(kBusy) when every
-  // reader slot is taken, Error(kCorruption) for a malformed meta record.
-  // Thread-safe.
+  // thread's reader slot (claimed once with a CAS) and a fence; a thread that found every slot
+  // taken joins a shared slot instead (a CAS), so running out of slots never fails a read.
+  // Moves this thread to the file at PATH first when its file was superseded (rebuilt, replaced,
+  // or moved aside or deleted and made anew); while the file at PATH cannot be mapped, it stays
+  // on the superseded one, which is intact (writers report the problem). Throws
+  // Error(kCorruption) for a malformed meta record, Error(kIOError) when this process cannot take
+  // its reader lock in a new file (liveness_lock.h); this thread then stays on its current file,
+  // and the next call tries again. Thread-safe.
   ReadTxn BeginRead();
 
   // Takes the writer lock of the file. With wait, blocks until it is free; without, returns
-  // nullptr at once when another writer holds it. Thread-safe (writers of one process also
-  // exclude each other). REQUIRES: this thread holds no other WriteTxn (it would wait forever).
+  // nullptr at once when another writer holds it. Then moves this process to the file now at
+  // PATH if that changed, marking the one it leaves superseded for its readers everywhere; throws
+  // Error(kCorruption) or Error(kIOError) when that file cannot be mapped. Thread-safe (writers of
+  // one process also exclude each other). REQUIRES: this thread holds no other WriteTxn (it would
+  // wait forever).
   std::unique_ptr<WriteTxn> BeginWrite(bool wait = true);
 
   // Walks the published version and checks every structural invariant: bounds of every offset,
@@ -271,7 +284,12 @@ class Tree {
   Tree(std::string path, const TreeOptions& options);
   ThreadReader* ReaderForThisThread();
   void Reattach(ThreadReader* reader);
+  // Gives `a`, which has no slot of its own, one freed since it last looked, if any.
+  void ClaimFreedSlot(ReaderAttachment* a);
   static void EndDraining(ReaderAttachment* attachment);
+  // Moves this process to the file at PATH when PATH names another file than the one it maps,
+  // and returns the current mapping. REQUIRES: writer lock.
+  Mapping* FollowPathLocked();
   Mapping* CurrentForWriter();
   // Verifies the file and stamps it with this boot (boot_id.h). REQUIRES: no WriteTxn held.
   void VerifyForThisBoot();
