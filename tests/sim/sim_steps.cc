@@ -7,14 +7,14 @@ namespace whycache::sim {
 namespace {
 
 constexpr std::array<std::string_view, static_cast<size_t>(StepKind::kCount)> kNames = {
-    "append",  "machine_write", "update_now",     "wait_for",  "update",
-    "compact", "snapshot",      "restore",        "bootstrap", "reopen",
-    "reboot",  "kill_apply",    "server_restart", "check"};
+    "append",         "machine_write", "update_now", "wait_for",       "update",
+    "compact",        "snapshot",      "restore",    "bootstrap",      "reopen",
+    "reopen_chunked", "reboot",        "kill_apply", "server_restart", "check"};
 
 // Relative frequencies, in StepKind order. Appends dominate so that the log keeps growing and
 // compactions have history to rewrite; the rare kinds are the expensive ones.
 constexpr std::array<uint32_t, static_cast<size_t>(StepKind::kCount)> kWeights = {
-    380, 40, 120, 60, 60, 60, 30, 20, 10, 30, 10, 6, 4, 20};
+    380, 40, 120, 60, 60, 60, 30, 20, 10, 20, 10, 10, 6, 4, 20};
 
 // Long shared prefixes with NUL bytes inside, and keys that are prefixes of other keys.
 const std::string kHotPrefix = std::string("hot\0", 4) + std::string(40, 'p') + '\0';
@@ -87,6 +87,7 @@ std::string Describe(const Step& s) {
     case StepKind::kBootstrap:
       return out + machine + " slot " + std::to_string(s.snapshot_slot);
     case StepKind::kReopen:
+    case StepKind::kReopenChunked:
       return out + machine + " poll_interval=" + std::to_string(s.poll_interval_ms) +
              "ms max_updates_per_poll=" + std::to_string(s.max_updates_per_poll) +
              (s.use_resync_snapshot ? " resync_snapshot=slot0" : "");
@@ -179,9 +180,10 @@ Step StepGenerator::Next() {
       s.snapshot_slot = static_cast<int>(Below(kSnapshotSlots));
       break;
     case StepKind::kReopen:
+    case StepKind::kReopenChunked:
       s.use_resync_snapshot = Below(2) == 0;
       s.poll_interval_ms = static_cast<int>(1 + Below(3));
-      s.max_updates_per_poll = Below(2) == 0 ? 100'000 : 1 + Below(16);
+      s.max_updates_per_poll = s.kind == StepKind::kReopen ? 100'000 : 1 + Below(16);
       break;
     case StepKind::kKillApply:
       // Large values make each batch slow to apply, so the child is killed while applying.

@@ -27,6 +27,7 @@ enum class StepKind {
   kRestore,        // A machine restores the snapshot of a slot.
   kBootstrap,      // A machine's state file is deleted and rebuilt from a slot's snapshot.
   kReopen,         // A machine is closed and opened again with other options.
+  kReopenChunked,  // The same, applying only a few updates per poll from now on.
   kReboot,         // The machine reboots: its state file now comes from a previous boot.
   kKillApply,      // A child process applying a backlog on a machine is killed (SIGKILL).
   kServerRestart,  // The log's server is killed and started again (MySQL).

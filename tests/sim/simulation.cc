@@ -141,6 +141,7 @@ class Simulation {
       case StepKind::kBootstrap:
         return Bootstrap(m, s.snapshot_slot);
       case StepKind::kReopen:
+      case StepKind::kReopenChunked:
         m.cache.reset();
         m.options.resync_snapshot = s.use_resync_snapshot ? SlotPath(0) : "";
         m.options.poll_interval = milliseconds(s.poll_interval_ms);
