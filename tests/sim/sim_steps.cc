@@ -7,14 +7,14 @@ namespace whycache::sim {
 namespace {
 
 constexpr std::array<std::string_view, static_cast<size_t>(StepKind::kCount)> kNames = {
-    "append",         "machine_write", "update_now", "wait_for",       "update",
-    "compact",        "snapshot",      "restore",    "bootstrap",      "reopen",
-    "reopen_chunked", "reboot",        "kill_apply", "server_restart", "check"};
+    "append",          "machine_write", "update_now",     "wait_for", "update",         "compact",
+    "snapshot",        "restore",       "bootstrap",      "reopen",   "reopen_chunked", "reboot",
+    "damage_snapshot", "kill_apply",    "server_restart", "check"};
 
 // Relative frequencies, in StepKind order. Appends dominate so that the log keeps growing and
 // compactions have history to rewrite; the rare kinds are the expensive ones.
 constexpr std::array<uint32_t, static_cast<size_t>(StepKind::kCount)> kWeights = {
-    380, 40, 120, 60, 60, 60, 30, 20, 10, 20, 10, 10, 6, 4, 20};
+    380, 40, 120, 60, 60, 60, 30, 20, 10, 20, 10, 10, 4, 6, 4, 20};
 
 // Long shared prefixes with NUL bytes inside, and keys that are prefixes of other keys.
 const std::string kHotPrefix = std::string("hot\0", 4) + std::string(40, 'p') + '\0';
@@ -22,8 +22,11 @@ const std::string kColdPrefix = std::string("cold\0", 5) + std::string(24, '\0')
 constexpr int kHotKeys = 12;
 constexpr int kColdKeys = 40;
 
+// Runs of one byte longer than kRun are written once with their length: "p{40}".
+constexpr size_t kRun = 5;
+
 std::string AppendEscaped(std::string out, std::string_view bytes, size_t limit) {
-  for (size_t i = 0; i < bytes.size(); ++i) {
+  for (size_t i = 0; i < bytes.size();) {
     if (out.size() >= limit) return out + "...(" + std::to_string(bytes.size()) + " bytes)";
     const unsigned char c = static_cast<unsigned char>(bytes[i]);
     if (c == '"' || c == '\\') {
@@ -36,14 +39,27 @@ std::string AppendEscaped(std::string out, std::string_view bytes, size_t limit)
       std::snprintf(hex, sizeof(hex), "\\x%02x", c);
       out += hex;
     }
+    size_t run = 1;
+    while (i + run < bytes.size() && bytes[i + run] == bytes[i]) ++run;
+    if (run > kRun) {
+      out += "{" + std::to_string(run) + "}";
+    } else {
+      run = 1;
+    }
+    i += run;
   }
   return out;
 }
 
 std::string DescribeBatch(const std::vector<Mutation>& batch) {
+  constexpr size_t kShown = 4;
   std::string out = "[";
   for (size_t i = 0; i < batch.size(); ++i) {
     if (i > 0) out += ", ";
+    if (i == kShown) {
+      out += "... " + std::to_string(batch.size() - kShown) + " more";
+      break;
+    }
     const Mutation& m = batch[i];
     if (m.op == Mutation::Op::kSet) {
       out += "set " + Quote(m.key) + "=" + AppendEscaped("\"", m.value, 24) + "\"";
@@ -82,6 +98,9 @@ std::string Describe(const Step& s) {
              (s.per_mille >= 1000 ? std::string("all") : std::to_string(s.per_mille) + "/1000") +
              " tombstone_retention=" + std::to_string(s.tombstone_retention.count()) +
              "s token_retention=" + std::to_string(s.token_retention.count()) + "s";
+    case StepKind::kDamageSnapshot:
+      return out + " slot " + std::to_string(s.snapshot_slot) + " at " +
+             std::to_string(s.per_mille) + "/1000 of its body";
     case StepKind::kSnapshot:
     case StepKind::kRestore:
     case StepKind::kBootstrap:
@@ -174,6 +193,9 @@ Step StepGenerator::Next() {
       s.token_retention = kRetentions[Below(2) == 0 ? 0 : Below(3)];
       break;
     }
+    case StepKind::kDamageSnapshot:
+      s.per_mille = static_cast<uint32_t>(Below(1000));
+      [[fallthrough]];
     case StepKind::kSnapshot:
     case StepKind::kRestore:
     case StepKind::kBootstrap:

@@ -17,21 +17,22 @@
 namespace whycache::sim {
 
 enum class StepKind {
-  kAppend,         // A writer's ChangeLog appends one batch.
-  kMachineWrite,   // A machine's Cache writes one batch.
-  kUpdateNow,      // A machine polls now; it must reach the head.
-  kWaitFor,        // A machine waits for an acknowledged id.
-  kUpdate,         // A machine calls Update() (the per-request call) until it reaches the head.
-  kCompact,        // The log is compacted.
-  kSnapshot,       // A machine writes a snapshot into a slot.
-  kRestore,        // A machine restores the snapshot of a slot.
-  kBootstrap,      // A machine's state file is deleted and rebuilt from a slot's snapshot.
-  kReopen,         // A machine is closed and opened again with other options.
-  kReopenChunked,  // The same, applying only a few updates per poll from now on.
-  kReboot,         // The machine reboots: its state file now comes from a previous boot.
-  kKillApply,      // A child process applying a backlog on a machine is killed (SIGKILL).
-  kServerRestart,  // The log's server is killed and started again (MySQL).
-  kCheck,          // A machine runs Verify() and the library's check against the log.
+  kAppend,          // A writer's ChangeLog appends one batch.
+  kMachineWrite,    // A machine's Cache writes one batch.
+  kUpdateNow,       // A machine polls now; it must reach the head.
+  kWaitFor,         // A machine waits for an acknowledged id.
+  kUpdate,          // A machine calls Update() (the per-request call) until it reaches the head.
+  kCompact,         // The log is compacted.
+  kSnapshot,        // A machine writes a snapshot into a slot.
+  kRestore,         // A machine restores the snapshot of a slot.
+  kBootstrap,       // A machine's state file is deleted and rebuilt from a slot's snapshot.
+  kReopen,          // A machine is closed and opened again with other options.
+  kReopenChunked,   // The same, applying only a few updates per poll from now on.
+  kReboot,          // The machine reboots: its state file now comes from a previous boot.
+  kDamageSnapshot,  // One byte of a slot's snapshot body is flipped, as a bad disk would.
+  kKillApply,       // A child process applying a backlog on a machine is killed (SIGKILL).
+  kServerRestart,   // The log's server is killed and started again (MySQL).
+  kCheck,           // A machine runs Verify() and the library's check against the log.
   kCount,
 };
 
@@ -50,6 +51,7 @@ struct Step {
   std::vector<std::vector<Mutation>> batches;
   // kWaitFor: which acknowledged id, as a fraction of the history in 1/1000.
   // kCompact: before_id the same way; 1000 means all history (before_id 0).
+  // kDamageSnapshot: where in the body.
   uint32_t per_mille = 0;
   std::chrono::seconds tombstone_retention{0};
   std::chrono::seconds token_retention{0};
