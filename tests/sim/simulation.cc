@@ -107,14 +107,14 @@ class Simulation {
       if (!failure.empty()) line += " -> FAILED";
       Record(line);
       if (!failure.empty()) {
-        result.failure = Report(n, step, failure);
+        Report(n, step, failure, &result);
         return result;
       }
     }
     try {
       Drain();
     } catch (const std::exception& e) {
-      result.failure = Report(result.steps_run, std::nullopt, e.what());
+      Report(result.steps_run, std::nullopt, e.what(), &result);
     }
     return result;
   }
@@ -381,27 +381,29 @@ class Simulation {
     if (ops_.size() > kOpsLogLines) ops_.pop_front();
   }
 
-  std::string Report(uint64_t step_number, const std::optional<Step>& step,
-                     const std::string& failure) {
+  // Fills result->failure with what broke and how to replay it, and result->ops_tail with the
+  // steps that led there; the whole ops log goes to the test's outputs when Bazel runs it.
+  void Report(uint64_t step_number, const std::optional<Step>& step, const std::string& failure,
+              SimResult* result) {
     const std::string seed = std::to_string(config_.seed);
-    std::string out = "simulation FAILED on the " + config_.log_name + " log: seed " + seed +
+    result->failure = "simulation FAILED on the " + config_.log_name + " log: seed " + seed +
                       ", step " + std::to_string(step_number) + " (" +
                       (step ? std::string(StepName(step->kind)) : std::string("final catch-up")) +
                       ")\n  " + failure + "\n  replay: WHYCACHE_SIM_SEED=" + seed +
-                      " WHYCACHE_SIM_STEPS=" + std::to_string(step_number + 1) +
-                      "\n  last steps:\n";
+                      " WHYCACHE_SIM_STEPS=" + std::to_string(step_number + 1);
+    std::string& tail = result->ops_tail;
+    tail = "last steps of seed " + seed + " on the " + config_.log_name + " log:\n";
     for (size_t i = ops_.size() > kRecentSteps ? ops_.size() - kRecentSteps : 0; i < ops_.size();
          ++i) {
-      out += "    " + ops_[i] + "\n";
+      tail += "  " + ops_[i] + "\n";
     }
     const std::string outputs = EnvOr("TEST_UNDECLARED_OUTPUTS_DIR", "");
     if (!outputs.empty()) {
       const std::string path = outputs + "/sim-" + config_.log_name + "-seed" + seed + ".ops.txt";
       std::ofstream file(path);
       for (const std::string& line : ops_) file << line << "\n";
-      out += "  ops log: " + path + "\n";
+      tail += "whole ops log: " + path + "\n";
     }
-    return out;
   }
 
   SimLog& log_;

@@ -35,7 +35,11 @@ struct SimConfig {
 struct SimResult {
   uint64_t steps_run = 0;
   bool stopped_by_time_limit = false;
-  std::string failure;  // "" when every invariant held.
+  // "" when every invariant held, else the seed, step, step kind, what broke (machine, key,
+  // expected and actual) and the settings that replay it.
+  std::string failure;
+  // On failure: the steps before it with their outcomes (the ops log's end).
+  std::string ops_tail;
 };
 
 // The seeds to run: WHYCACHE_SIM_SEED alone, else WHYCACHE_SIM_SEEDS (default
