@@ -8,9 +8,10 @@
 
 namespace whycache::sim {
 
-// Makes the state file at `path` look as a previous boot left it: stamped with another boot id
-// (`boot_id`, any value) and with its next poll due at a CLOCK_MONOTONIC time that the new
-// boot's clock, restarted near zero, will not reach for days. Returns "" or what failed.
+// Makes the state file at `path` look as a previous boot left it: every record of the current
+// boot id in its header names another boot (`boot_id`, any value) instead, and its next poll is
+// due at a CLOCK_MONOTONIC time that the new boot's clock, restarted near zero, will not reach
+// for days. Returns "" or what failed (nothing is simulated where the kernel has no boot id).
 // REQUIRES: no process has the file open (every machine process is gone in a reboot).
 std::string RewriteAsPreviousBoot(const std::string& path, uint64_t boot_id);
 
