@@ -14,7 +14,7 @@ constexpr std::array<std::string_view, static_cast<size_t>(StepKind::kCount)> kN
 // Relative frequencies, in StepKind order. Appends dominate so that the log keeps growing and
 // compactions have history to rewrite; the rare kinds are the expensive ones.
 constexpr std::array<uint32_t, static_cast<size_t>(StepKind::kCount)> kWeights = {
-    380, 40, 120, 60, 60, 60, 30, 20, 10, 20, 10, 10, 4, 6, 4, 20};
+    380, 40, 120, 60, 60, 60, 30, 20, 10, 20, 10, 10, 8, 6, 4, 20};
 
 // Long shared prefixes with NUL bytes inside, and keys that are prefixes of other keys.
 const std::string kHotPrefix = std::string("hot\0", 4) + std::string(40, 'p') + '\0';
@@ -183,7 +183,19 @@ Step StepGenerator::Next() {
       s.per_mille = static_cast<uint32_t>(Below(1000));
       break;
     case StepKind::kCompact: {
-      s.per_mille = Below(3) == 0 ? 1000 : static_cast<uint32_t>(Below(1000));
+      // All history, anywhere, or just below the head: there it drops the tombstones that
+      // machines a few updates behind still need, and they must resync.
+      switch (Below(3)) {
+        case 0:
+          s.per_mille = 1000;
+          break;
+        case 1:
+          s.per_mille = static_cast<uint32_t>(Below(1000));
+          break;
+        default:
+          s.per_mille = static_cast<uint32_t>(950 + Below(50));
+          break;
+      }
       // Retentions are 0 or far longer than any run, so whether an entry counts as expired
       // does not depend on how fast the machine runs. Tombstones below the token retention
       // (0 against an hour) is the case that once brought deleted keys back.
@@ -199,7 +211,8 @@ Step StepGenerator::Next() {
     case StepKind::kSnapshot:
     case StepKind::kRestore:
     case StepKind::kBootstrap:
-      s.snapshot_slot = static_cast<int>(Below(kSnapshotSlots));
+      // Half of them on the resync snapshot, so that it is often recent enough to be used.
+      s.snapshot_slot = static_cast<int>(Below(2) == 0 ? 0 : Below(kSnapshotSlots));
       break;
     case StepKind::kReopen:
     case StepKind::kReopenChunked:

@@ -101,7 +101,11 @@ class Simulation {
       } catch (const SimFailure& e) {
         failure = e.what();
       } catch (const std::exception& e) {
-        failure = std::string("unexpected error: ") + e.what();
+        const bool on_machine = step.kind != StepKind::kAppend && step.kind != StepKind::kCompact &&
+                                step.kind != StepKind::kDamageSnapshot;
+        failure = std::string("unexpected error") +
+                  (on_machine ? " on machine m" + std::to_string(step.machine) : "") + ": " +
+                  e.what();
       }
       ++result.steps_run;
       if (!failure.empty()) line += " -> FAILED";
