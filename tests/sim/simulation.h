@@ -2,14 +2,19 @@
 // snapshots, restarts, reboots, kills) against one change log, checked after every step
 // against the test's own record of every acknowledged write (sim_model.h).
 //
+// The steps come from the seed alone, so a seed replays the same run; only where a child is
+// killed mid-apply does the scheduler choose how far it got, and nothing checked depends on it.
+//
 // Settings, from the environment:
 //   WHYCACHE_SIM_SEED=S       run seed S only (a failing run prints its seed);
-//   WHYCACHE_SIM_SEEDS=N      run N seeds (1..N, or the test's own range);
+//   WHYCACHE_SIM_SEEDS=N      run N seeds from the test's first (file log 1, MySQL 1001);
 //   WHYCACHE_SIM_STEPS=N      steps per seed;
 //   WHYCACHE_SIM_TIME_LIMIT_S=N   stop a seed's run (passing) after N seconds;
-//   WHYCACHE_SIM_SKIP=a,b     execute no step of these kinds (names: sim_steps.h), e.g. while
-//                             a known defect is being fixed. The sequence of steps stays the
-//                             same; the skipped ones are logged and not run.
+//   WHYCACHE_SIM_SKIP=a,b     execute no step of these kinds, e.g. while a known defect is
+//                             being fixed: append, machine_write, update_now, wait_for, update,
+//                             compact, snapshot, restore, bootstrap, reopen, reopen_chunked,
+//                             reboot, damage_snapshot, kill_apply, server_restart, check.
+//                             The sequence of steps stays the same; skipped ones are logged.
 #ifndef WHYCACHE_TESTS_SIM_SIMULATION_H_
 #define WHYCACHE_TESTS_SIM_SIMULATION_H_
 
