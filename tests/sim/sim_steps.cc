@@ -232,6 +232,8 @@ Step StepGenerator::Next() {
       break;
     case StepKind::kReboot:
       s.boot_id = rng_() | 1;
+      // Written while the machine is down, so that it has something to poll for.
+      s.batches.push_back(Batch());
       break;
     default:
       break;

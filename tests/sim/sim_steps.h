@@ -47,7 +47,8 @@ struct Step {
   StepKind kind = StepKind::kAppend;
   int writer = 0;
   int machine = 0;
-  // kAppend and kMachineWrite: one batch; kKillApply: the backlog appended before the child runs.
+  // kAppend and kMachineWrite: one batch; kReboot: one batch a writer appends while the machine
+  // is down; kKillApply: the backlog appended before the child runs.
   std::vector<std::vector<Mutation>> batches;
   // kWaitFor: which acknowledged id, as a fraction of the history in 1/1000.
   // kCompact: before_id the same way; 1000 means all history (before_id 0).

@@ -168,6 +168,7 @@ class Simulation {
         m.Close();
         const std::string error = RewriteAsPreviousBoot(m.options.state_path, s.boot_id);
         if (!error.empty()) throw SimFailure("simulating a reboot: " + error);
+        Acknowledge(writers_[s.writer]->Append(s.batches[0]), s.batches[0]);
         m.Open();
         return UpdateUntilHead(m, "Update() after a reboot");
       }
