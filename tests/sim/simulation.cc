@@ -339,7 +339,7 @@ class Simulation {
       throw SimFailure("machine " + m.record.name + ": the applying child " +
                        whycache::testing::ChildProcess::Describe(status));
     }
-    return "killed while applying ids " + std::to_string(backlog.front()) + ".." +
+    return "killed once it had begun applying ids " + std::to_string(backlog.front()) + ".." +
            std::to_string(backlog.back());
   }
 
@@ -350,13 +350,18 @@ class Simulation {
     log_.KillServer();
     std::string outcome = "server killed; ";
     try {
-      m.cache->UpdateNow();
-      outcome += "UpdateNow() returned;";
-    } catch (const Error& e) {
-      if (e.code() != Error::Code::kUnavailable) throw;
-      outcome += "UpdateNow() unavailable;";
+      try {
+        m.cache->UpdateNow();
+        outcome += "UpdateNow() returned;";
+      } catch (const Error& e) {
+        if (e.code() != Error::Code::kUnavailable) throw;
+        outcome += "UpdateNow() unavailable;";
+      }
+      CheckMachineState(*m.cache, oracle_, &m.record);
+    } catch (...) {
+      log_.StartServer();  // The next seed of this process needs it.
+      throw;
     }
-    CheckMachineState(*m.cache, oracle_, &m.record);
     log_.StartServer();
     return outcome + " server started";
   }
