@@ -170,6 +170,13 @@ class Simulation {
         if (!error.empty()) throw SimFailure("simulating a reboot: " + error);
         Acknowledge(writers_[s.writer]->Append(s.batches[0]), s.batches[0]);
         m.Open();
+        // Monitoring must not call a machine that has not polled since it booted up to date.
+        const CacheStats stats = m.cache->Stats();
+        if (stats.lag_us == 0) {
+          throw SimFailure("machine " + m.record.name + ": after a reboot, before any poll, at " +
+                           "applied id " + std::to_string(stats.applied_id) + " with head " +
+                           std::to_string(oracle_.head()) + ", Stats() says lag_us 0");
+        }
         return UpdateUntilHead(m, "Update() after a reboot");
       }
       case StepKind::kDamageSnapshot:
