@@ -10,10 +10,19 @@
 
 namespace whycache::testing {
 
-TempDir::TempDir() {
+namespace {
+
+std::string TestTmpDir() {
   const char* base = getenv("TEST_TMPDIR");
-  std::string pattern =
-      std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/whycache-test-XXXXXX";
+  return base != nullptr && *base != '\0' ? base : "/tmp";
+}
+
+}  // namespace
+
+TempDir::TempDir() : TempDir(TestTmpDir()) {}
+
+TempDir::TempDir(const std::string& parent) {
+  std::string pattern = parent + "/whycache-test-XXXXXX";
   if (mkdtemp(pattern.data()) == nullptr) {
     throw std::runtime_error("mkdtemp " + pattern + ": " + std::strerror(errno));
   }

@@ -11,6 +11,8 @@ class TempDir {
   // Creates a unique directory under $TEST_TMPDIR (Bazel's per-test directory), else /tmp.
   // Throws std::runtime_error if it cannot.
   TempDir();
+  // The same under `parent`, e.g. /dev/shm for files that stand for memory-backed state.
+  explicit TempDir(const std::string& parent);
   ~TempDir();
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;

@@ -1,0 +1,48 @@
+#include "tests/sim/sim_model.h"
+
+#include <algorithm>
+
+namespace whycache::sim {
+
+void ApplyBatch(const std::vector<Mutation>& batch, State* state) {
+  for (const Mutation& m : batch) {
+    if (m.op == Mutation::Op::kSet) {
+      (*state)[m.key] = m.value;
+    } else {
+      state->erase(m.key);
+    }
+  }
+}
+
+Oracle::Oracle() : checkpoints_(1) {}
+
+bool Oracle::Acknowledge(uint64_t id, std::vector<Mutation> batch) {
+  if (id <= head()) return false;
+  ApplyBatch(batch, &head_state_);
+  history_.emplace_back(id, std::move(batch));
+  if (history_.size() % kCheckpointEvery == 0) checkpoints_.push_back(head_state_);
+  return true;
+}
+
+bool Oracle::Acknowledged(uint64_t id) const {
+  if (id == 0) return true;
+  auto it = std::lower_bound(history_.begin(), history_.end(), id,
+                             [](const auto& entry, uint64_t v) { return entry.first < v; });
+  return it != history_.end() && it->first == id;
+}
+
+State Oracle::StateAt(uint64_t id) const {
+  if (id >= head()) return head_state_;
+  const size_t count =
+      std::upper_bound(history_.begin(), history_.end(), id,
+                       [](uint64_t v, const auto& entry) { return v < entry.first; }) -
+      history_.begin();
+  const size_t checkpoint = count / kCheckpointEvery;
+  State state = checkpoints_[checkpoint];
+  for (size_t i = checkpoint * kCheckpointEvery; i < count; ++i) {
+    ApplyBatch(history_[i].second, &state);
+  }
+  return state;
+}
+
+}  // namespace whycache::sim
