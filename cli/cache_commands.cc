@@ -26,18 +26,47 @@ std::unique_ptr<Cache> OpenCache(const Invocation& inv) {
   return Cache::Open(options);
 }
 
+// The state that get and scan read. With a log given, what the log has that the state lacks is
+// applied first, unless --no-update: a newcomer's `set` then `get` finds the value. A log that
+// cannot be reached is reported on stderr and the state read as it is, as the library serves
+// it meanwhile. Sets `*stale` to why the state was not brought up to date ("" if it was).
+std::unique_ptr<Cache> OpenForReading(const Invocation& inv, const CommandArgs& args,
+                                      std::string* stale) {
+  auto cache = OpenCache(inv);
+  if (!inv.log_uri || inv.log_uri->empty()) {
+    *stale =
+        "not updated: no log given; `whycache update` with --log URI (or WHYCACHE_LOG) applies "
+        "the log's newer updates";
+  } else if (args.Has("--no-update")) {
+    *stale = "read with --no-update; the log's head was " +
+             std::to_string(cache->Stats().log_head_id) +
+             " at the last poll: run `whycache update` to apply newer updates";
+  } else {
+    try {
+      cache->UpdateNow();
+    } catch (const Error& e) {
+      std::cerr << "whycache: warning: reading " << inv.RequireStatePath()
+                << " as it is, without the log's newest updates: " << e.what() << "\n";
+      *stale = "not updated from the log, see above; `whycache update` retries";
+    }
+  }
+  return cache;
+}
+
 }  // namespace
 
 int RunGet(const Invocation& inv) {
-  CommandArgs args("get", inv.args, {"--raw"}, {});
+  CommandArgs args("get", inv.args, {"--raw", "--no-update"}, {});
   args.ExpectPositional(1, 1, "one KEY");
   const std::string& key = args.positional()[0];
-  auto cache = OpenCache(inv);
+  std::string stale;
+  auto cache = OpenForReading(inv, args, &stale);
   ReadTransaction txn = cache->BeginRead();
   std::optional<std::string_view> value = txn.Get(key);
   if (!value) {
     std::cerr << "whycache: key '" << EscapeBytes(key) << "' not found in "
-              << inv.RequireStatePath() << " (applied id " << txn.applied_id() << ")\n";
+              << inv.RequireStatePath() << " (applied id " << txn.applied_id()
+              << (stale.empty() ? "" : "; ") << stale << ")\n";
     return kExitNotFound;
   }
   if (args.Has("--raw")) {
@@ -49,17 +78,19 @@ int RunGet(const Invocation& inv) {
 }
 
 int RunScan(const Invocation& inv) {
-  CommandArgs args("scan", inv.args, {"--keys-only", "--json"}, {"--limit"});
+  CommandArgs args("scan", inv.args, {"--keys-only", "--json", "--no-update"}, {"--limit"});
   args.ExpectPositional(0, 1, "at most one PREFIX");
   const std::string prefix = args.positional().empty() ? "" : args.positional()[0];
   const uint64_t limit = args.Number("--limit", UINT64_MAX);
   const bool keys_only = args.Has("--keys-only");
   const bool json = args.Has("--json");
-  auto cache = OpenCache(inv);
+  std::string stale;
+  auto cache = OpenForReading(inv, args, &stale);
   ReadTransaction txn = cache->BeginRead();
   uint64_t printed = 0;
   txn.Scan(prefix, [&](std::string_view key, std::string_view value) {
-    if (printed >= limit) return false;
+    // Output that failed (a reader gone, a full disk) ends the scan; main reports which.
+    if (printed >= limit || !std::cout) return false;
     if (json) {
       std::cout << "{\"key\":" << JsonString(key);
       if (!keys_only) std::cout << ",\"value\":" << JsonString(value);

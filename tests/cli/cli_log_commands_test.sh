@@ -1,7 +1,8 @@
 #!/bin/bash
 # Drives the whycache binary through the commands that only talk to the change log: init, set,
 # del and tail, on the backend named by $2 (file or mysql): output, exit statuses, binary bytes
-# through `set --stdin` and tail's escaping, and `tail --follow`.
+# through `set --stdin` and tail's escaping, `tail --follow`, and a newcomer's first `set` then
+# `get`, which must find the value without being told about `update`.
 set -u
 source "$(dirname "$0")/cli_test_lib.sh"
 cli_test_begin "$1"
@@ -90,6 +91,32 @@ status=$?
 [[ $status == 0 ]] || fail "tail --follow exited $status after SIGTERM: $(cat "$WORK/follow.err")"
 [[ $(cat "$WORK/follow") == "6	set	later	value
 7	del	later" ]] || fail "tail --follow printed [$(cat "$WORK/follow")]"
+
+# A newcomer's first steps: set, then get and scan on a state file never used before. With a
+# log given, the reading commands apply what is new first.
+export WHYCACHE_STATE="$WORK/newcomer.state"
+expect_status 0 set greeting hello
+expect_status 0 get greeting
+expect_out hello
+expect_status 0 set greeting "hello again"
+expect_status 0 scan greet
+expect_out "greeting	hello again"
+# --no-update reads the state as it is; a miss then says what to run to catch up.
+expect_status 0 set late 1
+expect_out 10
+expect_status 1 get --no-update late
+expect_mentions err "key 'late' not found in $WHYCACHE_STATE (applied id 9"
+expect_mentions err "whycache update"
+expect_one_line_err
+expect_status 0 scan --no-update late
+expect_out ""
+# Without a log there is nothing to update from: the miss says how to give one.
+expect_status 1 --log "" get late
+expect_mentions err "whycache update"
+expect_mentions err "--log"
+expect_one_line_err
+expect_status 0 get late
+expect_out 1
 
 # Two logs are two datasets: ids start again at 1.
 OTHER=$(new_log other)

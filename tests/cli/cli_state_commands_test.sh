@@ -16,8 +16,8 @@ expect_mentions err "does not exist"
 expect_status 0 set user:1:perm read user:2:perm write flag:a on
 expect_status 0 del user:2:perm
 expect_out 2
-# get reads the local state as it is: nothing is applied before `update`.
-expect_status 1 get user:1:perm
+# get --no-update reads the local state as it is: nothing is applied before `update`.
+expect_status 1 get --no-update user:1:perm
 expect_status 0 update
 expect_out 2
 expect_status 0 get user:1:perm
