@@ -198,6 +198,17 @@ int RunCheck(const Invocation& inv) {
 
 namespace {
 
+// A snapshot below the log's horizon is an input file that cannot serve this log, like one of
+// another dataset: exit 5, not the usage error of the library's kInvalidArgument.
+SnapshotInfo Restore(Cache& cache, const std::string& path) {
+  try {
+    return cache.RestoreSnapshot(path, TerminalProgress("restore"));
+  } catch (const Error& e) {
+    if (e.code() != Error::Code::kInvalidArgument) throw;
+    throw Error(Error::Code::kIncompatible, e.what());
+  }
+}
+
 void PrintSnapshotInfo(const char* what, const std::string& path, const SnapshotInfo& info) {
   std::cout << what << " " << path << ": update " << info.applied_id << ", " << info.key_count
             << " keys, " << info.raw_bytes << " bytes of keys and values, " << info.file_bytes
@@ -234,7 +245,7 @@ int RunSnapshot(const Invocation& inv) {
     options.state_path = inv.RequireStatePath();
     options.log_uri = inv.RequireLogUri();
     auto cache = Cache::Open(options);
-    PrintSnapshotInfo("restored", file, cache->RestoreSnapshot(file, TerminalProgress("restore")));
+    PrintSnapshotInfo("restored", file, Restore(*cache, file));
     return kExitOk;
   }
   throw Error(Error::Code::kInvalidArgument,

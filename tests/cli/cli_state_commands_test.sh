@@ -227,6 +227,7 @@ if [[ $BACKEND == file ]]; then
   export WHYCACHE_STATE="$WORK/behind.state"
   expect_status 0 set y 1
   expect_status 0 update --wait-for 5
+  expect_status 0 snapshot create "$WORK/before-horizon.snap"
   expect_status 0 set y 2
   expect_status 0 del y
   expect_status 0 compact --tombstone-retention-s 0 --json
@@ -242,6 +243,13 @@ if [[ $BACKEND == file ]]; then
   (($(json_field resyncs) >= 1)) || fail "no resync after the horizon rose: $(cat "$WORK/out")"
   expect_status 0 check --against-log
   expect_out ok
+  # A snapshot from below the horizon cannot be brought up to date: an unusable input file,
+  # exit 5 (not a usage error), and the state left as it was.
+  expect_status 5 snapshot restore "$WORK/before-horizon.snap"
+  expect_mentions err "below the log's horizon 7"
+  expect_one_line_err
+  expect_status 0 get z
+  expect_out 1
 fi
 
 cli_test_end
