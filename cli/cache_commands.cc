@@ -1,5 +1,6 @@
 #include "cli/cache_commands.h"
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <iostream>
@@ -51,6 +52,26 @@ std::unique_ptr<Cache> OpenForReading(const Invocation& inv, const CommandArgs& 
     }
   }
   return cache;
+}
+
+// UpdateNow() applies everything in one call. On a terminal the same work is done one poll at a
+// time (each applies at most CacheOptions::max_updates_per_poll updates) to draw how far it got.
+uint64_t UpdateShowingProgress(Cache& cache, const std::string& log_uri) {
+  const ProgressCallback progress = TerminalProgress("update", ProgressUnit::kUpdates);
+  if (!progress) return cache.UpdateNow();
+  const uint64_t start = cache.AppliedId();
+  const uint64_t head = OpenChangeLog(log_uri, LogOptions{})->HeadId();
+  if (head <= start) return cache.UpdateNow();
+  // A poll that applies nothing for this long (the log waits out a gap in its ids) leaves the
+  // rest to UpdateNow().
+  constexpr auto kStepTimeout = std::chrono::seconds(10);
+  for (uint64_t applied = start; applied < head; applied = cache.AppliedId()) {
+    progress(std::max(applied, start) - start, head - start);
+    if (!cache.WaitFor(applied + 1, kStepTimeout)) break;
+  }
+  const uint64_t applied = cache.UpdateNow();
+  progress(head - start, head - start);
+  return applied;
 }
 
 }  // namespace
@@ -125,7 +146,7 @@ int RunUpdate(const Invocation& inv) {
     }
     std::cout << cache->AppliedId() << "\n";
   } else {
-    std::cout << cache->UpdateNow() << "\n";
+    std::cout << UpdateShowingProgress(*cache, options.log_uri) << "\n";
   }
   return kExitOk;
 }

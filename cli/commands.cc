@@ -46,7 +46,7 @@ constexpr std::array kCommands = {
             "is new to the state file (--state), creating it if missing. With --wait-for,\n"
             "keeps applying until update ID is applied (read-your-writes for scripts); it\n"
             "fails with exit 6 if that has not happened within --timeout-ms (default\n"
-            "10000). Needs --state and --log.\n"
+            "10000). On a terminal, draws its progress on stderr. Needs --state and --log.\n"
             "\n"
             "examples:\n"
             "  whycache update\n"

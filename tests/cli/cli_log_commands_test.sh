@@ -118,6 +118,20 @@ expect_one_line_err
 expect_status 0 get late
 expect_out 1
 
+# On a terminal, update draws its progress on stderr, and stdout keeps only the applied id;
+# where stderr is not a terminal nothing is drawn. `script` gives the command a terminal.
+expect_status 0 set progress 1
+expect_out 11
+script -qec "$WHYCACHE --state $WORK/progress.state update >$WORK/progress.id" /dev/null \
+  >"$WORK/progress.tty" 2>&1 || fail "update on a terminal failed: $(cat "$WORK/progress.tty")"
+grep -q -F "update [" "$WORK/progress.tty" || fail "update drew no progress: [$(cat "$WORK/progress.tty")]"
+grep -q -F "100%  11 / 11 updates" "$WORK/progress.tty" ||
+  fail "update's progress did not end at 11 / 11: [$(cat "$WORK/progress.tty")]"
+[[ $(cat "$WORK/progress.id") == 11 ]] || fail "update printed [$(cat "$WORK/progress.id")]"
+expect_status 0 --state "$WORK/quiet.state" update
+expect_out 11
+[[ -s $WORK/err ]] && fail "update drew on a stderr that is not a terminal: [$(cat "$WORK/err")]"
+
 # Two logs are two datasets: ids start again at 1.
 OTHER=$(new_log other)
 expect_status 0 --log "$OTHER" init
