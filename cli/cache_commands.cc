@@ -1,5 +1,6 @@
 #include "cli/cache_commands.h"
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <iostream>
@@ -26,18 +27,67 @@ std::unique_ptr<Cache> OpenCache(const Invocation& inv) {
   return Cache::Open(options);
 }
 
+// The state that get and scan read. With a log given, what the log has that the state lacks is
+// applied first, unless --no-update: a newcomer's `set` then `get` finds the value. A log that
+// cannot be reached is reported on stderr and the state read as it is, as the library serves
+// it meanwhile. Sets `*stale` to why the state was not brought up to date ("" if it was).
+std::unique_ptr<Cache> OpenForReading(const Invocation& inv, const CommandArgs& args,
+                                      std::string* stale) {
+  auto cache = OpenCache(inv);
+  if (!inv.log_uri || inv.log_uri->empty()) {
+    *stale =
+        "not updated: no log given; `whycache update` with --log URI (or WHYCACHE_LOG) applies "
+        "the log's newer updates";
+  } else if (args.Has("--no-update")) {
+    *stale = "read with --no-update; the log's head was " +
+             std::to_string(cache->Stats().log_head_id) +
+             " at the last poll: run `whycache update` to apply newer updates";
+  } else {
+    try {
+      cache->UpdateNow();
+    } catch (const Error& e) {
+      std::cerr << "whycache: warning: reading " << inv.RequireStatePath()
+                << " as it is, without the log's newest updates: " << e.what() << "\n";
+      *stale = "not updated from the log, see above; `whycache update` retries";
+    }
+  }
+  return cache;
+}
+
+// UpdateNow() applies everything in one call. On a terminal the same work is done one poll at a
+// time (each applies at most CacheOptions::max_updates_per_poll updates) to draw how far it got.
+uint64_t UpdateShowingProgress(Cache& cache, const std::string& log_uri) {
+  const ProgressCallback progress = TerminalProgress("update", ProgressUnit::kUpdates);
+  if (!progress) return cache.UpdateNow();
+  const uint64_t start = cache.AppliedId();
+  const uint64_t head = OpenChangeLog(log_uri, LogOptions{})->HeadId();
+  if (head <= start) return cache.UpdateNow();
+  // A poll that applies nothing for this long (the log waits out a gap in its ids) leaves the
+  // rest to UpdateNow().
+  constexpr auto kStepTimeout = std::chrono::seconds(10);
+  for (uint64_t applied = start; applied < head; applied = cache.AppliedId()) {
+    progress(std::max(applied, start) - start, head - start);
+    if (!cache.WaitFor(applied + 1, kStepTimeout)) break;
+  }
+  const uint64_t applied = cache.UpdateNow();
+  progress(head - start, head - start);
+  return applied;
+}
+
 }  // namespace
 
 int RunGet(const Invocation& inv) {
-  CommandArgs args("get", inv.args, {"--raw"}, {});
+  CommandArgs args("get", inv.args, {"--raw", "--no-update"}, {});
   args.ExpectPositional(1, 1, "one KEY");
   const std::string& key = args.positional()[0];
-  auto cache = OpenCache(inv);
+  std::string stale;
+  auto cache = OpenForReading(inv, args, &stale);
   ReadTransaction txn = cache->BeginRead();
   std::optional<std::string_view> value = txn.Get(key);
   if (!value) {
     std::cerr << "whycache: key '" << EscapeBytes(key) << "' not found in "
-              << inv.RequireStatePath() << " (applied id " << txn.applied_id() << ")\n";
+              << inv.RequireStatePath() << " (applied id " << txn.applied_id()
+              << (stale.empty() ? "" : "; ") << stale << ")\n";
     return kExitNotFound;
   }
   if (args.Has("--raw")) {
@@ -49,17 +99,19 @@ int RunGet(const Invocation& inv) {
 }
 
 int RunScan(const Invocation& inv) {
-  CommandArgs args("scan", inv.args, {"--keys-only", "--json"}, {"--limit"});
+  CommandArgs args("scan", inv.args, {"--keys-only", "--json", "--no-update"}, {"--limit"});
   args.ExpectPositional(0, 1, "at most one PREFIX");
   const std::string prefix = args.positional().empty() ? "" : args.positional()[0];
   const uint64_t limit = args.Number("--limit", UINT64_MAX);
   const bool keys_only = args.Has("--keys-only");
   const bool json = args.Has("--json");
-  auto cache = OpenCache(inv);
+  std::string stale;
+  auto cache = OpenForReading(inv, args, &stale);
   ReadTransaction txn = cache->BeginRead();
   uint64_t printed = 0;
   txn.Scan(prefix, [&](std::string_view key, std::string_view value) {
-    if (printed >= limit) return false;
+    // Output that failed (a reader gone, a full disk) ends the scan; main reports which.
+    if (printed >= limit || !std::cout) return false;
     if (json) {
       std::cout << "{\"key\":" << JsonString(key);
       if (!keys_only) std::cout << ",\"value\":" << JsonString(value);
@@ -94,7 +146,7 @@ int RunUpdate(const Invocation& inv) {
     }
     std::cout << cache->AppliedId() << "\n";
   } else {
-    std::cout << cache->UpdateNow() << "\n";
+    std::cout << UpdateShowingProgress(*cache, options.log_uri) << "\n";
   }
   return kExitOk;
 }
@@ -178,6 +230,18 @@ int RunCheck(const Invocation& inv) {
 
 namespace {
 
+// A snapshot below the log's horizon, or one the log cannot bring up to the state's id, is an
+// input file that cannot serve this state, like one of another dataset: exit 5, not the usage
+// error of the library's kInvalidArgument.
+SnapshotInfo Restore(Cache& cache, const std::string& path, const RestoreOptions& options) {
+  try {
+    return cache.RestoreSnapshot(path, TerminalProgress("restore"), options);
+  } catch (const Error& e) {
+    if (e.code() != Error::Code::kInvalidArgument) throw;
+    throw Error(Error::Code::kIncompatible, e.what());
+  }
+}
+
 void PrintSnapshotInfo(const char* what, const std::string& path, const SnapshotInfo& info) {
   std::cout << what << " " << path << ": update " << info.applied_id << ", " << info.key_count
             << " keys, " << info.raw_bytes << " bytes of keys and values, " << info.file_bytes
@@ -217,9 +281,7 @@ int RunSnapshot(const Invocation& inv) {
     options.state_path = inv.RequireStatePath();
     options.log_uri = inv.RequireLogUri();
     auto cache = Cache::Open(options);
-    PrintSnapshotInfo(
-        "restored", file,
-        cache->RestoreSnapshot(file, TerminalProgress("restore"), {.force = args.Has("--force")}));
+    PrintSnapshotInfo("restored", file, Restore(*cache, file, {.force = args.Has("--force")}));
     return kExitOk;
   }
   throw Error(Error::Code::kInvalidArgument,

@@ -52,29 +52,33 @@ constexpr std::array kCommands = {
             "is new to the state file (--state), creating it if missing. With --wait-for,\n"
             "keeps applying until update ID is applied (read-your-writes for scripts); it\n"
             "fails with exit 6 if that has not happened within --timeout-ms (default\n"
-            "10000). Needs --state and --log.\n"
+            "10000). On a terminal, draws its progress on stderr. Needs --state and --log.\n"
             "\n"
             "examples:\n"
             "  whycache update\n"
             "  id=$(whycache set k v) && whycache update --wait-for \"$id\" --timeout-ms 2000",
             RunUpdate},
-    Command{"get", "[--raw] KEY", "print a key's value from the local state (exit 1 if absent)",
-            "Reads the state file (--state) as it is; it does not poll the log first (run\n"
-            "`update` for that). Prints the value with bytes outside printable ASCII, tab,\n"
-            "newline and backslash escaped as \\xNN, then a newline; --raw prints the exact\n"
-            "bytes and nothing else. A missing key exits 1 with a message on stderr.\n"
+    Command{"get", "[--raw] [--no-update] KEY",
+            "print a key's value from the local state (exit 1 if absent)",
+            "Reads the state file (--state). With a log (--log), first applies what is new\n"
+            "in it, so `set` then `get` finds the value; if the log cannot be reached, warns\n"
+            "and reads the state as it is. --no-update reads it as it is without asking the\n"
+            "log. Prints the value with bytes outside printable ASCII, tab, newline and\n"
+            "backslash escaped as \\xNN, then a newline; --raw prints the exact bytes and\n"
+            "nothing else. A missing key exits 1 with a message on stderr.\n"
             "\n"
             "examples:\n"
             "  whycache get flag:checkout:new-ui\n"
             "  whycache get --raw model:weights > weights.bin",
             RunGet},
-    Command{"scan", "[PREFIX] [--limit N] [--keys-only] [--json]",
+    Command{"scan", "[PREFIX] [--limit N] [--keys-only] [--json] [--no-update]",
             "print the entries under a prefix in key order",
             "One line per entry, in byte order of the keys: KEY<TAB>VALUE, with bytes\n"
             "outside printable ASCII, tab, newline and backslash escaped as \\xNN. With\n"
             "--json, one object per line, {\"key\":...,\"value\":...}, where byte b reads back\n"
             "as code point b. --keys-only leaves the values out; --limit N stops after N\n"
-            "entries. Reads the local state only (--state).\n"
+            "entries. Reads the local state (--state), first updated from the log as `get`\n"
+            "does; --no-update reads it as it is.\n"
             "\n"
             "examples:\n"
             "  whycache scan perm:user:42:\n"
@@ -114,7 +118,7 @@ constexpr std::array kCommands = {
             "              first brought up to the state's id from the log, so readers\n"
             "              never go back. Refuses a damaged snapshot, one of another\n"
             "              dataset, one older than the log's horizon, or one the log\n"
-            "              cannot bring up to the state's id (exit 5 or 2), leaving the\n"
+            "              cannot bring up to the state's id (exit 5), leaving the\n"
             "              state as it was; --force restores the last anyway.\n"
             "info FILE     reads and verifies FILE: update id, keys, format version.\n"
             "\n"

@@ -173,7 +173,7 @@ int RunTail(const Invocation& inv) {
       after = page.back().id;
       continue;
     }
-    if (!follow) break;
+    if (!follow || StdoutReaderGone()) break;
     std::this_thread::sleep_for(kFollowPollInterval);
   }
   return kExitOk;

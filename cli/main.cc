@@ -1,4 +1,5 @@
 // whycache: the command-line tool. See `whycache --help` and the README's CLI reference.
+#include <csignal>
 #include <cstdlib>
 #include <iostream>
 #include <string>
@@ -92,10 +93,19 @@ int Run(const std::vector<std::string>& argv) {
 }  // namespace whycache::cli
 
 int main(int argc, char** argv) {
+  // A closed pipe (`whycache tail | head`) then fails a write instead of killing the process,
+  // and the command stops with its documented status.
+  std::signal(SIGPIPE, SIG_IGN);
   try {
     const int status = whycache::cli::Run(std::vector<std::string>(argv + 1, argv + argc));
-    whycache::cli::FlushStdout();
+    try {
+      whycache::cli::FlushStdout();
+    } catch (const whycache::cli::StdoutClosed&) {
+      // The reader took what it wanted: `check | head -1` still says whether the check failed.
+    }
     return status;
+  } catch (const whycache::cli::StdoutClosed&) {
+    return whycache::cli::kExitOk;
   } catch (const whycache::Error& e) {
     std::cerr << whycache::cli::FailureMessage(e) << "\n";
     return whycache::cli::ExitStatusFor(e.code());

@@ -1,5 +1,8 @@
 #include "cli/output.h"
 
+#include <poll.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -12,11 +15,20 @@ namespace whycache::cli {
 namespace {
 
 [[noreturn]] void ThrowStdoutError(int err) {
+  // errno may be stale when the failed write happened earlier (a full buffer flushed in the
+  // middle of a command): the pipe's own state is asked too.
+  if (err == EPIPE || StdoutReaderGone()) throw StdoutClosed();
   throw Error(Error::Code::kIOError, "cannot write to standard output: " +
                                          std::string(std::strerror(err != 0 ? err : EIO)));
 }
 
 }  // namespace
+
+bool StdoutReaderGone() {
+  // poll() always reports POLLERR, asked or not; a pipe reports it once its last reader closed.
+  pollfd out = {.fd = STDOUT_FILENO, .events = 0, .revents = 0};
+  return poll(&out, 1, 0) == 1 && (out.revents & POLLERR) != 0;
+}
 
 void FlushStdout() {
   // A write that failed earlier, when a full buffer was flushed, left its errno: the writes

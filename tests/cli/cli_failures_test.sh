@@ -51,6 +51,51 @@ for command in "get k" "scan" "stats --json" "tail" "--help" "--version"; do
   expect_mentions err "cannot write to standard output: No space left on device"
 done
 
+# Output into a closed pipe is the ordinary `| head`: whycache stops quietly with status 0,
+# neither killed by SIGPIPE nor printing an error. The outputs are far larger than a pipe holds,
+# so each writes after head has gone.
+head -c 1000000 /dev/zero | tr '\0' x >"$WORK/big"
+CLI_STDIN="$WORK/big" expect_status 0 set --stdin big
+pairs=()
+value=$(head -c 500 "$WORK/big")
+for ((i = 0; i < 2000; i++)); do pairs+=("pipe:$i" "$value"); done
+expect_status 0 set "${pairs[@]}"
+expect_status 0 update
+for command in "tail" "scan" "scan --json" "scan --keys-only" "get big" "get --raw big"; do
+  # shellcheck disable=SC2086  # the command's words are meant to split
+  "$WHYCACHE" $command 2>"$WORK/err" | head -c 100 >/dev/null
+  status=${PIPESTATUS[0]}
+  [[ $status == 0 ]] || fail "whycache $command | head -c 100 exited $status, expected 0"
+  [[ -s $WORK/err ]] && fail "whycache $command | head -c 100 printed [$(cat "$WORK/err")]"
+done
+# Small outputs fit in a pipe: a pipe whose reader is already gone makes them meet it too.
+mkfifo "$WORK/fifo"
+exec 3<>"$WORK/fifo" 4>"$WORK/fifo" 3<&-
+for command in "get k" "stats" "stats --json" "scan k" "tail --from 2" "update" "--help" \
+  "--version"; do
+  # shellcheck disable=SC2086
+  "$WHYCACHE" $command >&4 2>"$WORK/err"
+  status=$?
+  [[ $status == 0 ]] || fail "whycache $command into a closed pipe exited $status, expected 0"
+  [[ -s $WORK/err ]] && fail "whycache $command into a closed pipe printed [$(cat "$WORK/err")]"
+done
+exec 4>&-
+# A follower whose reader has gone stops at once, without waiting for the next update.
+head_id=$("$WHYCACHE" set follow:first 1)
+(
+  timeout -s KILL 60 "$WHYCACHE" tail --from "$head_id" --follow 2>"$WORK/follow.err" |
+    head -1 >"$WORK/follow"
+  echo "${PIPESTATUS[0]}" >"$WORK/follow.status"
+) &
+follower=$!
+expect_status 0 set follow:second 2
+wait "$follower"
+[[ $(cat "$WORK/follow.status") == 0 ]] ||
+  fail "tail --follow | head -1 exited $(cat "$WORK/follow.status"), expected 0"
+[[ $(cat "$WORK/follow") == "$((head_id + 1))	set	follow:second	2" ]] ||
+  fail "tail --follow | head -1 printed [$(cat "$WORK/follow")]"
+[[ -s $WORK/follow.err ]] && fail "tail --follow | head -1 printed [$(cat "$WORK/follow.err")]"
+
 if [[ $BACKEND == file ]]; then
   # An append that cannot be written: exit 6 naming the segment file; nothing is appended.
   limited_disk 1 set big2 "$(head -c 3000 /dev/zero | tr '\0' v)"
@@ -61,8 +106,8 @@ if [[ $BACKEND == file ]]; then
   expect_mentions err "$disk_full_advice"
   expect_one_line_err
   expect_status 0 set after-full ok
-  expect_out 3
-  expect_status 0 update --wait-for 3
+  expect_out $((head_id + 2))
+  expect_status 0 update --wait-for $((head_id + 2))
   expect_status 0 check --against-log
   expect_out ok
 
@@ -92,7 +137,7 @@ if [[ $BACKEND == mysql ]]; then
   printf '[client]\npassword = "%s"\n' "$password" >"$WORK/good.cnf"
   printf '[client]\npassword = wrong\n' >"$WORK/bad.cnf"
   expect_status 0 --log "$WHYCACHE_LOG&defaults-file=$WORK/good.cnf" init
-  expect_mentions out "(head id 2)"
+  expect_mentions out "(head id $((head_id + 1)))"
   export WHYCACHE_MYSQL_PASSWORD=$password
   expect_status 4 --log "$WHYCACHE_LOG&defaults-file=$WORK/bad.cnf" tail
   expect_mentions err "check the password of the [client] group in $WORK/bad.cnf"

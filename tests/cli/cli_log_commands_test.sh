@@ -1,7 +1,8 @@
 #!/bin/bash
 # Drives the whycache binary through the commands that only talk to the change log: init, set,
 # del and tail, on the backend named by $2 (file or mysql): output, exit statuses, binary bytes
-# through `set --stdin` and tail's escaping, and `tail --follow`.
+# through `set --stdin` and tail's escaping, `tail --follow`, and a newcomer's first `set` then
+# `get`, which must find the value without being told about `update`.
 set -u
 source "$(dirname "$0")/cli_test_lib.sh"
 cli_test_begin "$1"
@@ -91,18 +92,58 @@ status=$?
 [[ $(cat "$WORK/follow") == "6	set	later	value
 7	del	later" ]] || fail "tail --follow printed [$(cat "$WORK/follow")]"
 
+# A newcomer's first steps: set, then get and scan on a state file never used before. With a
+# log given, the reading commands apply what is new first.
+export WHYCACHE_STATE="$WORK/newcomer.state"
+expect_status 0 set greeting hello
+expect_status 0 get greeting
+expect_out hello
+expect_status 0 set greeting "hello again"
+expect_status 0 scan greet
+expect_out "greeting	hello again"
+# --no-update reads the state as it is; a miss then says what to run to catch up.
+expect_status 0 set late 1
+expect_out 10
+expect_status 1 get --no-update late
+expect_mentions err "key 'late' not found in $WHYCACHE_STATE (applied id 9"
+expect_mentions err "whycache update"
+expect_one_line_err
+expect_status 0 scan --no-update late
+expect_out ""
+# Without a log there is nothing to update from: the miss says how to give one.
+expect_status 1 --log "" get late
+expect_mentions err "whycache update"
+expect_mentions err "--log"
+expect_one_line_err
+expect_status 0 get late
+expect_out 1
+
+# On a terminal, update draws its progress on stderr, and stdout keeps only the applied id;
+# where stderr is not a terminal nothing is drawn. `script` gives the command a terminal.
+expect_status 0 set progress 1
+expect_out 11
+script -qec "$WHYCACHE --state $WORK/progress.state update >$WORK/progress.id" /dev/null \
+  >"$WORK/progress.tty" 2>&1 || fail "update on a terminal failed: $(cat "$WORK/progress.tty")"
+grep -q -F "update [" "$WORK/progress.tty" || fail "update drew no progress: [$(cat "$WORK/progress.tty")]"
+grep -q -F "100%  11 / 11 updates" "$WORK/progress.tty" ||
+  fail "update's progress did not end at 11 / 11: [$(cat "$WORK/progress.tty")]"
+[[ $(cat "$WORK/progress.id") == 11 ]] || fail "update printed [$(cat "$WORK/progress.id")]"
+expect_status 0 --state "$WORK/quiet.state" update
+expect_out 11
+[[ -s $WORK/err ]] && fail "update drew on a stderr that is not a terminal: [$(cat "$WORK/err")]"
+
 # --token: a set or del retried with the same token prints the first id and appends nothing.
 expect_status 0 set --token 00112233445566778899aabbccddeeff retried once
-expect_out 8
+expect_out 12
 expect_status 0 set --token 00112233445566778899AABBCCDDEEFF retried once
-expect_out 8
+expect_out 12
 expect_status 0 del --token ffeeddccbbaa99887766554433221100 retried
-expect_out 9
+expect_out 13
 expect_status 0 del --token ffeeddccbbaa99887766554433221100 retried
-expect_out 9
-expect_status 0 tail --from 7
-expect_out "8	set	retried	once
-9	del	retried"
+expect_out 13
+expect_status 0 tail --from 11
+expect_out "12	set	retried	once
+13	del	retried"
 expect_status 2 set --token 0011 k v
 expect_mentions err "32 hex digits"
 expect_status 2 del --token 00112233445566778899aabbccddeefg k

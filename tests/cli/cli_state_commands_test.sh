@@ -16,8 +16,8 @@ expect_mentions err "does not exist"
 expect_status 0 set user:1:perm read user:2:perm write flag:a on
 expect_status 0 del user:2:perm
 expect_out 2
-# get reads the local state as it is: nothing is applied before `update`.
-expect_status 1 get user:1:perm
+# get --no-update reads the local state as it is: nothing is applied before `update`.
+expect_status 1 get --no-update user:1:perm
 expect_status 0 update
 expect_out 2
 expect_status 0 get user:1:perm
@@ -278,6 +278,7 @@ if [[ $BACKEND == file ]]; then
   export WHYCACHE_STATE="$WORK/behind.state"
   expect_status 0 set y 1
   expect_status 0 update --wait-for 5
+  expect_status 0 snapshot create "$WORK/before-horizon.snap"
   expect_status 0 set y 2
   expect_status 0 del y
   expect_status 0 compact --tombstone-retention-s 0 --json
@@ -293,6 +294,13 @@ if [[ $BACKEND == file ]]; then
   (($(json_field resyncs) >= 1)) || fail "no resync after the horizon rose: $(cat "$WORK/out")"
   expect_status 0 check --against-log
   expect_out ok
+  # A snapshot from below the horizon cannot be brought up to date: an unusable input file,
+  # exit 5 (not a usage error), and the state left as it was.
+  expect_status 5 snapshot restore "$WORK/before-horizon.snap"
+  expect_mentions err "below the log's horizon 7"
+  expect_one_line_err
+  expect_status 0 get z
+  expect_out 1
 fi
 
 cli_test_end
