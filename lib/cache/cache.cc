@@ -274,10 +274,26 @@ class CacheImpl final : public Cache {
   // Applies what is new in the log; a state below the log's horizon is rebuilt first.
   // REQUIRES: log_mu_ held.
   cache::ApplyResult Poll(bool wait) {
+    if (AppliedId() == 0) FillFromStart();
     cache::ApplyResult r = cache::ApplyFromLog(*tree_, Log(), wait, options_.max_updates_per_poll);
     if (!r.below_horizon) return r;
     Resync();
     return cache::ApplyFromLog(*tree_, Log(), wait, options_.max_updates_per_poll);
+  }
+
+  // Fills a state that has applied nothing yet with the whole log, in a file of its own that is
+  // swapped in once it has reached the log's head. Published part way, a replay of a compacted
+  // log would show readers states that never were: compaction keeps only the newest entry of a
+  // key, so below it the key looks absent although it was set all along. A process killed while
+  // filling leaves the empty state in place. REQUIRES: log_mu_ held.
+  void FillFromStart() {
+    cache::ScopedFlock replacing(cache::ReplacementLockPath(options_.state_path));
+    if (AppliedId() != 0) return;  // Another process of the machine did it meanwhile.
+    ChangeLog& log = Log();
+    if (log.HeadId() == 0) return;
+    cache::BuildAndInstall(*tree_, 0, [&](tree::Tree& fresh) {
+      cache::CatchUpFromLog(fresh, log, UINT64_MAX, "the first fill of " + options_.state_path);
+    });
   }
 
   // Rebuilds the state from a snapshot (CacheOptions::resync_snapshot) or the compacted log
