@@ -127,18 +127,18 @@ expect_status 0 --state "$WORK/b.state" get after
 expect_out snapshot
 if [[ $BACKEND == file ]]; then
   # Where the log cannot bring it that far (the log brought back from an older copy), the
-  # restore is refused, exit 2, unless forced.
+  # restore is refused, exit 5, unless forced.
   cp -r "${WHYCACHE_LOG#file:}" "$WORK/older.log"
   expect_status 0 set later value
   expect_status 0 --state "$WORK/b.state" update
   expect_out 9
   expect_status 0 --state "$WORK/b.state" snapshot restore "$WORK/snap"
-  expect_status 2 --log "file:$WORK/older.log" --state "$WORK/b.state" snapshot restore "$WORK/snap"
+  expect_status 5 --log "file:$WORK/older.log" --state "$WORK/b.state" snapshot restore "$WORK/snap"
   expect_mentions err "--force"
   expect_status 0 --state "$WORK/b.state" get later
   expect_status 0 --log "file:$WORK/older.log" --state "$WORK/b.state" \
     snapshot restore --force "$WORK/snap"
-  expect_status 1 --state "$WORK/b.state" get later
+  expect_status 1 --state "$WORK/b.state" get --no-update later
   expect_status 0 --log "file:$WORK/older.log" --state "$WORK/b.state" check --against-log
   expect_out ok
   expect_status 2 snapshot info --force "$WORK/snap"
@@ -222,7 +222,7 @@ expect_status 0 set q v2
 expect_status 0 compact
 expect_status 0 check --against-log
 expect_out ok
-expect_status 0 get q
+expect_status 0 get --no-update q
 expect_out v1
 if [[ $BACKEND == file ]]; then
   # Below the horizon (its delete of q dropped) it cannot be checked: exit 6 and what to do.
