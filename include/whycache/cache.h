@@ -112,6 +112,9 @@ class CacheImpl;
 
 // Thread-safety: a Cache may be shared by the threads of a process; every method is safe to call
 // concurrently. Process-safety: any number of processes may open the same state file and log.
+// Fork: a Cache opened before fork() keeps working in the child, which opens its own connection
+// to the log at its first poll or write and leaves the parent's untouched (pre-fork servers).
+// REQUIRES: no other thread of the parent is inside a method of the Cache during fork().
 class Cache {
  public:
   // Opens (creating when missing) the state file and connects to the log. A state file that is

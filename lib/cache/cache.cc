@@ -1,6 +1,7 @@
 #include "whycache/cache.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
@@ -9,6 +10,7 @@
 #include <mutex>
 #include <new>
 #include <thread>
+#include <vector>
 
 #include "lib/cache/applier.h"
 #include "lib/cache/log_consistency.h"
@@ -70,7 +72,9 @@ class CacheImpl final : public Cache {
  public:
   CacheImpl(const CacheOptions& options, std::unique_ptr<ChangeLog> log,
             std::unique_ptr<tree::Tree> tree)
-      : options_(options), log_(std::move(log)), tree_(std::move(tree)) {}
+      : options_(options), log_(std::move(log)), log_pid_(getpid()), tree_(std::move(tree)) {}
+
+  ~CacheImpl() override { LeaveLogOfParent(); }
 
   // Makes sure the state file belongs to the log's dataset and carries the poll settings.
   void Attach(const std::string& log_error) {
@@ -259,7 +263,7 @@ class CacheImpl final : public Cache {
     uint64_t horizon = 0;
     {
       std::lock_guard lock(log_mu_);
-      if (log_ != nullptr) horizon = log_->Horizon();
+      horizon = log_ == nullptr ? 0 : Log().Horizon();
     }
     return cache::CreateStateSnapshot(*tree_, path, horizon, progress);
   }
@@ -345,6 +349,7 @@ class CacheImpl final : public Cache {
 
   // The log, connecting first if it could not be reached before. REQUIRES: log_mu_ held.
   ChangeLog& Log() {
+    LeaveLogOfParent();
     if (log_ == nullptr) {
       if (options_.log_uri.empty()) {
         throw Error(Error::Code::kInvalidArgument, "no change log was given for " +
@@ -352,8 +357,19 @@ class CacheImpl final : public Cache {
                                                        " (pass --log or set WHYCACHE_LOG)");
       }
       log_ = OpenChangeLog(options_.log_uri, options_.log_options);
+      log_pid_ = getpid();
     }
     return *log_;
+  }
+
+  // In a child forked after the log was opened, lets go of the parent's handle without closing
+  // it: a MySQL connection's socket would carry both processes' statements, and closing it would
+  // end the parent's session. The handle stays reachable (not leaked) and is never used again;
+  // Log() opens the child's own. REQUIRES: log_mu_ held, or the last reference to the cache.
+  void LeaveLogOfParent() {
+    if (log_ == nullptr || log_pid_ == getpid()) return;
+    static auto* const left_by_parents = new std::vector<std::unique_ptr<ChangeLog>>;
+    left_by_parents->push_back(std::move(log_));
   }
 
   void NotePollFailure(const std::string& message) {
@@ -366,6 +382,7 @@ class CacheImpl final : public Cache {
   const CacheOptions options_;
   std::mutex log_mu_;  // The log object is used by one thread at a time.
   std::unique_ptr<ChangeLog> log_;
+  pid_t log_pid_;  // The process that opened log_.
   std::unique_ptr<tree::Tree> tree_;
 };
 
