@@ -97,3 +97,35 @@ def test_invalid_argument_for_a_malformed_mysql_uri(paths):
     with pytest.raises(whycache.InvalidArgument):
         whycache.Cache(paths["state"], "mysql://no-database-part", create_if_missing=True)
 
+
+
+def test_cache_opened_before_fork_serves_children_writing_at_once(state, mysql_uri):
+    """Pre-fork servers: children write and read through the parent's Cache at the same time
+    as the parent, each on a connection of its own, and the parent's stays intact."""
+    import traceback
+    with open_cache(state, mysql_uri, poll_interval_ms=5) as cache:
+        assert cache.wait_for(cache.set(b"before", b"fork"), 60.0)
+        pids = []
+        for n in range(3):
+            pid = os.fork()
+            if pid == 0:
+                code = 1
+                try:
+                    ok = True
+                    for i in range(20):
+                        key = b"child:%d:%d" % (n, i)
+                        ok = ok and cache.wait_for(cache.set(key, b"%d" % i), 60.0)
+                        ok = ok and cache.get(key) == b"%d" % i
+                    code = 0 if ok else 3
+                except BaseException:  # noqa: BLE001 - reported through the exit status
+                    traceback.print_exc()
+                    code = 2
+                finally:
+                    os._exit(code)
+            pids.append(pid)
+        for i in range(20):
+            assert cache.wait_for(cache.set(b"parent:%d" % i, b"%d" % i), 60.0)
+        codes = [os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in pids]
+        assert codes == [0, 0, 0]
+        assert cache.wait_for(cache.set(b"after", b"children"), 60.0)
+        assert len(cache) == 2 + 4 * 20
