@@ -6,7 +6,6 @@
 // the parent through a pipe that it is there and waits: the kill lands at a known point (writer
 // lock held, the pages read before it applied to an uncommitted write transaction, earlier
 // transactions of the same run committed), never at a moment left to the scheduler.
-#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -24,6 +23,7 @@
 #include "tests/cache/cache_test_util.h"
 #include "tests/log/log_backends.h"
 #include "tests/support/child_process.h"
+#include "tests/support/pipe_signal.h"
 #include "tests/support/temp_dir.h"
 #include "whycache/cache.h"
 
@@ -92,14 +92,6 @@ struct History {
     return model;
   }
 };
-
-// Waits up to `timeout` for one byte on `fd`; true if it came.
-bool ReadByte(int fd, milliseconds timeout) {
-  pollfd p{.fd = fd, .events = POLLIN, .revents = 0};
-  if (::poll(&p, 1, static_cast<int>(timeout.count())) != 1) return false;
-  char byte;
-  return ::read(fd, &byte, 1) == 1;
-}
 
 TEST(ApplierCrashTest, KilledMidApplyNeverLeavesTheMachineStuckOrWrong) {
   TempDir dir;
