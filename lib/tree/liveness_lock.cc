@@ -82,14 +82,14 @@ LivenessLock::~LivenessLock() {
 }
 
 uint32_t LivenessLock::Acquire(int file_fd, const std::string& path) {
-  if (fd_ >= 0) return token_;
+  if (fd_ >= 0) return token_.load(std::memory_order_relaxed);
   std::call_once(g_atfork_once, [] {
     pthread_atfork(LockRegistry, UnlockRegistry, [] {
       // The child's only thread; the registry's mutex is held by it since the prepare handler.
       for (LivenessLock* l : TheRegistry().held) {
         close(l->fd_);
         l->fd_ = -1;
-        l->token_ = 0;
+        l->token_.store(0, std::memory_order_relaxed);
       }
       TheRegistry().held.clear();
       UnlockRegistry();
@@ -109,9 +109,9 @@ uint32_t LivenessLock::Acquire(int file_fd, const std::string& path) {
       Registry& r = TheRegistry();
       std::lock_guard lock(r.mu);
       fd_ = fd;
-      token_ = token;
+      token_.store(token, std::memory_order_relaxed);
       r.held.push_back(this);
-      return token_;
+      return token;
     }
     error = errno;
     if (error == EINTR) continue;

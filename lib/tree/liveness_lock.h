@@ -11,6 +11,7 @@
 #ifndef WHYCACHE_LIB_TREE_LIVENESS_LOCK_H_
 #define WHYCACHE_LIB_TREE_LIVENESS_LOCK_H_
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 
@@ -37,11 +38,12 @@ class LivenessLock {
   uint32_t Acquire(int file_fd, const std::string& path);
 
   // The token held, 0 when none (not acquired yet, or inherited through a fork).
-  uint32_t token() const { return token_; }
+  // Safe to call while another thread is in Acquire (a writer scanning pins skips its own).
+  uint32_t token() const { return token_.load(std::memory_order_relaxed); }
 
  private:
   int fd_ = -1;
-  uint32_t token_ = 0;
+  std::atomic<uint32_t> token_{0};
 };
 
 // True unless the lock of `token` is known to be free, i.e. unless its holder died. Asked through
