@@ -130,6 +130,7 @@ py::dict StatsDict(const CacheStats& s) {
   d["reads"] = s.reads;
   d["hits"] = s.hits;
   d["misses"] = s.misses;
+  d["resync_snapshot_unused"] = s.resync_snapshot_unused;
   d["last_error"] = s.last_error;
   return d;
 }

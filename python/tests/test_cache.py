@@ -65,6 +65,7 @@ def test_writes_return_increasing_ids_and_apply_in_order(cache):
     cache.verify()
     stats = cache.stats()
     assert stats["applied_id"] == f and stats["keys"] == 2 and stats["last_error"] == ""
+    assert stats["resync_snapshot_unused"] == ""
 
 
 def test_read_views_are_zero_copy_and_consistent(cache):
