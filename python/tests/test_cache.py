@@ -340,3 +340,18 @@ def test_io_error_names_the_path(cache, paths):
 
 def test_wait_for_an_id_not_written_times_out_false(cache):
     assert cache.wait_for(cache.applied_id + 1000, 0.05) is False
+
+
+def test_busy_for_a_check_below_the_horizon(paths):
+    """A machine whose delete was compacted away (it is below the log's horizon) cannot be
+    checked against the log until it updates: Busy, naming what to run."""
+    with whycache.Cache(paths["state"], paths["log"], create_if_missing=True) as lagging, \
+            whycache.Cache(str(paths["dir"] / "writer.state"), paths["log"]) as writer:
+        lagging.update_now()
+        assert lagging.wait_for(writer.set(b"q", b"v"), 30.0)
+        writer.delete(b"q")
+        writer.compact(tombstone_retention_s=0)
+        with pytest.raises(whycache.Busy, match="whycache update"):
+            lagging.check_against_log()
+        lagging.update_now()
+        assert lagging.check_against_log() == "" and b"q" not in lagging
