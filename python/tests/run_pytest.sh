@@ -10,8 +10,10 @@ export WHYCACHE_TEST_ROOT="$root"
 
 # Under --config=asan the extension needs the sanitizer runtime loaded first (conftest.py keeps
 # it away from the MariaDB programs), and the interpreter's own allocations, which it frees
-# only partly at exit, are not ours to report: the last setting of an option wins.
-if ldd "$root/python/whycache/_whycache.so" | grep -q libasan; then
+# only partly at exit, are not ours to report: the last setting of an option wins. (ldd's whole
+# output is read first: `ldd | grep -q` under pipefail fails whenever grep exits before ldd has
+# written its last line, and the extension then aborts at import.)
+if [[ $(ldd "$root/python/whycache/_whycache.so") == *libasan* ]]; then
   export LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)"
   export ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0"
 fi
