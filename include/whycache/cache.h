@@ -36,7 +36,9 @@ struct CacheOptions {
   // How often the machine polls the log. Stored in the shared state: the last process to open
   // the state file sets it for the whole machine.
   std::chrono::milliseconds poll_interval{50};
-  // Apply at most this many updates per poll, so one Update() never runs for long.
+  // Apply at most this many updates per poll, so one Update() never runs for long. A poll that
+  // would stop inside a range of history a compaction has just rewritten reads on past it (a
+  // state there may be one that never existed), so it can apply more.
   size_t max_updates_per_poll = 100'000;
   // A machine whose state fell below the log's horizon (it missed deletes that compaction has
   // since dropped) rebuilds its state: from this snapshot file when it is set, usable and recent

@@ -184,6 +184,15 @@ class ChangeLog {
   // history is complete. Never decreases.
   virtual uint64_t Horizon() = 0;
 
+  // Compaction has rewritten entries with smaller ids (0 if it never ran): a state at an
+  // applied id X with X + 1 < CompactedBelow(), reached by applying the compacted log, may show
+  // a state that never existed (an entry up to X dropped in favour of a newer one after X). A
+  // caller applying the log in parts therefore publishes no state in that range: it reads on
+  // until it passes it, or to the end of the log. Raised before (or atomically with) the
+  // rewrite it covers, so reading it after ReadAfter returns covers what that call read. Never
+  // decreases.
+  virtual uint64_t CompactedBelow() = 0;
+
   // Rewrites history below options.before_id: for every key, only its newest entry with an id
   // below before_id is kept (a set, or a tombstone until it expires), with its original id;
   // entries it superseded are dropped, and batches left without mutations disappear. Entries

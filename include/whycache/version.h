@@ -17,7 +17,7 @@ inline constexpr uint32_t kLogRecordFormatVersion = 1;
 // Snapshot files.
 inline constexpr uint32_t kSnapshotFormatVersion = 1;
 // The MySQL schema applied by `whycache init` (schema/NNN_*.sql).
-inline constexpr uint32_t kMysqlSchemaVersion = 2;
+inline constexpr uint32_t kMysqlSchemaVersion = 3;
 
 }  // namespace whycache
 

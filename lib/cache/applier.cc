@@ -48,6 +48,13 @@ bool BelowHorizon(uint64_t applied, uint64_t horizon, const SharedControl& contr
   return applied < horizon && horizon != control.replay_horizon.load(std::memory_order_relaxed);
 }
 
+// Whether a state at `applied`, reached by applying the log as it is now, may be one that never
+// existed, because compaction rewrote entries up to it in favour of newer ones: such a state
+// must not be published (see ChangeLog::CompactedBelow). Asked after the reads it covers.
+bool InsideCompactedRange(ChangeLog& log, uint64_t applied) {
+  return applied + 1 < log.CompactedBelow();
+}
+
 }  // namespace
 
 ApplyResult ApplyFromLog(tree::Tree& tree, ChangeLog& log, bool wait, size_t max_updates) {
@@ -81,15 +88,24 @@ ApplyResult ApplyFromLog(tree::Tree& tree, ChangeLog& log, bool wait, size_t max
     // A read that fails after others filled the transaction: what they read is applied first,
     // so that applying stops exactly at the update that could not be read.
     std::exception_ptr read_error;
-    while (batches < max_updates - result.updates && mutations < kTxnMutations &&
-           bytes < kTxnBytes) {
-      const size_t want = std::min(kPageUpdates, max_updates - result.updates - batches);
+    while (true) {
+      const size_t used = result.updates + batches;
+      const bool within_budget =
+          used < max_updates && mutations < kTxnMutations && bytes < kTxnBytes;
+      if (!within_budget && !InsideCompactedRange(log, previous)) break;
+      const size_t want = within_budget ? std::min(kPageUpdates, max_updates - used) : kPageUpdates;
       std::vector<Update> read;
       try {
         read = log.ReadAfter(previous, want);
       } catch (...) {
-        if (batches == 0) throw;
         read_error = std::current_exception();
+        if (batches == 0) std::rethrow_exception(read_error);
+        bool inside = true;
+        try {
+          inside = InsideCompactedRange(log, previous);
+        } catch (...) {  // The log cannot tell: what was read stays unpublished.
+        }
+        if (inside) std::rethrow_exception(read_error);
         break;
       }
       const std::vector<Update>& page = pages.emplace_back(std::move(read));

@@ -23,9 +23,11 @@ struct ApplyResult {
 // Reads the updates after the tree's applied id from `log` and applies them in id order, in
 // write transactions of the tree of a bounded size (several reads of the log each, for a
 // backlog), so readers see whole batches only and a process killed meanwhile leaves the last
-// published transaction intact. Stops after
-// `max_updates` or when the log has nothing newer. Updates the counters and the poll figures of
-// the shared control block.
+// published transaction intact. Stops after `max_updates` or when the log has nothing newer,
+// but never inside a range of history that compaction rewrote (ChangeLog::CompactedBelow): a
+// state there may be one that never existed, so it reads on past the range, or to the end of
+// the log, in one transaction. Updates the counters and the poll figures of the shared control
+// block.
 //
 // With `wait`, waits for the tree's writer lock; without, returns at once (applied = false)
 // when another process is applying.

@@ -355,10 +355,14 @@ CompactionResult CompactSealedSegments(const std::string& dir, const io::File& a
                       " no longer starts with the segments being compacted: is a compaction "
                       "running without the compaction lock?");
     }
+    // The entries rewritten: those below the limit, and none at or after the first id of the
+    // segment that follows the range.
+    const uint64_t rewritten_below = std::min(limit, installed.segments[range.size()].first_id);
     written.insert(written.end(), installed.segments.begin() + range.size(),
                    installed.segments.end());
     installed.segments = std::move(written);
     installed.horizon = std::max(installed.horizon, dropped_horizon);
+    installed.compacted_below = std::max(installed.compacted_below, rewritten_below);
     installed.generation += 1;
     WriteManifest(dir, installed);
   }

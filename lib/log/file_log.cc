@@ -393,6 +393,8 @@ uint64_t FileLog::HeadId() {
 
 uint64_t FileLog::Horizon() { return ReadManifest(dir_).horizon; }
 
+uint64_t FileLog::CompactedBelow() { return ReadManifest(dir_).compacted_below; }
+
 std::string FileLog::DatasetId() {
   if (dataset_id_.empty()) {
     dataset_id_ = ReadWholeFile(dir_ + "/" + kDatasetFileName, kMaxDatasetIdBytes);

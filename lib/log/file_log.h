@@ -93,6 +93,7 @@ class FileLog final : public ChangeLog {
   std::vector<Update> ReadAfter(uint64_t after_id, size_t max_updates) override;
   uint64_t HeadId() override;
   uint64_t Horizon() override;
+  uint64_t CompactedBelow() override;
   std::string DatasetId() override;
   std::string Describe() const override;
   CompactionResult Compact(const CompactionOptions& options) override;

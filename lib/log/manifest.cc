@@ -26,6 +26,7 @@ std::string EncodeManifest(const Manifest& manifest) {
   w.PutFixed32(kManifestFormatVersion);
   w.PutFixed64(manifest.generation);
   w.PutFixed64(manifest.horizon);
+  w.PutFixed64(manifest.compacted_below);
   w.PutFixed64(manifest.next_segment_number);
   w.PutVarint64(manifest.segments.size());
   for (const SegmentInfo& s : manifest.segments) {
@@ -50,13 +51,15 @@ Manifest DecodeManifest(std::string_view bytes, const std::string& path) {
   format::ByteReader body(bytes.substr(0, crc_offset), path);
   body.ReadBytes(kManifestMagic.size(), "magic");
   const uint32_t version = body.ReadFixed32("format version");
-  if (version != kManifestFormatVersion) {
+  if (version < kOldestManifestFormatVersion || version > kManifestFormatVersion) {
     body.Fail("manifest format version " + std::to_string(version) + ", this build reads " +
+              std::to_string(kOldestManifestFormatVersion) + " to " +
               std::to_string(kManifestFormatVersion));
   }
   Manifest m;
   m.generation = body.ReadFixed64("generation");
   m.horizon = body.ReadFixed64("horizon");
+  if (version >= 2) m.compacted_below = body.ReadFixed64("compacted-below id");
   m.next_segment_number = body.ReadFixed64("next segment number");
   const uint64_t count = body.ReadVarintAtMost(kMaxSegments, "segment count");
   if (count == 0) body.Fail("manifest lists no segment");
@@ -75,6 +78,7 @@ Manifest DecodeManifest(std::string_view bytes, const std::string& path) {
     m.segments.push_back(s);
   }
   if (body.remaining() != 0) body.Fail("unexpected bytes after the segment list");
+  if (version == 1) m.compacted_below = m.segments.back().first_id;
   return m;
 }
 

@@ -11,8 +11,9 @@
 //
 // File "MANIFEST", little-endian:
 //   "WHYCMAN\0", fixed32 format version (kManifestFormatVersion), fixed64 generation (+1 per
-//   rewrite), fixed64 horizon, fixed64 next segment number, varint segment count, then per
-//   segment: fixed64 number, fixed64 first update id it may hold; fixed32 CRC-32C of all of it.
+//   rewrite), fixed64 horizon, fixed64 compacted-below id (version 2 on), fixed64 next segment
+//   number, varint segment count, then per segment: fixed64 number, fixed64 first update id it
+//   may hold; fixed32 CRC-32C of all of it.
 #ifndef WHYCACHE_LIB_LOG_MANIFEST_H_
 #define WHYCACHE_LIB_LOG_MANIFEST_H_
 
@@ -23,7 +24,9 @@
 
 namespace whycache::log {
 
-inline constexpr uint32_t kManifestFormatVersion = 1;
+inline constexpr uint32_t kManifestFormatVersion = 2;
+// Version 1 had no compacted-below id; it is still read (see DecodeManifest).
+inline constexpr uint32_t kOldestManifestFormatVersion = 1;
 inline constexpr const char* kManifestFileName = "MANIFEST";
 
 struct SegmentInfo {
@@ -37,6 +40,8 @@ struct SegmentInfo {
 struct Manifest {
   uint64_t generation = 0;
   uint64_t horizon = 0;
+  // Compaction has rewritten entries with smaller ids (ChangeLog::CompactedBelow); 0 if none.
+  uint64_t compacted_below = 0;
   uint64_t next_segment_number = 0;
   std::vector<SegmentInfo> segments;  // In log order; the last one is the active one.
   friend bool operator==(const Manifest&, const Manifest&) = default;
@@ -45,7 +50,8 @@ struct Manifest {
 std::string EncodeManifest(const Manifest& manifest);
 // `bytes` are untrusted; throws Error(kCorruption) naming `path` and the offset unless they are a
 // valid manifest with at least one segment, unique numbers below the next segment number and
-// non-decreasing first ids.
+// non-decreasing first ids. A version 1 manifest, which did not record how far compaction went,
+// reads as compacted below its active segment, the most that compaction can have rewritten.
 Manifest DecodeManifest(std::string_view bytes, const std::string& path);
 
 // Reads DIR/MANIFEST. Throws Error(kUnavailable) if it does not exist, Error(kCorruption) if it is

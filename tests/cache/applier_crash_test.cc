@@ -64,6 +64,7 @@ class StoppingLog final : public ChangeLog {
   }
   uint64_t HeadId() override { return log_->HeadId(); }
   uint64_t Horizon() override { return log_->Horizon(); }
+  uint64_t CompactedBelow() override { return log_->CompactedBelow(); }
   CompactionResult Compact(const CompactionOptions& options) override {
     return log_->Compact(options);
   }

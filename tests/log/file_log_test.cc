@@ -15,6 +15,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "lib/format/crc32c.h"
 #include "lib/log/manifest.h"
 #include "lib/log/segment_format.h"
 #include "tests/log/file_log_inspection.h"
@@ -533,6 +534,31 @@ TEST_F(FileLogTest, EveryManifestFlipIsCorruption) {
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), Error::Code::kCorruption) << e.what();
   }
+}
+
+// The manifest records how far compaction rewrote history; a version 1 manifest, which did not,
+// reads as rewritten up to its active segment, the most a compaction can have touched.
+TEST_F(FileLogTest, CompactedBelowIsRecordedAndOlderManifestsReadConservatively) {
+  auto log = OpenLog(/*segment_bytes=*/16);
+  for (int i = 0; i < 6; ++i) log->Append(Batch("k", std::to_string(i)));
+  EXPECT_EQ(log->CompactedBelow(), 0u);
+  CompactionOptions compact;
+  compact.before_id = 4;
+  EXPECT_EQ(log->Compact(compact).removed, 2u);
+  EXPECT_EQ(log->CompactedBelow(), 4u);
+  EXPECT_EQ(log::FileLog::Open(dir_, {})->CompactedBelow(), 4u);
+
+  const log::Manifest current = log::ReadManifest(dir_);
+  std::string v1 = log::EncodeManifest(current);
+  // Version 1: no compacted-below id after the horizon (magic, version, generation, horizon).
+  v1.erase(8 + 4 + 8 + 8, 8);
+  v1[8] = 1;
+  v1.resize(v1.size() - 4);
+  const uint32_t crc = format::Crc32c(v1);
+  for (int shift = 0; shift < 32; shift += 8) v1.push_back(static_cast<char>(crc >> shift));
+  WriteFileBytes(dir_ + "/MANIFEST", v1);
+  EXPECT_EQ(log::FileLog::Open(dir_, {})->CompactedBelow(), current.segments.back().first_id);
+  EXPECT_EQ(log::FileLog::Open(dir_, {})->ReadAfter(0, 10).size(), 4u);
 }
 
 TEST(OpenChangeLogTest, Uris) {

@@ -98,7 +98,7 @@ TEST(MysqlLogTest, InitIsIdempotentAndRecordsTheSchemaVersion) {
   auto raw = RawConnection();
   EXPECT_EQ(QueryOne(*raw, "SELECT GROUP_CONCAT(version ORDER BY version) FROM " + prefix +
                                "_schema_version"),
-            "1,2");
+            "1,2,3");
   EXPECT_EQ(again->Horizon(), 0u);
   // The horizon lives in the database, where compaction will move it.
   std::unique_ptr<sql::Statement> statement(raw->createStatement());
@@ -108,14 +108,18 @@ TEST(MysqlLogTest, InitIsIdempotentAndRecordsTheSchemaVersion) {
 }
 
 // A log made by schema version 1 is told to run `init`, which replaces its stored procedures by
-// the checked ones of version 2.
+// the checked ones of version 2 and adds version 3's compacted-below id, set past the head: an
+// older compaction may have rewritten anything before it.
 TEST(MysqlLogTest, InitUpgradesAVersionOneLog) {
   std::string prefix;
   auto log = CreateFreshLog({}, &prefix);
   auto raw = RawConnection();
   std::unique_ptr<sql::Statement> statement(raw->createStatement());
-  statement->execute("DELETE FROM " + prefix + "_schema_version WHERE version = 2");
+  Mutation m = Mutation::Set("old", "v");
+  const uint64_t head = log->Append({&m, 1});
+  statement->execute("DELETE FROM " + prefix + "_schema_version WHERE version >= 2");
   statement->execute("DROP PROCEDURE " + prefix + "_check_mutation");
+  statement->execute("ALTER TABLE " + prefix + "_meta DROP COLUMN compacted_below");
   try {
     OpenMysqlChangeLog(LogUri(prefix), {});
     ADD_FAILURE() << "a version 1 log was used without `init`";
@@ -128,8 +132,9 @@ TEST(MysqlLogTest, InitUpgradesAVersionOneLog) {
   EXPECT_THROW(
       statement->execute("CALL " + prefix + "_append(1, REPEAT('k', 4097), 'v', NULL, @id)"),
       sql::SQLException);
+  EXPECT_EQ(log->CompactedBelow(), head + 1);
   statement->execute("CALL " + prefix + "_append(1, 'k', 'v', NULL, @id)");
-  EXPECT_EQ(log->ReadAfter(0, 10).size(), 1u);
+  EXPECT_EQ(log->ReadAfter(0, 10).size(), 2u);
 }
 
 TEST(MysqlLogTest, ConcurrentInitsCreateTheTablesOnce) {

@@ -80,6 +80,7 @@ class MysqlChangeLog final : public ChangeLog {
   std::vector<Update> ReadAfter(uint64_t after_id, size_t max_updates) override;
   uint64_t HeadId() override { return ReadMeta("head_id"); }
   uint64_t Horizon() override { return ReadMeta("horizon"); }
+  uint64_t CompactedBelow() override { return ReadMeta("compacted_below"); }
   std::string DatasetId() override;
   CompactionResult Compact(const CompactionOptions& options) override {
     return CompactMysqlLog(connection_, options, options_);

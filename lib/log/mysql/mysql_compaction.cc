@@ -421,6 +421,14 @@ CompactionResult Compactor::Compact() {
     Measure(before_id, &rows_below, &result.bytes_before);
     return 0;
   });
+  // Before any row goes (see ChangeLog::CompactedBelow), in a transaction of its own.
+  Step("raising the compacted-below id", [&] {
+    sql::PreparedStatement& raise =
+        connection_.Prepare("UPDATE " + meta_table_ +
+                            " SET compacted_below = GREATEST(compacted_below, ?) WHERE id = 1");
+    raise.setUInt64(1, before_id);
+    return raise.executeUpdate();
+  });
   uint64_t done = 0;
   Progress(0, rows_below);
   // Every chunk ends below the last one's start: the walk ends after at most before_id chunks.
