@@ -9,6 +9,8 @@
 
 #include "cli/command_args.h"
 #include "cli/exit_status.h"
+#include "lib/bench/environment.h"
+#include "lib/bench/report.h"
 #include "lib/bench/suite.h"
 #include "whycache/error.h"
 
@@ -27,14 +29,19 @@ int RunBench(const Invocation& inv) {
   config.scratch_parent = args.Option("--dir").value_or("");
   if (inv.log_uri && inv.log_uri->starts_with("mysql://")) config.mysql_uri = *inv.log_uri;
 
+  // Before the run, so that nobody waits minutes for figures they cannot use.
+  const std::string warning = bench::BuildWarning(bench::ThisBuild());
+  if (!warning.empty()) std::cerr << warning << "\n";
   const bool terminal = isatty(STDERR_FILENO);
   const auto start = std::chrono::steady_clock::now();
-  const bench::Report report = bench::RunSuite(config, [&](const std::string& what) {
+  bench::Report report = bench::RunSuite(config, [&](const std::string& what) {
     if (!terminal) return;
     const double s =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     std::fprintf(stderr, "bench: %5.1f s  %s\n", s, what.c_str());
   });
+  report.command = "whycache bench";
+  for (const std::string& arg : inv.args) report.command += " " + arg;
   if (args.Has("--json")) {
     bench::PrintJson(report, std::cout);
   } else {
