@@ -163,7 +163,7 @@ constexpr std::array kCommands = {
             "  whycache demo\n"
             "  whycache demo --seconds 10 --readers 4 --keep",
             RunDemo},
-    Command{"bench", "[--quick | --smoke] [--json] [--dir DIR]",
+    Command{"bench", "[--quick | --smoke] [--json] [--dir DIR] [--plot DIR]",
             "run the built-in benchmark suite and print a table of its figures",
             "Measures, in one run and with peers side by side: random point gets on the\n"
             "tree against std::unordered_map and LMDB (1M keys x 100 B and 10M x 16 B;\n"
@@ -188,6 +188,10 @@ constexpr std::array kCommands = {
             "  --json      one JSON object instead of the table\n"
             "  --dir DIR   where the temporary directory goes (default $TMPDIR, else\n"
             "              /dev/shm)\n"
+            "  --plot DIR  also write PNG plots into DIR with gnuplot (Debian: gnuplot-nox):\n"
+            "              bench-read-latency.png (p50 to p99.9 of single gets on whycache\n"
+            "              and its peers), bench-replication-lag.png (the lag's\n"
+            "              distribution), bench-throughput.png (apply and snapshots)\n"
             "\n"
             "With a mysql:// log (--log or $WHYCACHE_LOG) it also measures Update(), apply\n"
             "and replication lag on MySQL, on tables of its own that it drops afterwards.\n"

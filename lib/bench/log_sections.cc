@@ -170,6 +170,7 @@ Section MeasureReplicationLag(const SuiteConfig& config, const LogUnderTest& log
       {"samples", "samples", static_cast<double>(lags_ms.size()), ""},
       {"poll_interval_ms", "", static_cast<double>(b.poll_interval.count()), ""},
   };
+  s.series = {{"samples_ms", lags_ms}};
   return s;
 }
 

@@ -1,7 +1,9 @@
 // The read rows of the suite: point gets against peers, the Cache's overhead, snapshots.
 #include <algorithm>
+#include <chrono>
 #include <functional>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "lib/bench/point_get_dataset.h"
@@ -45,6 +47,28 @@ std::function<void(int)> GetLoop(size_t gets, const char* store, Get get) {
   return GetLoop(gets, 1, store, [get](size_t i, size_t) { return size_t{get(i)}; });
 }
 
+// Single gets of the keys from `first` on, each timed on the steady clock: the distribution
+// behind a median. Every sample includes reading the clock (tens of ns), alike for every store,
+// and, on a busy machine, the moments another process had the core.
+template <typename Get>
+std::vector<double> LatenciesNs(size_t first, size_t samples, const char* store, Get get) {
+  std::vector<double> ns;
+  ns.reserve(samples);
+  size_t found = 0;
+  for (size_t i = first; i < first + samples; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    found += get(i);
+    ns.push_back(
+        std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count());
+  }
+  ExpectFound(found, samples, store);
+  return ns;
+}
+
+// The percentiles of a latency distribution the report gives, as figure key suffixes.
+constexpr std::pair<double, const char*> kLatencyPercentiles[] = {
+    {0.5, "p50"}, {0.9, "p90"}, {0.99, "p99"}, {0.999, "p999"}};
+
 // A request that reads several keys: gets per read transaction in the rows that say so.
 constexpr size_t kGetsPerRequest = 10;
 
@@ -83,6 +107,16 @@ Section MeasurePointGets(const SuiteConfig& config, size_t keys, size_t value_by
   const Elapsed& lmdb_renew = m[4];
   const Elapsed& lmdb_renew_batch = m[5];
   const tree::TreeStats stats = d.tree().Stats();
+  // After the rounds' keys, so that no store meets a key a round has just brought to its cache.
+  const size_t first = gets * config.repetitions;
+  const std::pair<const char*, std::vector<double>> latencies[] = {
+      {"tree", LatenciesNs(first, gets, "the tree", [&d](size_t i) { return d.TreeGet(i); })},
+      {"unordered_map",
+       LatenciesNs(first, gets, "unordered_map", [&d](size_t i) { return d.MapGet(i); })},
+      {"lmdb", LatenciesNs(first, gets, "LMDB", [&d](size_t i) { return d.LmdbGet(i); })},
+      {"lmdb_renew",
+       LatenciesNs(first, gets, "LMDB", [&d](size_t i) { return d.LmdbRenewedGet(i); })},
+  };
   Section s;
   s.key = "point_get_" + std::to_string(value_bytes) + "B";
   s.title = KeysTitle("get", keys, value_bytes);
@@ -114,6 +148,11 @@ Section MeasurePointGets(const SuiteConfig& config, size_t keys, size_t value_by
       {"gets_per_repetition", "", static_cast<double>(gets), ""},
       {"repetitions", "", static_cast<double>(config.repetitions), ""},
   };
+  for (const auto& [store, ns] : latencies) {
+    for (const auto& [p, name] : kLatencyPercentiles) {
+      s.figures.push_back({std::string(store) + "_" + name + "_ns", "", Percentile(ns, p), ""});
+    }
+  }
   return s;
 }
 

@@ -20,6 +20,20 @@ std::string WithThousands(double value) {
   return (value < 0 ? "-" : "") + out;
 }
 
+const Section* Report::Find(const std::string& key) const {
+  for (const Section& s : sections) {
+    if (s.key == key) return &s;
+  }
+  return nullptr;
+}
+
+double FigureValue(const Section& section, const std::string& key) {
+  for (const Figure& f : section.figures) {
+    if (f.key == key) return f.value;
+  }
+  return 0;
+}
+
 namespace {
 
 constexpr size_t kLineWidth = 100;
@@ -148,6 +162,12 @@ void PrintJson(const Report& report, std::ostream& out) {
       }
       for (const Figure& f : s.figures) {
         out << "," << format::JsonString(f.key) << ":" << JsonNumber(f.value);
+      }
+      for (const auto& [key, values] : s.series) {
+        out << "," << format::JsonString(key) << ":[";
+        for (size_t i = 0; i < values.size(); ++i)
+          out << (i > 0 ? "," : "") << JsonNumber(values[i]);
+        out << "]";
       }
     }
     out << "}";

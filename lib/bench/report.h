@@ -32,6 +32,8 @@ struct Section {
   // Facts in words its figures depend on, string members of its JSON object: e.g.
   // {"filesystem", "ext4"}.
   std::vector<std::pair<std::string, std::string>> facts;
+  // Samples behind its figures, JSON arrays of its object: e.g. {"samples_ms", {28.1, ...}}.
+  std::vector<std::pair<std::string, std::vector<double>>> series;
   // Non-empty when the section was not measured: why, and what to do to measure it.
   std::string not_measured;
 };
@@ -49,7 +51,13 @@ struct Report {
   std::array<double, 3> load_after{};
   double seconds = 0;  // Of the whole run.
   std::vector<Section> sections;
+
+  // The section with `key`, or nullptr.
+  const Section* Find(const std::string& key) const;
 };
+
+// The value of the figure with `key` in `section`, or 0 if it has none.
+double FigureValue(const Section& section, const std::string& key);
 
 // `n` with its digits in groups of three ("1,000,000"), as people read large counts.
 std::string WithThousands(double n);
@@ -66,7 +74,8 @@ void PrintTable(const Report& report, std::ostream& out);
 // "build":{"mode":...,"optimized":...,"compiler":...},
 // "machine":{"cpu_model":...,"cores":...,"memory_bytes":...,"kernel":...}, "directory":...,
 // "filesystem":..., "load_average":{"before":[...],"after":[...]}, "seconds":..., and per
-// section "KEY":{"title":..., "measured":true, FACT: "...", ..., FIGURE KEY: value, ...} or
+// section "KEY":{"title":..., "measured":true, FACT: "...", ..., FIGURE KEY: value, ...,
+// SERIES KEY: [value, ...], ...} or
 // "KEY":{"title":..., "measured":false,"note":"..."}}, then a newline.
 void PrintJson(const Report& report, std::ostream& out);
 

@@ -2,8 +2,8 @@
 # Runs `whycache bench --smoke` (tiny data sets) as JSON and as a table: every row of the suite
 # is there with every figure finite and positive, the report names the build and the machine,
 # a build without optimisation warns first, the written values are incompressible, the fsync
-# row ran on the disk directory given, the MySQL rows say how to measure them, the temporary
-# directory is gone afterwards, and bad arguments are usage errors.
+# row ran on the disk directory given, --plot draws its PNGs, the MySQL rows say how to measure
+# them, the temporary directory is gone afterwards, and bad arguments are usage errors.
 set -u
 
 WHYCACHE="$1"
@@ -45,7 +45,9 @@ point_get = ["tree_ns", "tree_txn10_ns", "unordered_map_ns", "lmdb_ns", "lmdb_re
              "tree_state_bytes_per_key", "tree_wall_ns", "tree_txn10_wall_ns",
              "unordered_map_wall_ns", "lmdb_wall_ns", "lmdb_renew_wall_ns",
              "lmdb_renew_txn10_wall_ns", "keys", "value_bytes", "gets_per_txn_batched",
-             "gets_per_repetition", "repetitions"]
+             "gets_per_repetition", "repetitions"] + [
+                 "%s_%s_ns" % (store, p) for store in ("tree", "unordered_map", "lmdb", "lmdb_renew")
+                 for p in ("p50", "p90", "p99", "p999")]
 measured = {
     "point_get_100B": point_get,
     "point_get_16B": point_get,
@@ -104,6 +106,8 @@ for section, fields in measured.items():
 
 p = report.get("replication_lag_file", {})
 check(p.get("p50_ms", 0) <= p.get("p99_ms", -1), "lag p50 above p99: %r" % p)
+check(len(p.get("samples_ms", [])) == p.get("samples") and all(map(positive, p["samples_ms"])),
+      "the lag samples are not all there: %r" % p)
 c = report.get("compaction", {})
 check(c.get("bytes_after", 0) < c.get("bytes_before", 0), "compaction did not shrink: %r" % c)
 check(report.get("snapshot", {}).get("keys") == report.get("cache_get", {}).get("keys"),
@@ -146,6 +150,24 @@ for row in "get, 2,000 keys x 100 B" "tree 10/txn" "LMDB begin/abort" "LMDB rene
   grep -qF -- "$row" "$WORK/table" || fail "the table lacks [$row]: $(cat "$WORK/table")"
 done
 [[ -z "$(ls -A "$WORK" | grep whycache-bench)" ]] || fail "bench left its directory in $WORK"
+
+# --plot DIR: three PNGs with gnuplot, or, without gnuplot, a refusal before the run that says
+# what to install.
+if command -v gnuplot >/dev/null; then
+  "$WHYCACHE" bench --smoke --dir "$WORK" --plot "$WORK/plots" >/dev/null 2>"$WORK/err" ||
+    fail "bench --smoke --plot exited $?: $(cat "$WORK/err")"
+  for png in bench-read-latency.png bench-replication-lag.png bench-throughput.png; do
+    [[ "$(head -c 4 "$WORK/plots/$png" 2>/dev/null | tail -c 3)" == PNG ]] ||
+      fail "bench --plot did not write $png: $(ls "$WORK/plots" 2>&1)"
+    grep -qF "wrote $WORK/plots/$png" "$WORK/err" || fail "bench --plot did not name $png"
+  done
+else
+  PATH=/nonexistent "$WHYCACHE" bench --smoke --dir "$WORK" --plot "$WORK/plots" \
+    >/dev/null 2>"$WORK/err"
+  status=$?
+  [[ $status == 6 ]] && grep -q "gnuplot-nox" "$WORK/err" ||
+    fail "bench --plot without gnuplot exited $status: $(cat "$WORK/err")"
+fi
 
 "$WHYCACHE" bench --help >"$WORK/help" 2>&1 || fail "bench --help exited $?"
 grep -q -- "--quick" "$WORK/help" && grep -q "^  whycache bench --quick" "$WORK/help" ||
