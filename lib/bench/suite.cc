@@ -165,6 +165,7 @@ Report RunSuite(const SuiteConfig& config,
     if (disk_parent.empty()) return MeasureFileLogAppend(config, Subdirectory(scratch, "append"));
     const ScratchDir disk(disk_parent);
     Section s = MeasureFileLogAppend(config, disk.path());
+    s.title += " in " + disk_parent;
     s.facts.emplace_back("directory", disk_parent);
     return s;
   });

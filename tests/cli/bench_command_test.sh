@@ -117,8 +117,9 @@ check(report.get("snapshot", {}).get("file_per_raw", 0) > 0.8,
       "the snapshot compressed the values: %r" % report.get("snapshot"))
 a = report.get("file_log_append", {})
 if sys.argv[3] != "tmpfs":
-    check(a.get("directory") == sys.argv[2] and a.get("filesystem") not in ("tmpfs", "ramfs"),
-          "the fsync row did not run in the disk directory given: %r" % a)
+    check(a.get("directory") == sys.argv[2] and a.get("filesystem") not in ("tmpfs", "ramfs")
+          and a.get("title", "").endswith(" in " + sys.argv[2]),
+          "the fsync row did not run in the disk directory given, or hides it: %r" % a)
 check(a.get("filesystem") in a.get("title", ""), "the fsync row's title hides where: %r" % a)
 
 for section in ("apply_mysql", "update_due_nothing_new_mysql", "replication_lag_mysql"):
