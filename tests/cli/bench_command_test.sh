@@ -120,7 +120,7 @@ if sys.argv[3] != "tmpfs":
     check(a.get("directory") == sys.argv[2] and a.get("filesystem") not in ("tmpfs", "ramfs")
           and a.get("title", "").endswith(" in " + sys.argv[2]),
           "the fsync row did not run in the disk directory given, or hides it: %r" % a)
-check(a.get("filesystem") in a.get("title", ""), "the fsync row's title hides where: %r" % a)
+check(str(a.get("filesystem")) in a.get("title", ""), "the fsync row's title hides where: %r" % a)
 
 for section in ("apply_mysql", "update_due_nothing_new_mysql", "replication_lag_mysql"):
     s = report.get(section, {})
