@@ -17,7 +17,7 @@ LoadedCache::LoadedCache(const std::string& dir, size_t keys, size_t value_bytes
     log_options.create_if_missing = true;
     log_options.fsync = FsyncPolicy::kNever;
     auto log = OpenChangeLog(options_.log_uri, log_options);
-    keys_ = AppendRandomKeys(*log, keys, 10'000, std::string(value_bytes, 'v'), rng);
+    keys_ = AppendRandomEntries(*log, keys, 10'000, value_bytes, rng);
   }
   cache_ = Cache::Open(options_);
   cache_->UpdateNow();

@@ -1,5 +1,6 @@
 // A machine with a populated state for cache-level benchmarks: a file log in a directory of the
-// caller's, holding random keys ("key:%016llx") with equal values, applied to a state file.
+// caller's, holding random keys ("key:%016llx") with random (incompressible) values, applied to
+// a state file.
 #ifndef WHYCACHE_LIB_BENCH_LOADED_CACHE_H_
 #define WHYCACHE_LIB_BENCH_LOADED_CACHE_H_
 
@@ -16,8 +17,8 @@ namespace whycache::bench {
 class LoadedCache {
  public:
   // Creates the log "DIR/log" (appends unsynced, in batches of 10,000), writes `keys` keys with
-  // `value_bytes`-byte values, opens the state "DIR/machine.state" on it and applies the log.
-  // Then reads every key once, so that no later benchmark pays for faulting the pages in.
+  // `value_bytes`-byte random values, opens the state "DIR/machine.state" on it and applies the
+  // log. Then reads every key once, so that no later benchmark pays for faulting the pages in.
   // REQUIRES: `dir` exists and is left to this object. Throws whycache::Error.
   LoadedCache(const std::string& dir, size_t keys, size_t value_bytes, uint64_t seed);
 

@@ -6,6 +6,7 @@
 #include <system_error>
 #include <vector>
 
+#include "lib/bench/filesystem.h"
 #include "lib/bench/replication_lag.h"
 #include "lib/bench/sections.h"
 #include "lib/bench/timing.h"
@@ -79,7 +80,7 @@ Section MeasureApply(const SuiteConfig& config, const LogUnderTest& log, const s
   {
     const std::unique_ptr<ChangeLog> writer = CreateLog(log.uri, FsyncPolicy::kNever);
     std::mt19937_64 rng(1);
-    AppendRandomKeys(*writer, mutations, 100, std::string(100, 'v'), rng);
+    AppendRandomEntries(*writer, mutations, 100, 100, rng);
     head = writer->HeadId();
   }
   std::vector<Elapsed> times;
@@ -169,6 +170,7 @@ Section MeasureReplicationLag(const SuiteConfig& config, const LogUnderTest& log
       {"samples", "samples", static_cast<double>(lags_ms.size()), ""},
       {"poll_interval_ms", "", static_cast<double>(b.poll_interval.count()), ""},
   };
+  s.series = {{"samples_ms", lags_ms}};
   return s;
 }
 
@@ -191,9 +193,12 @@ Section MeasureFileLogAppend(const SuiteConfig& config, const std::string& dir) 
   }
   const Elapsed m = MedianOf(times);
   const double keys = static_cast<double>(config.append_batches) * 1000;
+  const FilesystemFacts fs = FilesystemOf(dir);
   Section s;
   s.key = "file_log_append";
-  s.title = "file log append, 1,000-key batches, fsync";
+  s.title = "file log append, 1,000-key batches, fsync on " + fs.type +
+            (fs.in_memory ? " (free there: no writable directory on a disk found)" : "");
+  s.facts = {{"filesystem", fs.type}};
   s.figures = {
       {"keys_per_s", "", PerSecond(keys, m.wall_seconds), "keys/s"},
       {"us_per_batch", "", m.wall_seconds * 1e6 / static_cast<double>(config.append_batches),

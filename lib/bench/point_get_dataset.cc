@@ -1,5 +1,6 @@
 #include "lib/bench/point_get_dataset.h"
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <random>
@@ -13,12 +14,12 @@ PointGetDataset::PointGetDataset(const PointGetOptions& options)
     : options_(options), tree_path_(options.dir + "/state") {
   std::filesystem::create_directories(options_.dir);
   std::mt19937_64 rng(options_.seed);
+  std::vector<uint64_t> numbers(options_.keys);
+  for (uint64_t& n : numbers) n = rng();
   std::vector<std::string> keys;
   keys.reserve(options_.keys);
-  for (size_t i = 0; i < options_.keys; ++i) keys.push_back(HexKey(rng()));
-  probe_bytes_ = keys[0].size();
-  probes_.reserve(options_.probe_count * probe_bytes_);
-  for (size_t i = 0; i < options_.probe_count; ++i) probes_ += keys[rng() % options_.keys];
+  for (const uint64_t n : numbers) keys.push_back(HexKey(n));
+  probes_ = ProbeSequence(keys, options_.probe_count, rng);
 
   tree::TreeOptions tree_options;
   tree_options.initial_file_bytes = uint64_t{64} << 20;
@@ -38,6 +39,11 @@ PointGetDataset::PointGetDataset(const PointGetOptions& options)
   for (size_t i = 0; i < options_.keys; ++i) {
     map_.emplace(keys[i], NumberedValue(i, options_.value_bytes));
   }
+  // LMDB appends in key order, which HexKey's fixed width makes the numbers' order.
+  keys.clear();
+  std::sort(numbers.begin(), numbers.end());
+  numbers.erase(std::unique(numbers.begin(), numbers.end()), numbers.end());
+  for (const uint64_t n : numbers) keys.push_back(HexKey(n));
   lmdb_ = std::make_unique<LmdbPeer>(options_.dir);
   lmdb_->Load(keys, options_.value_bytes);
 }

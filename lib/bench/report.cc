@@ -20,6 +20,20 @@ std::string WithThousands(double value) {
   return (value < 0 ? "-" : "") + out;
 }
 
+const Section* Report::Find(const std::string& key) const {
+  for (const Section& s : sections) {
+    if (s.key == key) return &s;
+  }
+  return nullptr;
+}
+
+double FigureValue(const Section& section, const std::string& key) {
+  for (const Figure& f : section.figures) {
+    if (f.key == key) return f.value;
+  }
+  return 0;
+}
+
 namespace {
 
 constexpr size_t kLineWidth = 100;
@@ -86,12 +100,24 @@ void PrintRow(const std::string& title, size_t title_width, const std::vector<st
 
 }  // namespace
 
+std::string BuildWarning(const BuildFacts& build) {
+  if (build.optimized) return "";
+  return "WARNING: this whycache is a " + build.mode +
+         " build, not an optimised one: its figures and ratios describe that build, not "
+         "whycache. Measure with `bazel build --config=opt //cli:whycache`.";
+}
+
 void PrintTable(const Report& report, std::ostream& out) {
-  out << "whycache bench, " << report.mode << " mode: medians of " << report.repetitions
-      << " repetitions, files in " << report.directory << "\n"
-      << "load average " << LoadText(report.load_before) << " at the start, "
-      << LoadText(report.load_after) << " at the end; " << Readable(report.seconds)
-      << " s in all\n\n";
+  const std::string warning = BuildWarning(report.build);
+  if (!warning.empty()) out << warning << "\n\n";
+  out << "whycache bench, " << report.mode << " mode, " << report.date << ": medians of "
+      << report.repetitions << " repetitions\n"
+      << report.build.mode << " build (" << report.build.compiler << "); "
+      << report.machine.cpu_model << ", " << report.machine.cores << " cores, "
+      << report.machine.kernel << "\n"
+      << "files in " << report.directory << " (" << report.filesystem.type << "); load average "
+      << LoadText(report.load_before) << " at the start, " << LoadText(report.load_after)
+      << " at the end; " << Readable(report.seconds) << " s in all\n\n";
   size_t title_width = 0;
   for (const Section& s : report.sections) title_width = std::max(title_width, s.title.size() + 2);
   PrintRow("what", title_width, {"measured"}, out);
@@ -108,20 +134,40 @@ void PrintTable(const Report& report, std::ostream& out) {
 }
 
 void PrintJson(const Report& report, std::ostream& out) {
+  const BuildFacts& b = report.build;
+  const MachineFacts& m = report.machine;
   out << "{\"mode\":" << format::JsonString(report.mode)
       << ",\"repetitions\":" << report.repetitions
+      << ",\"date\":" << format::JsonString(report.date)
+      << ",\"command\":" << format::JsonString(report.command)
+      << ",\"build\":{\"mode\":" << format::JsonString(b.mode)
+      << ",\"optimized\":" << (b.optimized ? "true" : "false")
+      << ",\"compiler\":" << format::JsonString(b.compiler) << "}"
+      << ",\"machine\":{\"cpu_model\":" << format::JsonString(m.cpu_model)
+      << ",\"cores\":" << m.cores << ",\"memory_bytes\":" << m.memory_bytes
+      << ",\"kernel\":" << format::JsonString(m.kernel) << "}"
       << ",\"directory\":" << format::JsonString(report.directory)
+      << ",\"filesystem\":" << format::JsonString(report.filesystem.type)
       << ",\"load_average\":{\"before\":" << JsonArray(report.load_before)
       << ",\"after\":" << JsonArray(report.load_after);
   out << "},\"seconds\":" << JsonNumber(report.seconds);
   for (const Section& s : report.sections) {
-    out << "," << format::JsonString(s.key) << ":{";
+    out << "," << format::JsonString(s.key) << ":{\"title\":" << format::JsonString(s.title);
     if (!s.not_measured.empty()) {
-      out << "\"measured\":false,\"note\":" << format::JsonString(s.not_measured);
+      out << ",\"measured\":false,\"note\":" << format::JsonString(s.not_measured);
     } else {
-      out << "\"measured\":true";
+      out << ",\"measured\":true";
+      for (const auto& [key, fact] : s.facts) {
+        out << "," << format::JsonString(key) << ":" << format::JsonString(fact);
+      }
       for (const Figure& f : s.figures) {
         out << "," << format::JsonString(f.key) << ":" << JsonNumber(f.value);
+      }
+      for (const auto& [key, values] : s.series) {
+        out << "," << format::JsonString(key) << ":[";
+        for (size_t i = 0; i < values.size(); ++i)
+          out << (i > 0 ? "," : "") << JsonNumber(values[i]);
+        out << "]";
       }
     }
     out << "}";

@@ -50,8 +50,9 @@ Section MeasureUpdateDue(const SuiteConfig& config, const LogUnderTest& log,
 // machines: mutations/s.
 Section MeasureApply(const SuiteConfig& config, const LogUnderTest& log, const std::string& dir);
 
-// The file log alone, in directories under `dir`: appends of 1,000-key batches with fsync,
-// reading it all from the start, and compacting an overwritten history.
+// The file log alone, in directories under `dir`: appends of 1,000-key batches with fsync
+// (`dir` belongs on a disk; the row names the filesystem it ran on), reading it all from the
+// start, and compacting an overwritten history.
 Section MeasureFileLogAppend(const SuiteConfig& config, const std::string& dir);
 Section MeasureFileLogTail(const SuiteConfig& config, const std::string& dir);
 Section MeasureCompaction(const SuiteConfig& config, const std::string& dir);

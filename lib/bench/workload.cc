@@ -18,11 +18,12 @@ std::string NumberedValue(size_t i, size_t bytes) {
   return v;
 }
 
-std::string TextValue(std::mt19937_64& rng, size_t bytes) {
-  static constexpr std::string_view kAlphabet =
-      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789:/_-";
+std::string RandomValue(std::mt19937_64& rng, size_t bytes) {
   std::string v(bytes, '\0');
-  for (char& c : v) c = kAlphabet[rng() % kAlphabet.size()];
+  for (size_t i = 0; i < bytes; i += sizeof(uint64_t)) {
+    const uint64_t r = rng();
+    std::memcpy(v.data() + i, &r, std::min(sizeof r, bytes - i));
+  }
   return v;
 }
 
@@ -30,19 +31,24 @@ std::vector<Mutation> SerialBatch(std::mt19937_64& rng, size_t keys, uint64_t se
   std::vector<Mutation> batch;
   batch.reserve(keys);
   for (size_t i = 0; i < keys; ++i) {
-    batch.push_back(Mutation::Set("key:" + std::to_string(serial * keys + i), TextValue(rng, 100)));
+    batch.push_back(
+        Mutation::Set("key:" + std::to_string(serial * keys + i), RandomValue(rng, 100)));
   }
   return batch;
 }
 
-std::vector<std::string> AppendRandomKeys(ChangeLog& log, size_t count, size_t batch_size,
-                                          std::string_view value, std::mt19937_64& rng) {
+namespace {
+
+// Appends `count` sets of HexKey(rng()) to value(), `batch_size` a batch; returns the keys.
+template <typename Value>
+std::vector<std::string> AppendKeysWith(ChangeLog& log, size_t count, size_t batch_size,
+                                        std::mt19937_64& rng, Value value) {
   std::vector<std::string> keys;
   keys.reserve(count);
   std::vector<Mutation> batch;
   for (size_t i = 0; i < count; ++i) {
     keys.push_back(HexKey(rng()));
-    batch.push_back(Mutation::Set(keys.back(), std::string(value)));
+    batch.push_back(Mutation::Set(keys.back(), value()));
     if (batch.size() == batch_size || i + 1 == count) {
       log.Append(batch);
       batch.clear();
@@ -51,12 +57,25 @@ std::vector<std::string> AppendRandomKeys(ChangeLog& log, size_t count, size_t b
   return keys;
 }
 
+}  // namespace
+
+std::vector<std::string> AppendRandomKeys(ChangeLog& log, size_t count, size_t batch_size,
+                                          std::string_view value, std::mt19937_64& rng) {
+  return AppendKeysWith(log, count, batch_size, rng, [value] { return std::string(value); });
+}
+
+std::vector<std::string> AppendRandomEntries(ChangeLog& log, size_t count, size_t batch_size,
+                                             size_t value_bytes, std::mt19937_64& rng) {
+  return AppendKeysWith(log, count, batch_size, rng,
+                        [&rng, value_bytes] { return RandomValue(rng, value_bytes); });
+}
+
 void AppendOverwriteHistory(ChangeLog& log, uint64_t mutations, uint64_t keys,
                             std::mt19937_64& rng) {
   std::vector<Mutation> batch;
   for (uint64_t i = 0; i < mutations; ++i) {
     batch.push_back(
-        Mutation::Set("key:" + std::to_string(i < keys ? i : rng() % keys), TextValue(rng, 100)));
+        Mutation::Set("key:" + std::to_string(i < keys ? i : rng() % keys), RandomValue(rng, 100)));
     if (batch.size() == 100 || i + 1 == mutations) {
       log.Append(batch);
       batch.clear();

@@ -21,10 +21,11 @@ std::string HexKey(uint64_t n);
 // `bytes` bytes that differ with `i`: i's bytes, then a letter repeated.
 std::string NumberedValue(size_t i, size_t bytes);
 
-// `bytes` printable pseudo-random characters: compresses a little, like typical values.
-std::string TextValue(std::mt19937_64& rng, size_t bytes);
+// `bytes` pseudo-random bytes: incompressible, so that a figure of bytes written, read or
+// compressed is not flattered by values that shrink to nothing.
+std::string RandomValue(std::mt19937_64& rng, size_t bytes);
 
-// A batch of `keys` sets of "key:N" (decimal N from serial * keys) to 100-byte text values.
+// A batch of `keys` sets of "key:N" (decimal N from serial * keys) to 100-byte random values.
 std::vector<Mutation> SerialBatch(std::mt19937_64& rng, size_t keys, uint64_t serial);
 
 // Appends `count` sets of HexKey(rng()) to `value` in batches of `batch_size` (the last one may
@@ -32,7 +33,11 @@ std::vector<Mutation> SerialBatch(std::mt19937_64& rng, size_t keys, uint64_t se
 std::vector<std::string> AppendRandomKeys(ChangeLog& log, size_t count, size_t batch_size,
                                           std::string_view value, std::mt19937_64& rng);
 
-// A history for compaction to shrink: `mutations` sets of 100-byte text values over `keys`
+// Like AppendRandomKeys, but each key's value is RandomValue(rng, value_bytes).
+std::vector<std::string> AppendRandomEntries(ChangeLog& log, size_t count, size_t batch_size,
+                                             size_t value_bytes, std::mt19937_64& rng);
+
+// A history for compaction to shrink: `mutations` sets of 100-byte random values over `keys`
 // keys ("key:N"), each key once first and then random ones, in batches of 100. Compacting it
 // all keeps `keys` entries.
 void AppendOverwriteHistory(ChangeLog& log, uint64_t mutations, uint64_t keys,
