@@ -62,6 +62,8 @@ struct CacheStats {
   uint64_t oldest_pinned_version = 0;
   int64_t oldest_pin_age_us = 0;
   uint32_t reader_slots_in_use = 0;
+  // The state file's reader slots. Readers beyond them share a few more, counted in use too.
+  uint32_t reader_slots = 0;
   // Machine-wide counters, kept in the shared state.
   uint64_t polls = 0;
   uint64_t poll_errors = 0;
