@@ -34,7 +34,7 @@ struct CacheOptions {
   std::string state_path;  // REQUIRED: the machine's state file, e.g. under /dev/shm.
   std::string log_uri;     // REQUIRED: "file:DIR" or "mysql://USER@HOST:PORT/DATABASE...".
   // How often the machine polls the log. Stored in the shared state: the last process to open
-  // the state file sets it for the whole machine.
+  // the state file with a log sets it for the whole machine.
   std::chrono::milliseconds poll_interval{50};
   // Apply at most this many updates per poll, so one Update() never runs for long.
   size_t max_updates_per_poll = 100'000;

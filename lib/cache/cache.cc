@@ -109,7 +109,11 @@ class CacheImpl final : public Cache {
                         "it from this log)");
       }
     }
-    control->poll_interval_ns.store(interval_ns, std::memory_order_relaxed);
+    // Only processes that poll set the machine's interval: one opened without a log (stats, an
+    // exporter) would otherwise impose the default on the processes that do.
+    if (!options_.log_uri.empty()) {
+      control->poll_interval_ns.store(interval_ns, std::memory_order_relaxed);
+    }
     cache::StartScheduleForThisBoot(control, tree::CurrentBootId(), cache::WallMicros());
     if (!error.empty()) cache::RecordError(control, error, cache::WallMicros());
   }
