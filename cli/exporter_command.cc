@@ -28,19 +28,18 @@ namespace {
 
 struct ListenAddress {
   std::string text;  // As given: civetweb parses the same syntax.
-  std::string host;  // The address part, brackets included.
-  sockaddr_storage address = {};
-  socklen_t length = 0;
+  std::string host;
+  sockaddr_in address = {};
 };
 
 Error BadListen(const std::string& text, const std::string& why) {
   return Error(Error::Code::kInvalidArgument,
                "exporter: --listen '" + text + "' " + why +
-                   "; give ADDRESS:PORT with a numeric address, e.g. 127.0.0.1:9851 or "
-                   "[::1]:9851 (see whycache exporter --help)");
+                   "; give IPV4-ADDRESS:PORT, e.g. 127.0.0.1:9851 (see whycache exporter --help)");
 }
 
 // Civetweb reports a bad address and a failed bind alike, so the address is checked here first.
+// IPv4 only: the civetweb Debian ships fails to listen on an [IPv6]:PORT.
 ListenAddress ParseListen(const std::string& text) {
   const size_t colon = text.rfind(':');
   if (colon == std::string::npos) throw BadListen(text, "has no port");
@@ -51,38 +50,24 @@ ListenAddress ParseListen(const std::string& text) {
   if (port_text.empty() || ec != std::errc() || ptr != end) {
     throw BadListen(text, "has no port number from 0 to 65535 after its last ':'");
   }
-  std::string host = text.substr(0, colon);
-  ListenAddress out{.text = text, .host = host};
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-    auto* in6 = reinterpret_cast<sockaddr_in6*>(&out.address);
-    in6->sin6_family = AF_INET6;
-    in6->sin6_port = htons(port);
-    if (inet_pton(AF_INET6, host.c_str(), &in6->sin6_addr) == 1) {
-      out.length = sizeof(sockaddr_in6);
-      return out;
-    }
-  } else {
-    auto* in4 = reinterpret_cast<sockaddr_in*>(&out.address);
-    in4->sin_family = AF_INET;
-    in4->sin_port = htons(port);
-    if (inet_pton(AF_INET, host.c_str(), &in4->sin_addr) == 1) {
-      out.length = sizeof(sockaddr_in);
-      return out;
-    }
+  ListenAddress out{.text = text, .host = text.substr(0, colon)};
+  out.address.sin_family = AF_INET;
+  out.address.sin_port = htons(port);
+  if (inet_pton(AF_INET, out.host.c_str(), &out.address.sin_addr) != 1) {
+    throw BadListen(text, "has no numeric IPv4 address before the port");
   }
-  throw BadListen(text, "has no numeric IPv4 or [IPv6] address before the port");
+  return out;
 }
 
 // Why civetweb could not listen, learnt by binding the address as it does: it says only that it
 // failed.
 Error ListenFailure(const ListenAddress& listen, const std::string& civetweb_message) {
-  const int fd = socket(listen.address.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   int err = 0;
   if (fd >= 0) {
     const int on = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
-    if (bind(fd, reinterpret_cast<const sockaddr*>(&listen.address), listen.length) != 0) {
+    if (bind(fd, reinterpret_cast<const sockaddr*>(&listen.address), sizeof listen.address) != 0) {
       err = errno;
     }
     close(fd);

@@ -139,7 +139,8 @@ done <<CASES
 2|--state $WORK/b.state|--listen ADDRESS:PORT is required
 2|--listen 127.0.0.1 --state $WORK/b.state|has no port
 2|--listen 127.0.0.1:65536 --state $WORK/b.state|no port number from 0 to 65535
-2|--listen localhost:9851 --state $WORK/b.state|no numeric IPv4 or [IPv6] address
+2|--listen localhost:9851 --state $WORK/b.state|no numeric IPv4 address
+2|--listen [::1]:9851 --state $WORK/b.state|no numeric IPv4 address
 2|--listen 127.0.0.1:0 --state $WORK/missing.state|state file $WORK/missing.state does not exist
 2|--listen 127.0.0.1:0 --state $WORK/b.state --state $WORK/b.state|given twice
 2|--listen 127.0.0.1:0|pass --state PATH
