@@ -10,7 +10,7 @@ packages=(
   libgtest-dev libbenchmark-dev liblmdb-dev
   mariadb-server-core mariadb-client-core
   pybind11-dev python3-dev python3-pytest python3-lmdb
-  gnuplot-nox
+  gnuplot-nox prometheus-cpp-dev prometheus curl
 )
 
 missing=()

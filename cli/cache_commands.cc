@@ -12,6 +12,7 @@
 #include "lib/format/escape.h"
 #include "whycache/cache.h"
 #include "whycache/error.h"
+#include "whycache/prometheus.h"
 
 namespace whycache::cli {
 namespace {
@@ -152,10 +153,18 @@ int RunUpdate(const Invocation& inv) {
 }
 
 int RunStats(const Invocation& inv) {
-  CommandArgs args("stats", inv.args, {"--json"}, {});
-  args.ExpectPositional(0, 0, "no arguments besides --json");
+  CommandArgs args("stats", inv.args, {"--json", "--prometheus"}, {});
+  args.ExpectPositional(0, 0, "no arguments besides --json or --prometheus");
+  if (args.Has("--json") && args.Has("--prometheus")) {
+    throw Error(Error::Code::kInvalidArgument,
+                "stats: choose one of --json and --prometheus (see whycache stats --help)");
+  }
   auto cache = OpenCache(inv);
   const CacheStats s = cache->Stats();
+  if (args.Has("--prometheus")) {
+    std::cout << PrometheusText(s, inv.RequireStatePath());
+    return kExitOk;
+  }
   const std::pair<const char*, uint64_t> figures[] = {
       {"keys", s.keys},
       {"applied_id", s.applied_id},
@@ -167,6 +176,7 @@ int RunStats(const Invocation& inv) {
       {"oldest_pinned_version", s.oldest_pinned_version},
       {"oldest_pin_age_us", static_cast<uint64_t>(s.oldest_pin_age_us)},
       {"reader_slots_in_use", s.reader_slots_in_use},
+      {"reader_slots", s.reader_slots},
       {"polls", s.polls},
       {"poll_errors", s.poll_errors},
       {"batches_applied", s.batches_applied},

@@ -41,9 +41,9 @@ CommandArgs::CommandArgs(std::string_view command, const std::vector<std::string
       flags_.insert(name);
     } else if (Contains(options, name)) {
       if (eq != std::string::npos) {
-        options_[name] = arg.substr(eq + 1);
+        options_[name].push_back(arg.substr(eq + 1));
       } else if (i + 1 < args.size()) {
-        options_[name] = args[++i];
+        options_[name].push_back(args[++i]);
       } else {
         throw Usage(command_, name + " needs a value");
       }
@@ -56,7 +56,12 @@ CommandArgs::CommandArgs(std::string_view command, const std::vector<std::string
 std::optional<std::string> CommandArgs::Option(std::string_view name) const {
   auto it = options_.find(std::string(name));
   if (it == options_.end()) return std::nullopt;
-  return it->second;
+  return it->second.back();
+}
+
+std::vector<std::string> CommandArgs::OptionValues(std::string_view name) const {
+  auto it = options_.find(std::string(name));
+  return it == options_.end() ? std::vector<std::string>() : it->second;
 }
 
 uint64_t CommandArgs::Number(std::string_view name, uint64_t fallback) const {

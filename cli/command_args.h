@@ -23,7 +23,10 @@ class CommandArgs {
               std::initializer_list<std::string_view> options);
 
   bool Has(std::string_view flag) const { return flags_.count(std::string(flag)) > 0; }
+  // The option's value; the last one when it was given more than once.
   std::optional<std::string> Option(std::string_view name) const;
+  // Every value given for the option, in order: for options that may be repeated.
+  std::vector<std::string> OptionValues(std::string_view name) const;
   // The option as a non-negative integer, or `fallback` when absent; a usage error otherwise.
   uint64_t Number(std::string_view name, uint64_t fallback) const;
 
@@ -34,7 +37,7 @@ class CommandArgs {
  private:
   std::string command_;
   std::set<std::string> flags_;
-  std::map<std::string, std::string> options_;
+  std::map<std::string, std::vector<std::string>> options_;
   std::vector<std::string> positional_;
 };
 

@@ -5,6 +5,7 @@
 #include "cli/bench_command.h"
 #include "cli/cache_commands.h"
 #include "cli/demo_command.h"
+#include "cli/exporter_command.h"
 #include "cli/log_commands.h"
 
 namespace whycache::cli {
@@ -85,16 +86,41 @@ constexpr std::array kCommands = {
             "  whycache scan flag: --keys-only --limit 20\n"
             "  whycache scan --json | jq -r .key",
             RunScan},
-    Command{"stats", "[--json]", "print figures about the local state and the log",
+    Command{"stats", "[--json | --prometheus]", "print figures about the local state and the log",
             "Keys, applied id and the log head at the last poll (ids_behind, lag_us), bytes\n"
             "used and file size, the oldest pinned version and its age (a long read keeps\n"
-            "space from being reused), the machine's poll and apply counters, resyncs and\n"
-            "the last poll error. --json gives one object for monitoring.\n"
+            "space from being reused), reader slots, the machine's poll and apply counters,\n"
+            "resyncs and the last poll error. --json gives one object for monitoring;\n"
+            "--prometheus the Prometheus text format (whycache_* metrics labelled with\n"
+            "state=PATH), e.g. for node_exporter's textfile collector. Reads the state as\n"
+            "the machine's processes keep it, without polling the log.\n"
             "\n"
             "examples:\n"
             "  whycache stats\n"
-            "  whycache stats --json | jq .lag_us",
+            "  whycache stats --json | jq .lag_us\n"
+            "  whycache stats --prometheus > /var/lib/node_exporter/whycache.prom.tmp",
             RunStats},
+    Command{"exporter", "--listen ADDRESS:PORT [--state PATH ...]",
+            "serve /metrics for Prometheus until SIGINT or SIGTERM",
+            "Serves the figures of `stats --prometheus` over HTTP at /metrics for each\n"
+            "state file given with --state (repeat it for several; default: the global\n"
+            "--state or $WHYCACHE_STATE), read at each scrape; each metric has one sample per\n"
+            "state file, labelled state=PATH. whycache_state_readable is 0 for a state file\n"
+            "that could not be read at that scrape. A state file replaced meanwhile\n"
+            "(rebuilt, or deleted and made anew) is followed. The exporter only reads: it\n"
+            "needs no --log and never polls. Prints the URL it serves once it listens.\n"
+            "Stops cleanly, with exit 0, on SIGINT or SIGTERM. A state file that does not\n"
+            "exist or a bad --listen exits 2, a port in use or an address not of this\n"
+            "machine 6.\n"
+            "\n"
+            "  --listen ADDRESS:PORT  a numeric IPv4 address and a port, e.g.\n"
+            "                         127.0.0.1:9851 or 0.0.0.0:9851; port 0 takes a free one\n"
+            "\n"
+            "examples:\n"
+            "  whycache exporter --listen 127.0.0.1:9851 --state /dev/shm/flags.state\n"
+            "  whycache exporter --listen 0.0.0.0:9851 --state /dev/shm/flags.state \\\n"
+            "    --state /dev/shm/perms.state",
+            RunExporter},
     Command{"compact", "[--before ID] [--tombstone-retention-s N] [--json]",
             "rewrite the log's history before ID",
             "Keeps only the newest entry of each key among the updates below ID (default:\n"

@@ -34,7 +34,7 @@ struct CacheOptions {
   std::string state_path;  // REQUIRED: the machine's state file, e.g. under /dev/shm.
   std::string log_uri;     // REQUIRED: "file:DIR" or "mysql://USER@HOST:PORT/DATABASE...".
   // How often the machine polls the log. Stored in the shared state: the last process to open
-  // the state file sets it for the whole machine.
+  // the state file with a log sets it for the whole machine.
   std::chrono::milliseconds poll_interval{50};
   // Apply at most this many updates per poll, so one Update() never runs for long. A poll that
   // would stop inside a range of history a compaction has just rewritten reads on past it (a
@@ -64,6 +64,8 @@ struct CacheStats {
   uint64_t oldest_pinned_version = 0;
   int64_t oldest_pin_age_us = 0;
   uint32_t reader_slots_in_use = 0;
+  // The state file's reader slots. Readers beyond them share a few more, counted in use too.
+  uint32_t reader_slots = 0;
   // Machine-wide counters, kept in the shared state.
   uint64_t polls = 0;
   uint64_t poll_errors = 0;

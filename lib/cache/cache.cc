@@ -109,7 +109,11 @@ class CacheImpl final : public Cache {
                         "it from this log)");
       }
     }
-    control->poll_interval_ns.store(interval_ns, std::memory_order_relaxed);
+    // Only processes that poll set the machine's interval: one opened without a log (stats, an
+    // exporter) would otherwise impose the default on the processes that do.
+    if (!options_.log_uri.empty()) {
+      control->poll_interval_ns.store(interval_ns, std::memory_order_relaxed);
+    }
     cache::StartScheduleForThisBoot(control, tree::CurrentBootId(), cache::WallMicros());
     if (!error.empty()) cache::RecordError(control, error, cache::WallMicros());
   }
@@ -228,6 +232,7 @@ class CacheImpl final : public Cache {
     s.oldest_pinned_version = t.oldest_pinned_version;
     s.oldest_pin_age_us = static_cast<int64_t>(t.oldest_pinned_age_seconds * 1e6);
     s.reader_slots_in_use = t.reader_slots_in_use;
+    s.reader_slots = t.reader_slots;
     s.polls = c.polls.load(std::memory_order_relaxed);
     s.poll_errors = c.poll_errors.load(std::memory_order_relaxed);
     s.batches_applied = c.batches_applied.load(std::memory_order_relaxed);

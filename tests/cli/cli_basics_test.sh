@@ -7,7 +7,7 @@ source "$(dirname "$0")/cli_test_lib.sh"
 cli_test_begin "$1"
 
 # The commands of the CLI contract, as scripts know them.
-COMMANDS=(init set del update get scan stats compact snapshot check tail demo bench)
+COMMANDS=(init set del update get scan stats exporter compact snapshot check tail demo bench)
 
 expect_status 0 --version
 expect_mentions out "whycache "
@@ -109,6 +109,9 @@ scan|--limit
 scan|--limit -1
 stats|extra
 stats|--raw
+stats|--json --prometheus
+exporter|
+exporter|--listen nowhere
 compact|extra
 compact|--before soon
 compact|--tombstone-retention-s forever
