@@ -227,7 +227,8 @@ int RunCheck(const Invocation& inv) {
   if (args.Has("--against-log")) {
     options.log_uri = inv.RequireLogUri();
     auto cache = Cache::Open(options);
-    const std::string difference = cache->CheckAgainstLog();
+    const std::string difference =
+        cache->CheckAgainstLog(TerminalProgress("check", ProgressUnit::kUpdates));
     if (!difference.empty()) {
       std::cout << "state file " << state << " at update " << cache->AppliedId()
                 << " differs from the log replayed: " << difference << "\n";

@@ -95,7 +95,8 @@ struct SnapshotInfo {
   uint64_t file_bytes = 0;
 };
 
-// Called now and then with the bytes done and the bytes to do in all, to show progress.
+// Called now and then with the work done and the work to do in all, to show progress: bytes,
+// or updates where the function taking it says so.
 using ProgressCallback = std::function<void(uint64_t done, uint64_t total)>;
 
 // See Cache::RestoreSnapshot.
@@ -203,8 +204,9 @@ class Cache {
   // Returns "" when they are equal, else a description of the first difference. Holds the
   // whole replayed dataset and the updates after A in memory. Throws Error(kBusy) when A is below
   // the log's horizon (compaction dropped deletes it has not applied, so the log cannot tell
-  // what it should hold; Update() resyncs it), and the log's errors.
-  virtual std::string CheckAgainstLog() = 0;
+  // what it should hold; Update() resyncs it), and the log's errors. `progress`, when set, is
+  // called now and then with the updates read and the updates to read in all.
+  virtual std::string CheckAgainstLog(const ProgressCallback& progress = nullptr) = 0;
 
   // Writes a snapshot of the current local state to `path`: written to a temporary file and
   // renamed, so `path` only ever holds a complete snapshot. Readers and the applier carry on

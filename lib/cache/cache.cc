@@ -257,11 +257,11 @@ class CacheImpl final : public Cache {
 
   void Verify() override { tree_->Verify(); }
 
-  std::string CheckAgainstLog() override {
+  std::string CheckAgainstLog(const ProgressCallback& progress) override {
     std::lock_guard lock(log_mu_);
     tree::ReadTxn txn = tree_->BeginRead();
-    return cache::CompareWithLog(txn, Log(),
-                                 ControlOf(*tree_)->replay_horizon.load(std::memory_order_relaxed));
+    return cache::CompareWithLog(
+        txn, Log(), ControlOf(*tree_)->replay_horizon.load(std::memory_order_relaxed), progress);
   }
 
   SnapshotInfo CreateSnapshot(const std::string& path, const ProgressCallback& progress) override {

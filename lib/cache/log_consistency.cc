@@ -1,5 +1,6 @@
 #include "lib/cache/log_consistency.h"
 
+#include <algorithm>
 #include <map>
 #include <optional>
 #include <string_view>
@@ -104,10 +105,34 @@ std::string FirstDifference(CaughtUpView& actual,
   return "";
 }
 
+// Reports update ids read, in both passes, against the head the log had at the start.
+class CheckProgress {
+ public:
+  CheckProgress(const ProgressCallback& callback, uint64_t applied, uint64_t head)
+      : callback_(callback), applied_(applied), total_(head - std::min(applied, head) + head) {}
+
+  void CatchingUp(uint64_t id) { Report(id - applied_); }
+  void Replaying(uint64_t caught_up_to, uint64_t id) { Report(caught_up_to - applied_ + id); }
+  void Finish() {
+    if (callback_) callback_(total_, total_);
+  }
+
+ private:
+  void Report(uint64_t done) {
+    if (callback_) callback_(std::min(done, total_), total_);
+  }
+
+  const ProgressCallback& callback_;
+  const uint64_t applied_;
+  const uint64_t total_;
+};
+
 }  // namespace
 
-std::string CompareWithLog(const tree::ReadTxn& txn, ChangeLog& log, uint64_t replay_horizon) {
+std::string CompareWithLog(const tree::ReadTxn& txn, ChangeLog& log, uint64_t replay_horizon,
+                           const ProgressCallback& progress) {
   const uint64_t applied = txn.AppliedId();
+  CheckProgress shown(progress, applied, progress ? log.HeadId() : 0);
   // What the log holds after the state's id, as it would apply it. The horizon is read after
   // the log, since it rises before the deletes it covers disappear.
   std::map<std::string, std::optional<std::string>> changes;
@@ -119,6 +144,7 @@ std::string CompareWithLog(const tree::ReadTxn& txn, ChangeLog& log, uint64_t re
       }
     }
     head = page.back().id;
+    shown.CatchingUp(head);
   }
   ThrowIfBelowHorizon(applied, replay_horizon, log);
 
@@ -138,8 +164,10 @@ std::string CompareWithLog(const tree::ReadTxn& txn, ChangeLog& log, uint64_t re
       }
       after = u.id;
     }
+    shown.Replaying(head, after);
     if (page.back().id > head) break;
   }
+  shown.Finish();
   // Compaction may have dropped the batches between the last one left and the state's id.
   if (after != head && log.HeadId() < head) {
     return "the log " + log.Describe() + " ends at update " + std::to_string(log.HeadId()) +

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "lib/tree/tree.h"
+#include "whycache/cache.h"
 #include "whycache/change_log.h"
 
 namespace whycache::cache {
@@ -21,7 +22,12 @@ namespace whycache::cache {
 // SharedControl::replay_horizon). Throws Error(kBusy) when A is below the log's horizon and the
 // state was not replayed under that horizon: compaction dropped deletes it has not applied, so
 // it cannot be brought up to date from the log, and it resyncs at its next update.
-std::string CompareWithLog(const tree::ReadTxn& txn, ChangeLog& log, uint64_t replay_horizon);
+//
+// `progress`, when set, is called now and then with the updates read so far and the updates
+// to read in all (those after A, then the log from its start), as far as the log's head at
+// the start tells; the last call has done == total.
+std::string CompareWithLog(const tree::ReadTxn& txn, ChangeLog& log, uint64_t replay_horizon,
+                           const ProgressCallback& progress);
 
 }  // namespace whycache::cache
 

@@ -66,6 +66,7 @@ def test_writes_return_increasing_ids_and_apply_in_order(cache):
     stats = cache.stats()
     assert stats["applied_id"] == f and stats["keys"] == 2 and stats["last_error"] == ""
     assert stats["resync_snapshot_unused"] == ""
+    assert stats["reader_slots"] >= stats["reader_slots_in_use"] and stats["reader_slots"] > 0
 
 
 def test_read_views_are_zero_copy_and_consistent(cache):

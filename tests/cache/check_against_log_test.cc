@@ -3,6 +3,8 @@
 // must not read the log's present as the machine's past.
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "lib/tree/tree.h"
@@ -37,6 +39,25 @@ TEST_F(CheckAgainstLogTest, AHealthyMachineBehindACompactedLogPasses) {
   EXPECT_EQ(machine->CheckAgainstLog(), "");
   EXPECT_EQ(machine->AppliedId(), 1u) << "the check must not change the state it checks";
   EXPECT_EQ(machine->Get("q"), "v1");
+}
+
+// Progress counts the updates after the machine's id and then the whole log, and ends full.
+TEST_F(CheckAgainstLogTest, ProgressCountsBothPassesAndEndsFull) {
+  auto writer = OpenMachine("writer.state");
+  auto machine = OpenMachine("machine.state");
+  for (int i = 0; i < 3; ++i) writer->Set("k" + std::to_string(i), "v");
+  ASSERT_EQ(machine->UpdateNow(), 3u);
+  for (int i = 0; i < 4; ++i) writer->Set("k" + std::to_string(i), "w");
+  std::vector<std::pair<uint64_t, uint64_t>> calls;
+  EXPECT_EQ(machine->CheckAgainstLog(
+                [&](uint64_t done, uint64_t total) { calls.emplace_back(done, total); }),
+            "");
+  ASSERT_FALSE(calls.empty());
+  for (size_t i = 0; i < calls.size(); ++i) {
+    EXPECT_EQ(calls[i].second, 4u + 7u) << "call " << i;
+    if (i > 0) EXPECT_GE(calls[i].first, calls[i - 1].first) << "call " << i;
+  }
+  EXPECT_EQ(calls.back().first, calls.back().second);
 }
 
 TEST_F(CheckAgainstLogTest, AWrongStateBehindACompactedLogIsStillReported) {
