@@ -14,24 +14,35 @@ namespace whycache::cache {
 namespace {
 
 // A write transaction reads pages of the log until it holds this many mutations or bytes of
-// keys and values: enough that a backlog goes into few large commits (a commit that changes a
-// large part of the tree rewrites all of it, so many medium ones cost far more than one big),
-// few enough that readers see progress and the copies held stay bounded.
+// keys and values (or, against a tree large enough, what makes the tree merge the transaction
+// into a new file: tree::MergeBatchOps): enough that a backlog goes into few large commits (a
+// commit that changes a large part of the tree rewrites all of it, so many medium ones cost far
+// more than one big), few enough that readers see progress and the copies held stay bounded.
 constexpr size_t kPageUpdates = 1024;
 constexpr size_t kTxnMutations = size_t{1} << 18;
 constexpr size_t kTxnBytes = size_t{64} << 20;
+// A state being built is filled in one transaction, so that the tree merges the whole backlog
+// into a new file in one sorted pass however the log cuts it: per key, a replay of 10M keys then
+// costs what one of 1M does, where transactions of the size above made each commit past about
+// 1M keys a copy-on-write of a quarter of the tree or less. The transaction holds a copy of the
+// keys and values and an op of about kHeldBytesPerOp for each, up to kBuildTxnBytes; a larger
+// backlog is merged in as many passes (of at least that many bytes each).
+constexpr size_t kBuildTxnMutations = size_t{1} << 31;
+constexpr size_t kBuildTxnBytes = size_t{2} << 30;
+constexpr size_t kHeldBytesPerOp = 64;
 
-// Adds `update` to `txn` and returns the bytes of its keys and values.
-// REQUIRES: `update` outlives `txn`, which keeps views of its keys and values.
-size_t ApplyOne(tree::WriteTxn& txn, const Update& update) {
+// Adds `update` to `txn` and returns the bytes of its keys and values. With `copy`, the
+// transaction keeps copies of them; without, views.
+// REQUIRES: without `copy`, `update` outlives `txn`.
+size_t ApplyOne(tree::WriteTxn& txn, const Update& update, bool copy) {
   size_t bytes = 0;
   try {
     for (const Mutation& m : update.mutations) {
       bytes += m.key.size() + m.value.size();
       if (m.op == Mutation::Op::kSet) {
-        txn.PutBorrowed(m.key, m.value);
+        copy ? txn.Put(m.key, m.value) : txn.PutBorrowed(m.key, m.value);
       } else {
-        txn.EraseBorrowed(m.key);
+        copy ? txn.Erase(m.key) : txn.EraseBorrowed(m.key);
       }
     }
   } catch (const Error& e) {
@@ -57,10 +68,24 @@ bool InsideCompactedRange(ChangeLog& log, uint64_t applied) {
 
 }  // namespace
 
-ApplyResult ApplyFromLog(tree::Tree& tree, ChangeLog& log, bool wait, size_t max_updates) {
+ApplyResult ApplyFromLog(tree::Tree& tree, ChangeLog& log, bool wait, size_t max_updates,
+                         ApplyMode mode) {
+  const bool building = mode == ApplyMode::kBuilding;
   ApplyResult result;
   while (true) {
-    // The pages outlive the transaction, which borrows their bytes.
+    size_t max_mutations = building ? kBuildTxnMutations : kTxnMutations;
+    size_t max_bytes = building ? kBuildTxnBytes : kTxnBytes;
+    if (!building) {
+      // A backlog against a large tree goes in transactions large enough for the tree to merge
+      // each into a new file in one sorted pass, so that a state far behind catches up at a cost
+      // per key that does not grow with the tree; the bytes held grow with it.
+      const uint64_t merge = tree::MergeBatchOps(tree.BeginRead().KeyCount());
+      if (merge > max_mutations) {
+        max_bytes = kTxnBytes / kTxnMutations * merge;
+        max_mutations = merge;
+      }
+    }
+    // The pages outlive the transaction, which borrows their bytes unless it copies them.
     std::vector<std::vector<Update>> pages;
     std::unique_ptr<tree::WriteTxn> txn = tree.BeginWrite(wait);
     if (txn == nullptr) return result;
@@ -90,9 +115,10 @@ ApplyResult ApplyFromLog(tree::Tree& tree, ChangeLog& log, bool wait, size_t max
     std::exception_ptr read_error;
     while (true) {
       const size_t used = result.updates + batches;
-      const bool within_budget =
-          used < max_updates && mutations < kTxnMutations && bytes < kTxnBytes;
-      if (!within_budget && !InsideCompactedRange(log, previous)) break;
+      const bool within_budget = used < max_updates && mutations < max_mutations &&
+                                 bytes + (building ? mutations * kHeldBytesPerOp : 0) < max_bytes;
+      // A state being built is seen by no reader before it is whole, so it may stop anywhere.
+      if (!within_budget && (building || !InsideCompactedRange(log, previous))) break;
       const size_t want = within_budget ? std::min(kPageUpdates, max_updates - used) : kPageUpdates;
       std::vector<Update> read;
       try {
@@ -108,6 +134,8 @@ ApplyResult ApplyFromLog(tree::Tree& tree, ChangeLog& log, bool wait, size_t max
         if (inside) std::rethrow_exception(read_error);
         break;
       }
+      // A transaction that copies lets go of each page once it is applied.
+      if (building) pages.clear();
       const std::vector<Update>& page = pages.emplace_back(std::move(read));
       if (result.updates == 0 && previous == applied) {
         control->polls.fetch_add(1, std::memory_order_relaxed);
@@ -125,7 +153,7 @@ ApplyResult ApplyFromLog(tree::Tree& tree, ChangeLog& log, bool wait, size_t max
                                                     std::to_string(previous) +
                                                     ": ids must increase; applying stops here");
         }
-        bytes += ApplyOne(*txn, update);
+        bytes += ApplyOne(*txn, update, building);
         previous = update.id;
         mutations += update.mutations.size();
       }

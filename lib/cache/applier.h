@@ -20,14 +20,25 @@ struct ApplyResult {
   bool below_horizon = false;
 };
 
+// How ApplyFromLog cuts a backlog into write transactions.
+enum class ApplyMode {
+  // A state that readers see: transactions of bounded size, each published when committed, so
+  // each commit publishes a further prefix of the log.
+  kServing,
+  // A state being built that no reader sees before it is installed whole (BuildAndInstall): the
+  // backlog goes into as few transactions as memory allows (about 2 GiB of keys, values and
+  // their ops each), which the tree merges into a new file in one sorted pass.
+  kBuilding,
+};
+
 // Reads the updates after the tree's applied id from `log` and applies them in id order, in
-// write transactions of the tree of a bounded size (several reads of the log each, for a
-// backlog), so readers see whole batches only and a process killed meanwhile leaves the last
-// published transaction intact. Stops after `max_updates` or when the log has nothing newer,
-// but never inside a range of history that compaction rewrote (ChangeLog::CompactedBelow): a
-// state there may be one that never existed, so it reads on past the range, or to the end of
-// the log, in one transaction. Updates the counters and the poll figures of the shared control
-// block.
+// write transactions of the tree of a bounded size, per `mode` (several reads of the log each,
+// for a backlog), so readers see whole batches only and a process killed meanwhile leaves the
+// last published transaction intact. Stops after `max_updates` or when the log has nothing
+// newer, but a state that readers see never inside a range of history that compaction rewrote
+// (ChangeLog::CompactedBelow): a state there may be one that never existed, so it reads on past
+// the range, or to the end of the log, in one transaction. Updates the counters and the poll
+// figures of the shared control block.
 //
 // With `wait`, waits for the tree's writer lock; without, returns at once (applied = false)
 // when another process is applying.
@@ -42,7 +53,8 @@ struct ApplyResult {
 // Throws Error(kCorruption) naming the update id when the log returns an update that cannot be
 // applied (out of order, or a key or value beyond the limits): applying stops there, loudly,
 // rather than skipping it. Errors of the log itself propagate.
-ApplyResult ApplyFromLog(tree::Tree& tree, ChangeLog& log, bool wait, size_t max_updates);
+ApplyResult ApplyFromLog(tree::Tree& tree, ChangeLog& log, bool wait, size_t max_updates,
+                         ApplyMode mode = ApplyMode::kServing);
 
 }  // namespace whycache::cache
 

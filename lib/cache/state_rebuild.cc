@@ -73,7 +73,7 @@ uint64_t CatchUpFromLog(tree::Tree& fresh, ChangeLog& log, uint64_t at_least,
   for (;;) {
     const uint64_t applied = fresh.BeginRead().AppliedId();
     if (applied >= at_least) return applied;
-    const ApplyResult r = ApplyFromLog(fresh, log, /*wait=*/true, SIZE_MAX);
+    const ApplyResult r = ApplyFromLog(fresh, log, /*wait=*/true, SIZE_MAX, ApplyMode::kBuilding);
     if (r.below_horizon) {
       throw Error(Error::Code::kUnavailable, "the log " + log.Describe() +
                                                  " was compacted again during " + what +

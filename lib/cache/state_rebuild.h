@@ -43,7 +43,9 @@ using FillFn = std::function<void(tree::Tree& fresh)>;
 void BuildAndInstall(tree::Tree& tree, uint64_t size_hint, const FillFn& fill);
 
 // Applies `log` to `fresh`, a state file being built, until its applied id reaches `at_least`
-// or the log has nothing newer, and returns its applied id. Throws Error(kUnavailable) naming
+// or the log has nothing newer, and returns its applied id. The backlog goes into as few write
+// transactions as memory allows (ApplyMode::kBuilding): no reader sees `fresh` before it is
+// installed. Throws Error(kUnavailable) naming
 // `what` (e.g. "the resync of PATH") if the log is compacted above it meanwhile, and the
 // errors of applying.
 uint64_t CatchUpFromLog(tree::Tree& fresh, ChangeLog& log, uint64_t at_least,

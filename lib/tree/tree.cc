@@ -471,11 +471,17 @@ namespace {
 // sequential pass over every entry then costs less than copy-on-write inserts of the batch.
 // Small batches never are, as a new file costs a file creation and a full copy of the tree.
 constexpr uint64_t kMergeFraction = 4;
-constexpr size_t kMergeMinOps = 4096;
+constexpr uint64_t kMergeMinOps = 4096;
 
-bool MergesIntoNewFile(uint64_t keys, size_t ops) {
-  return ops >= kMergeMinOps && ops * kMergeFraction >= keys;
+}  // namespace
+
+uint64_t MergeBatchOps(uint64_t keys) {
+  return std::max(kMergeMinOps, keys / kMergeFraction + (keys % kMergeFraction != 0));
 }
+
+namespace {
+
+bool MergesIntoNewFile(uint64_t keys, size_t ops) { return ops >= MergeBatchOps(keys); }
 
 }  // namespace
 

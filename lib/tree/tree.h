@@ -151,6 +151,12 @@ class ReadTxn {
   uint64_t key_count_;
 };
 
+// The fewest ops with which a commit into a tree of `keys` keys merges the batch and the tree's
+// entries into a new file in one sorted pass (WriteTxn::Commit); a smaller batch is applied
+// copy-on-write, at a cost per op that grows with the tree. For callers that cut a backlog into
+// transactions.
+uint64_t MergeBatchOps(uint64_t keys);
+
 // A batch of changes, applied and published by Commit. Destroying it without Commit discards
 // the batch at no cost. Holds the writer lock of the file until destroyed.
 // Thread-safety: one thread at a time.
