@@ -18,6 +18,7 @@
 #include "lib/format/byte_reader.h"
 #include "lib/format/byte_writer.h"
 #include "lib/format/crc32c.h"
+#include "lib/io/crash_point.h"
 #include "lib/io/posix_file.h"
 #include "whycache/error.h"
 #include "whycache/limits.h"
@@ -496,7 +497,9 @@ SnapshotInfo WriteSnapshot(
   const std::string header = EncodeHeader(info, body_bytes, body_crc);
   const std::string_view header_piece = header;
   file.WriteAt(0, std::span(&header_piece, 1));
+  io::CrashPoint("snapshot.before_sync");
   file.SyncData();
+  io::CrashPoint("snapshot.before_rename");
   if (::rename(temp.c_str(), path.c_str()) != 0) {
     throw Error(Error::Code::kIOError,
                 "cannot rename " + temp + " to " + path + ": " + std::strerror(errno));
