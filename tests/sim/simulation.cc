@@ -159,6 +159,7 @@ class Simulation {
           throw SimFailure("snapshot of " + m.record.name + " claims applied id " +
                            std::to_string(info.applied_id) + ", never acknowledged");
         }
+        CheckNoTemporaryFiles(SlotPath(s.snapshot_slot));
         return "at " + std::to_string(info.applied_id);
       }
       case StepKind::kRestore:
@@ -571,6 +572,18 @@ class Simulation {
     }
     throw SimFailure(when + ": the horizon moved under " + std::to_string(kAttempts) +
                      " replays from the start, with no compaction running");
+  }
+
+  // Once a snapshot is written, no temporary file of its path is left, not even those of
+  // writers that died (crash_at_point): they are as large as the snapshot.
+  void CheckNoTemporaryFiles(const std::string& path) const {
+    const std::string prefix = std::filesystem::path(path).filename().string() + ".tmp";
+    for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
+      const std::string name = entry.path().filename().string();
+      if (name.starts_with(prefix)) {
+        throw SimFailure("a snapshot was written to " + path + ", and " + name + " remains");
+      }
+    }
   }
 
   std::string SlotPath(int slot) const { return dir_ + "/slot" + std::to_string(slot) + ".snap"; }
