@@ -6,6 +6,7 @@
 
 #include "lib/cache/applier.h"
 #include "lib/cache/shared_control.h"
+#include "lib/io/crash_point.h"
 #include "whycache/error.h"
 
 namespace whycache::cache {
@@ -60,7 +61,9 @@ void BuildAndInstall(tree::Tree& tree, uint64_t size_hint, const FillFn& fill) {
       carry(fresh_control->resyncs, control.resyncs);
       fill(*fresh);
     }
+    io::CrashPoint("state_rebuild.before_install");
     tree.Install(built);
+    io::CrashPoint("state_rebuild.after_install");
     RemoveBuildFiles(built);
   } catch (...) {
     RemoveBuildFiles(built);

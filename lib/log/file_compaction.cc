@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "lib/format/batch_record.h"
+#include "lib/io/crash_point.h"
 #include "lib/log/manifest.h"
 #include "lib/log/segment_format.h"
 #include "whycache/error.h"
@@ -342,6 +343,7 @@ CompactionResult CompactSealedSegments(const std::string& dir, const io::File& a
     written.push_back(out->info());
   }
   io::SyncDirectory(dir);
+  io::CrashPoint("file_compaction.before_manifest");
 
   Manifest installed;
   {
@@ -366,6 +368,7 @@ CompactionResult CompactSealedSegments(const std::string& dir, const io::File& a
     installed.generation += 1;
     WriteManifest(dir, installed);
   }
+  io::CrashPoint("file_compaction.before_remove");
   RemoveUnlistedSegments(dir, installed);
   progress.Finish();
   result.bytes_after = SegmentBytes(dir, installed.segments);

@@ -9,6 +9,7 @@
 #include <system_error>
 
 #include "lib/format/batch_record.h"
+#include "lib/io/crash_point.h"
 #include "lib/log/dataset_id.h"
 #include "lib/log/file_compaction.h"
 #include "lib/log/manifest.h"
@@ -295,6 +296,7 @@ void FileLog::RollOverLocked(bool already_sealed) {
     rw.SyncData();
     tail_.offset += seal.size();
   }
+  io::CrashPoint("file_log.rollover.after_seal");
   Manifest m = ReadManifest(dir_);
   if (m.segments.back().number != tail_.segment) {
     throw Error(Error::Code::kCorruption, dir_ + "/" + kManifestFileName +
@@ -303,6 +305,7 @@ void FileLog::RollOverLocked(bool already_sealed) {
   }
   const uint64_t number = m.next_segment_number;
   CreateSegment(dir_, number);
+  io::CrashPoint("file_log.rollover.before_manifest");
   m.segments.push_back({.number = number, .first_id = tail_.last_id + 1});
   m.next_segment_number = number + 1;
   m.generation += 1;
@@ -361,6 +364,7 @@ uint64_t FileLog::AppendWithToken(std::span<const Mutation> batch, const AppendT
   // Before the frame: a frame on disk always has its token on disk.
   if (token != nullptr) tokens_.Add(*token, id, write_time_us, sync);
   if (options_.before_commit) options_.before_commit();
+  io::CrashPoint("file_log.append.before_write");
 
   const File& rw = AppendFile();
   const std::string_view pieces[] = {frame_header, record_header, encoded.payload};
@@ -376,6 +380,7 @@ uint64_t FileLog::AppendWithToken(std::span<const Mutation> batch, const AppendT
   tail_.offset += kFrameHeaderSize + body_length;
   tail_.last_id = id;
   if (options_.after_write) options_.after_write();
+  io::CrashPoint("file_log.append.before_sync");
   if (sync) rw.SyncData();
   return id;
 }

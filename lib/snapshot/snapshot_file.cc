@@ -1,6 +1,8 @@
 #include "lib/snapshot/snapshot_file.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zstd.h>
 
@@ -18,6 +20,7 @@
 #include "lib/format/byte_reader.h"
 #include "lib/format/byte_writer.h"
 #include "lib/format/crc32c.h"
+#include "lib/io/crash_point.h"
 #include "lib/io/posix_file.h"
 #include "whycache/error.h"
 #include "whycache/limits.h"
@@ -399,6 +402,59 @@ class BodyDecoder {
   std::thread thread_;        // Last: starts once the members it uses are initialized.
 };
 
+// Whether `fd` is the file `path` names now.
+bool NamesFile(const std::string& path, int fd) {
+  struct stat named, open;
+  return ::stat(path.c_str(), &named) == 0 && ::fstat(fd, &open) == 0 &&
+         named.st_dev == open.st_dev && named.st_ino == open.st_ino;
+}
+
+// A writer holds a lock on its temporary file until the file is renamed into place or removed,
+// so a temporary file of `path` that nobody holds was left by a writer that died (a crash, a
+// kill): removed here, since it can be as large as the snapshot. Nothing is removed that is not
+// locked here and still under its name.
+void RemoveAbandonedTemps(const std::filesystem::path& path) {
+  const std::string prefix = path.filename().string() + ".tmp-";
+  std::error_code error;
+  for (std::filesystem::directory_iterator it(path.parent_path(), error), end; !error && it != end;
+       it.increment(error)) {
+    if (!it->path().filename().string().starts_with(prefix)) continue;
+    const std::string temp = it->path().string();
+    const int fd = io::OpenDescriptor(temp, O_RDONLY);
+    if (fd < 0) continue;
+    if (::flock(fd, LOCK_EX | LOCK_NB) == 0 && NamesFile(temp, fd)) ::unlink(temp.c_str());
+    ::close(fd);
+  }
+}
+
+// Creates the empty temporary file a snapshot of `path` is written to, locked against removal by
+// RemoveAbandonedTemps, after removing those of dead writers.
+io::File CreateTemp(const std::string& path, const std::string& temp) {
+  std::error_code error;
+  const std::filesystem::path absolute = std::filesystem::absolute(path, error);
+  if (!error) RemoveAbandonedTemps(absolute);
+  // A remover that found the file before it was locked may have taken it away, and a writer of
+  // the same name (a pid of another namespace) may hold it: it is emptied only once it is ours
+  // and still under its name, else made again. Removers take only files they found when they
+  // began, so this ends within a few rounds.
+  for (int round = 0;; ++round) {
+    io::File file = io::File::Open(temp, O_WRONLY | O_CREAT);
+    while (::flock(file.fd(), LOCK_EX) != 0) {
+      if (errno != EINTR) {
+        throw Error(Error::Code::kIOError, "cannot lock " + temp + ": " + std::strerror(errno));
+      }
+    }
+    if (NamesFile(temp, file.fd())) {
+      file.Truncate(0);
+      return file;
+    }
+    if (round == 100) {
+      throw Error(Error::Code::kIOError,
+                  "snapshot temporary file " + temp + " keeps being removed while it is created");
+    }
+  }
+}
+
 }  // namespace
 
 SnapshotInfo WriteSnapshot(
@@ -411,7 +467,7 @@ SnapshotInfo WriteSnapshot(
     throw Error(Error::Code::kInvalidArgument, "dataset id longer than 64 bytes");
   }
   const std::string temp = path + ".tmp-" + std::to_string(::getpid());
-  const io::File file = io::File::Open(temp, O_WRONLY | O_CREAT | O_TRUNC);
+  const io::File file = CreateTemp(path, temp);
   struct Cleanup {
     const std::string& temp;
     bool keep = false;
@@ -496,7 +552,9 @@ SnapshotInfo WriteSnapshot(
   const std::string header = EncodeHeader(info, body_bytes, body_crc);
   const std::string_view header_piece = header;
   file.WriteAt(0, std::span(&header_piece, 1));
+  io::CrashPoint("snapshot.before_sync");
   file.SyncData();
+  io::CrashPoint("snapshot.before_rename");
   if (::rename(temp.c_str(), path.c_str()) != 0) {
     throw Error(Error::Code::kIOError,
                 "cannot rename " + temp + " to " + path + ": " + std::strerror(errno));

@@ -37,7 +37,9 @@ struct SnapshotInfo {
 // Called now and then with the bytes done and the bytes to do in all, for progress displays.
 using ProgressFn = std::function<void(uint64_t done, uint64_t total)>;
 
-// Writes a snapshot at `path`, replacing any file there only once the new one is complete.
+// Writes a snapshot at `path`, replacing any file there only once the new one is complete. It is
+// written first to PATH.tmp-PID, which a writer that dies leaves behind; the next WriteSnapshot
+// of `path` removes such files (those no live writer holds).
 // `for_each_entry` must call its argument for every entry in increasing key order; `key_count`
 // and `raw_bytes` describe those entries (they size the progress display and are checked).
 // Throws Error(kIOError) naming the path if it cannot be written, Error(kInvalidArgument) if

@@ -9,12 +9,12 @@ namespace {
 constexpr std::array<std::string_view, static_cast<size_t>(StepKind::kCount)> kNames = {
     "append",          "machine_write", "update_now",     "wait_for", "update",         "compact",
     "snapshot",        "restore",       "bootstrap",      "reopen",   "reopen_chunked", "reboot",
-    "damage_snapshot", "kill_apply",    "server_restart", "check"};
+    "damage_snapshot", "kill_apply",    "server_restart", "check",    "crash_at_point"};
 
 // Relative frequencies, in StepKind order. Appends dominate so that the log keeps growing and
 // compactions have history to rewrite; the rare kinds are the expensive ones.
 constexpr std::array<uint32_t, static_cast<size_t>(StepKind::kCount)> kWeights = {
-    380, 40, 120, 60, 60, 60, 30, 20, 10, 20, 10, 10, 8, 6, 4, 20};
+    380, 40, 120, 60, 60, 60, 30, 20, 10, 20, 10, 10, 8, 6, 4, 20, 18};
 
 // Long shared prefixes with NUL bytes inside, and keys that are prefixes of other keys.
 const std::string kHotPrefix = std::string("hot\0", 4) + std::string(40, 'p') + '\0';
@@ -115,13 +115,38 @@ std::string Describe(const Step& s) {
              " max_updates_per_poll=" + std::to_string(s.max_updates_per_poll);
     case StepKind::kServerRestart:
       return out + machine;
+    case StepKind::kCrashAtPoint: {
+      out += " " + std::string(s.crash_point.name) + " reach " + std::to_string(s.crash_nth) +
+             ": " + std::string(CrashOpName(s.crash_point.op));
+      switch (s.crash_point.op) {
+        case CrashOp::kAppend:
+          return out + " w" + std::to_string(s.writer) + (s.with_token ? " with a token " : " ") +
+                 DescribeBatch(s.batches[0]);
+        case CrashOp::kCompact: {
+          Step compact = s;
+          compact.kind = StepKind::kCompact;
+          return out + Describe(compact).substr(StepName(StepKind::kCompact).size());
+        }
+        case CrashOp::kSnapshot:
+          return out + machine + " slot " + std::to_string(s.snapshot_slot);
+        case CrashOp::kRestore:
+          return out + machine;
+        case CrashOp::kPoll:
+          return out + machine + " backlog " + std::to_string(s.batches.size()) +
+                 " max_updates_per_poll=" + std::to_string(s.max_updates_per_poll);
+      }
+      return out;
+    }
     default:
       return out + machine;
   }
 }
 
-StepGenerator::StepGenerator(uint64_t seed, int writers, int machines)
-    : rng_(seed), writers_(writers), machines_(machines) {}
+StepGenerator::StepGenerator(uint64_t seed, int writers, int machines,
+                             std::vector<CrashPointSpec> crash_points)
+    : rng_(seed), writers_(writers), machines_(machines), crash_points_(std::move(crash_points)) {
+  if (!crash_points_.empty()) next_crash_point_ = Below(crash_points_.size());
+}
 
 std::string StepGenerator::Key() {
   // Most keys come from a small hot set, so deletes and re-sets of a key collide often.
@@ -163,9 +188,43 @@ std::vector<Mutation> StepGenerator::Batch() {
   return batch;
 }
 
+std::vector<std::vector<Mutation>> StepGenerator::Backlog(bool multi_key) {
+  std::vector<std::vector<Mutation>> backlog;
+  for (uint64_t i = 0, n = 20 + Below(40); i < n; ++i) {
+    std::vector<Mutation> batch = Batch();
+    if (multi_key && batch.size() == 1) batch.push_back(Mutation::Set(Key(), Value()));
+    backlog.push_back(std::move(batch));
+  }
+  return backlog;
+}
+
+void StepGenerator::CompactionSettings(Step* s) {
+  // All history, anywhere, or just below the head: there it drops the tombstones that
+  // machines a few updates behind still need, and they must resync.
+  switch (Below(3)) {
+    case 0:
+      s->per_mille = 1000;
+      break;
+    case 1:
+      s->per_mille = static_cast<uint32_t>(Below(1000));
+      break;
+    default:
+      s->per_mille = static_cast<uint32_t>(950 + Below(50));
+      break;
+  }
+  // Retentions are 0 or far longer than any run, so whether an entry counts as expired
+  // does not depend on how fast the machine runs. Tombstones below the token retention
+  // (0 against an hour) is the case that once brought deleted keys back.
+  constexpr std::array<std::chrono::seconds, 3> kRetentions = {
+      std::chrono::seconds(0), std::chrono::hours(1), std::chrono::hours(24 * 365)};
+  s->tombstone_retention = kRetentions[Below(2) == 0 ? 0 : Below(3)];
+  s->token_retention = kRetentions[Below(2) == 0 ? 0 : Below(3)];
+}
+
 Step StepGenerator::Next() {
   uint32_t total = 0;
   for (uint32_t w : kWeights) total += w;
+  if (crash_points_.empty()) total -= kWeights[static_cast<size_t>(StepKind::kCrashAtPoint)];
   uint64_t pick = Below(total);
   size_t kind = 0;
   while (pick >= kWeights[kind]) pick -= kWeights[kind++];
@@ -182,29 +241,9 @@ Step StepGenerator::Next() {
     case StepKind::kWaitFor:
       s.per_mille = static_cast<uint32_t>(Below(1000));
       break;
-    case StepKind::kCompact: {
-      // All history, anywhere, or just below the head: there it drops the tombstones that
-      // machines a few updates behind still need, and they must resync.
-      switch (Below(3)) {
-        case 0:
-          s.per_mille = 1000;
-          break;
-        case 1:
-          s.per_mille = static_cast<uint32_t>(Below(1000));
-          break;
-        default:
-          s.per_mille = static_cast<uint32_t>(950 + Below(50));
-          break;
-      }
-      // Retentions are 0 or far longer than any run, so whether an entry counts as expired
-      // does not depend on how fast the machine runs. Tombstones below the token retention
-      // (0 against an hour) is the case that once brought deleted keys back.
-      constexpr std::array<std::chrono::seconds, 3> kRetentions = {
-          std::chrono::seconds(0), std::chrono::hours(1), std::chrono::hours(24 * 365)};
-      s.tombstone_retention = kRetentions[Below(2) == 0 ? 0 : Below(3)];
-      s.token_retention = kRetentions[Below(2) == 0 ? 0 : Below(3)];
+    case StepKind::kCompact:
+      CompactionSettings(&s);
       break;
-    }
     case StepKind::kDamageSnapshot:
       s.per_mille = static_cast<uint32_t>(Below(1000));
       [[fallthrough]];
@@ -229,6 +268,35 @@ Step StepGenerator::Next() {
         s.batches.push_back(std::move(batch));
       }
       s.max_updates_per_poll = 1 + Below(4);
+      break;
+    case StepKind::kCrashAtPoint:
+      s.crash_point = crash_points_[next_crash_point_++ % crash_points_.size()];
+      s.crash_nth = static_cast<uint32_t>(1 + Below(s.crash_point.max_nth));
+      switch (s.crash_point.op) {
+        case CrashOp::kAppend:
+          s.batches.push_back(Batch());
+          s.with_token = Below(2) == 0;
+          break;
+        case CrashOp::kCompact:
+          CompactionSettings(&s);
+          // All history, with expired tombstones to drop, so that the compaction passes every
+          // point (sealing the active segment, raising the horizon) whatever the token
+          // retention.
+          s.per_mille = 1000;
+          s.tombstone_retention = std::chrono::seconds(0);
+          break;
+        case CrashOp::kSnapshot:
+          s.snapshot_slot = static_cast<int>(Below(kSnapshotSlots));
+          break;
+        case CrashOp::kRestore:
+          break;
+        case CrashOp::kPoll:
+          // Batches of several rows, polled a few at a time: a read's first page ends inside
+          // a batch, and a second statement reads it whole.
+          s.batches = Backlog(/*multi_key=*/true);
+          s.max_updates_per_poll = 2 + Below(3);
+          break;
+      }
       break;
     case StepKind::kReboot:
       s.boot_id = rng_() | 1;

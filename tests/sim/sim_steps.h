@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "tests/sim/sim_crash_points.h"
 #include "whycache/change_log.h"
 
 namespace whycache::sim {
@@ -33,6 +34,7 @@ enum class StepKind {
   kKillApply,       // A child process applying a backlog on a machine is killed (SIGKILL).
   kServerRestart,   // The log's server is killed and started again (MySQL).
   kCheck,           // A machine runs Verify() and the library's check against the log.
+  kCrashAtPoint,    // A child running an operation dies at a named crash point (SIGKILL).
   kCount,
 };
 
@@ -48,20 +50,27 @@ struct Step {
   int writer = 0;
   int machine = 0;
   // kAppend and kMachineWrite: one batch; kReboot: one batch a writer appends while the machine
-  // is down; kKillApply: the backlog appended before the child runs.
+  // is down; kKillApply, and kCrashAtPoint at a poll: the backlog appended before the child
+  // runs; kCrashAtPoint at an append: the batch the child appends.
   std::vector<std::vector<Mutation>> batches;
   // kWaitFor: which acknowledged id, as a fraction of the history in 1/1000.
   // kCompact: before_id the same way; 1000 means all history (before_id 0).
   // kDamageSnapshot: where in the body.
+  // kCrashAtPoint at a compaction: as for kCompact.
   uint32_t per_mille = 0;
   std::chrono::seconds tombstone_retention{0};
   std::chrono::seconds token_retention{0};
   int snapshot_slot = 0;
-  // kReopen and kKillApply: options of the machine's Cache.
+  // kReopen, kKillApply and kCrashAtPoint: options of the machine's Cache.
   bool use_resync_snapshot = false;
   int poll_interval_ms = 1;
   size_t max_updates_per_poll = 100'000;
   uint64_t boot_id = 0;  // kReboot: the new boot's id.
+  // kCrashAtPoint: the point armed, for its crash_nth reach, and whether an append carries a
+  // token (its writer then retries with it, as after an append of unknown outcome).
+  CrashPointSpec crash_point{};
+  uint32_t crash_nth = 1;
+  bool with_token = false;
 };
 
 // One line: the kind, its target and its parameters, keys and values escaped.
@@ -72,7 +81,9 @@ std::string Quote(std::string_view bytes);
 
 class StepGenerator {
  public:
-  StepGenerator(uint64_t seed, int writers, int machines);
+  // A crash_at_point step arms the next of `crash_points` in turn (from a place the seed picks),
+  // so that a run reaches every one of them; none is generated when the list is empty.
+  StepGenerator(uint64_t seed, int writers, int machines, std::vector<CrashPointSpec> crash_points);
   Step Next();
 
  private:
@@ -80,10 +91,14 @@ class StepGenerator {
   std::string Key();
   std::string Value();
   std::vector<Mutation> Batch();
+  std::vector<std::vector<Mutation>> Backlog(bool multi_key);
+  void CompactionSettings(Step* s);
 
   std::mt19937_64 rng_;
   const int writers_;
   const int machines_;
+  const std::vector<CrashPointSpec> crash_points_;
+  uint64_t next_crash_point_ = 0;
   uint64_t values_made_ = 0;  // Makes each non-empty value unique, so a lost write shows.
 };
 

@@ -16,6 +16,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "lib/snapshot/snapshot_file.h"
+#include "tests/sim/sim_crash_points.h"
 #include "tests/sim/sim_invariants.h"
 #include "tests/sim/sim_model.h"
 #include "tests/sim/sim_reboot.h"
@@ -72,7 +74,11 @@ struct Machine {
 class Simulation {
  public:
   Simulation(SimLog& log, const std::string& dir, const SimConfig& config)
-      : log_(log), dir_(dir), config_(config), steps_(config.seed, kWriters, kMachines) {
+      : log_(log),
+        dir_(dir),
+        config_(config),
+        steps_(config.seed, kWriters, kMachines, CrashPointsFor(config.log_name)),
+        observer_(log_.OpenWriter()) {
     for (int i = 0; i < kWriters; ++i) writers_.push_back(log_.OpenWriter());
     for (int i = 0; i < kMachines; ++i) {
       Machine& m = machines_.emplace_back();
@@ -123,6 +129,9 @@ class Simulation {
     return result;
   }
 
+  uint64_t crash_steps() const { return crash_steps_; }
+  const std::map<std::string, uint64_t>& crash_points_fired() const { return fired_; }
+
  private:
   std::string Execute(const Step& s) {
     if (config_.skip.contains(s.kind)) return "skipped (WHYCACHE_SIM_SKIP)";
@@ -150,6 +159,7 @@ class Simulation {
           throw SimFailure("snapshot of " + m.record.name + " claims applied id " +
                            std::to_string(info.applied_id) + ", never acknowledged");
         }
+        CheckNoTemporaryFiles(SlotPath(s.snapshot_slot));
         return "at " + std::to_string(info.applied_id);
       }
       case StepKind::kRestore:
@@ -187,6 +197,8 @@ class Simulation {
         return RestartServer(m);
       case StepKind::kCheck:
         return Check(m);
+      case StepKind::kCrashAtPoint:
+        return CrashAtPoint(m, s);
       case StepKind::kCount:
         break;
     }
@@ -254,12 +266,17 @@ class Simulation {
     }
   }
 
-  std::string Compact(const Step& s) {
+  CompactionOptions CompactionOptionsOf(const Step& s) const {
     CompactionOptions options;
     if (s.per_mille < 1000 && oracle_.batches() > 0) {
       options.before_id = oracle_.IdAt(s.per_mille * oracle_.batches() / 1000);
     }
     options.tombstone_retention = s.tombstone_retention;
+    return options;
+  }
+
+  std::string Compact(const Step& s) {
+    const CompactionOptions options = CompactionOptionsOf(s);
     const CompactionResult r = log_.OpenCompactor(s.token_retention)->Compact(options);
     return "before_id " + std::to_string(options.before_id) + ": removed " +
            std::to_string(r.removed) + ", kept " + std::to_string(r.kept) + ", horizon " +
@@ -373,6 +390,202 @@ class Simulation {
     return outcome + " server started";
   }
 
+  // A child runs the operation that passes the step's crash point, armed to die there; then the
+  // test checks what the operation promises for a crash at that place.
+  std::string CrashAtPoint(Machine& m, const Step& s) {
+    switch (s.crash_point.op) {
+      case CrashOp::kAppend:
+        return CrashAppending(s);
+      case CrashOp::kCompact:
+        return CrashCompacting(s);
+      case CrashOp::kSnapshot:
+        return CrashSnapshotting(m, s);
+      case CrashOp::kRestore:
+        return CrashRestoring(m, s);
+      case CrashOp::kPoll:
+        return CrashPolling(m, s);
+    }
+    throw std::logic_error("unknown crash operation");
+  }
+
+  std::string RunCrashChild(const Step& s, const std::function<void()>& operation) {
+    const CrashOutcome c =
+        RunChildUntilCrash(s.crash_point.name, s.crash_nth, operation, kChildTimeout);
+    ++crash_steps_;
+    if (!c.fired) return "the child finished without reaching the point; ";
+    ++fired_[std::string(s.crash_point.name)];
+    return "the child died at the point; ";
+  }
+
+  // A writer died appending: the batch is in the log whole or not at all, and the test learns
+  // which by reading; once there it is history like any acknowledged batch. A writer that had a
+  // token retries with it, as the caller of an append of unknown outcome would: it must get the
+  // batch's id if the batch is there, and append it once if not.
+  std::string CrashAppending(const Step& s) {
+    const std::vector<Mutation>& batch = s.batches[0];
+    const AppendToken token = AppendToken::Random();
+    const uint64_t head = oracle_.head();
+    std::string out = RunCrashChild(s, [&] {
+      std::unique_ptr<ChangeLog> writer = log_.OpenWriter();
+      if (s.with_token) {
+        writer->Append(batch, token);
+      } else {
+        writer->Append(batch);
+      }
+    });
+    const std::vector<Update> after = observer_->ReadAfter(head, 2);
+    std::optional<uint64_t> landed;
+    if (!after.empty()) {
+      if (after.size() > 1 || after[0].mutations != batch) {
+        throw SimFailure("after a writer died at " + std::string(s.crash_point.name) +
+                         ", the log holds past the acknowledged head " + std::to_string(head) +
+                         " " + std::to_string(after.size()) + " update(s), the first (id " +
+                         std::to_string(after[0].id) + ") with " +
+                         std::to_string(after[0].mutations.size()) + " of its mutations, not " +
+                         "the writer's batch of " + std::to_string(batch.size()) + " whole");
+      }
+      landed = after[0].id;
+      Acknowledge(*landed, batch);
+      out += "the batch is in the log as id " + std::to_string(*landed);
+    } else {
+      out += "the batch is not in the log";
+    }
+    if (!s.with_token) return out;
+    const uint64_t id = writers_[s.writer]->Append(batch, token);
+    if (landed && id != *landed) {
+      throw SimFailure("a retry with the token of the batch that landed as id " +
+                       std::to_string(*landed) + " before its writer died at " +
+                       std::string(s.crash_point.name) + " returned id " + std::to_string(id));
+    }
+    if (!landed) Acknowledge(id, batch);
+    return out + "; the retry with its token got id " + std::to_string(id);
+  }
+
+  // A compactor died: every replay of the log from its start still gives the oracle's state,
+  // and compacting again finishes on what it left.
+  std::string CrashCompacting(const Step& s) {
+    const CompactionOptions options = CompactionOptionsOf(s);
+    std::string out =
+        RunCrashChild(s, [&] { log_.OpenCompactor(s.token_retention)->Compact(options); });
+    CheckReplayFromStart("after a compactor died at " + std::string(s.crash_point.name));
+    out += "compacted again: " + Compact(s);
+    CheckReplayFromStart("after compacting again what a compactor that died at " +
+                         std::string(s.crash_point.name) + " left");
+    return out;
+  }
+
+  // A machine died writing a snapshot: the slot holds a snapshot whose state is the oracle's at
+  // its id, or one that says it is unreadable; never a wrong state.
+  std::string CrashSnapshotting(Machine& m, const Step& s) {
+    const std::string path = SlotPath(s.snapshot_slot);
+    std::string out = RunCrashChild(s, [&] { Cache::Open(m.options)->CreateSnapshot(path); });
+    if (!std::filesystem::exists(path)) return out + "no snapshot in the slot";
+    State state;
+    snapshot::SnapshotInfo info;
+    try {
+      info = snapshot::ReadSnapshot(
+          path, [&](std::string_view k, std::string_view v) { state.emplace(k, v); });
+    } catch (const Error& e) {
+      return out + "the slot's snapshot is refused: " + e.what();
+    }
+    const std::string where = "after a machine died at " + std::string(s.crash_point.name) +
+                              ", snapshot slot " + std::to_string(s.snapshot_slot) + " at id " +
+                              std::to_string(info.applied_id) + ": ";
+    if (!oracle_.Acknowledged(info.applied_id)) throw SimFailure(where + "never acknowledged");
+    const std::string difference = FirstDifference(oracle_.StateAt(info.applied_id), state);
+    if (!difference.empty()) throw SimFailure(where + difference);
+    return out + "the slot holds a right snapshot at id " + std::to_string(info.applied_id);
+  }
+
+  // A process of the machine died rebuilding its state file (a restore of a snapshot of its
+  // own state): the machine's handles read a right state, and it polls on to the head.
+  std::string CrashRestoring(Machine& m, const Step& s) {
+    const std::string path = dir_ + "/crash-restore.snap";
+    std::string out = RunCrashChild(s, [&] {
+      std::unique_ptr<Cache> cache = Cache::Open(m.options);
+      // At the head, so that the snapshot is not below the log's horizon (then it would be
+      // refused, with no rebuild to crash in).
+      cache->UpdateNow();
+      cache->CreateSnapshot(path);
+      cache->RestoreSnapshot(path);
+    });
+    CheckMachineState(*m.cache, oracle_, &m.record);
+    CheckAtHead(m.record, m.cache->UpdateNow(), oracle_,
+                "UpdateNow() after a rebuild died at " + std::string(s.crash_point.name));
+    return out + "the machine polled to the head";
+  }
+
+  // A process of the machine died polling a backlog: the machine polls on to the head.
+  std::string CrashPolling(Machine& m, const Step& s) {
+    uint64_t last = 0;
+    for (const std::vector<Mutation>& batch : s.batches) {
+      last = writers_[s.writer]->Append(batch);
+      Acknowledge(last, batch);
+    }
+    CacheOptions options = m.options;
+    options.max_updates_per_poll = s.max_updates_per_poll;
+    std::string out = RunCrashChild(s, [&] {
+      std::unique_ptr<Cache> cache = Cache::Open(options);
+      for (size_t polls = 0; polls < s.batches.size() && cache->AppliedId() < last; ++polls) {
+        cache->UpdateNow();
+      }
+    });
+    CheckAtHead(m.record, m.cache->UpdateNow(), oracle_,
+                "UpdateNow() after a poll died at " + std::string(s.crash_point.name));
+    return out + "the machine polled to the head";
+  }
+
+  // The whole log replayed from id 0, as a new machine would, equals the oracle at its head.
+  void CheckReplayFromStart(const std::string& when) {
+    constexpr int kAttempts = 3;
+    for (int attempt = 0; attempt < kAttempts; ++attempt) {
+      const uint64_t horizon = observer_->Horizon();
+      State state;
+      uint64_t last = 0;
+      bool below_horizon = false;
+      // Every read returns at least one update or ends the replay.
+      for (;;) {
+        const std::vector<Update> page = observer_->ReadAfter(last, SIZE_MAX);
+        if (last > 0) {
+          const uint64_t now = observer_->Horizon();
+          if (last < now && now != horizon) {
+            below_horizon = true;
+            break;
+          }
+        }
+        if (page.empty()) break;
+        for (const Update& u : page) ApplyBatch(u.mutations, &state);
+        last = page.back().id;
+      }
+      if (below_horizon) continue;
+      if (last > oracle_.head() || (last != 0 && !oracle_.Acknowledged(last))) {
+        throw SimFailure(when + ": a replay from the start ends at id " + std::to_string(last) +
+                         ", never acknowledged (head " + std::to_string(oracle_.head()) + ")");
+      }
+      const std::string difference = FirstDifference(oracle_.StateAt(oracle_.head()), state);
+      if (!difference.empty()) {
+        throw SimFailure(when + ": a replay from the start to id " + std::to_string(last) +
+                         " differs from the oracle at the head " + std::to_string(oracle_.head()) +
+                         ": " + difference);
+      }
+      return;
+    }
+    throw SimFailure(when + ": the horizon moved under " + std::to_string(kAttempts) +
+                     " replays from the start, with no compaction running");
+  }
+
+  // Once a snapshot is written, no temporary file of its path is left, not even those of
+  // writers that died (crash_at_point): they are as large as the snapshot.
+  void CheckNoTemporaryFiles(const std::string& path) const {
+    const std::string prefix = std::filesystem::path(path).filename().string() + ".tmp";
+    for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
+      const std::string name = entry.path().filename().string();
+      if (name.starts_with(prefix)) {
+        throw SimFailure("a snapshot was written to " + path + ", and " + name + " remains");
+      }
+    }
+  }
+
   std::string SlotPath(int slot) const { return dir_ + "/slot" + std::to_string(slot) + ".snap"; }
 
   void CheckEveryMachine() {
@@ -428,9 +641,12 @@ class Simulation {
   const SimConfig config_;
   Oracle oracle_;
   StepGenerator steps_;
+  std::unique_ptr<ChangeLog> observer_;  // Reads the log to learn what a crash left there.
   std::vector<std::unique_ptr<ChangeLog>> writers_;
   std::vector<Machine> machines_;
   std::deque<std::string> ops_;  // The most recent steps and their outcomes.
+  uint64_t crash_steps_ = 0;
+  std::map<std::string, uint64_t> fired_;  // Children killed at each crash point.
 };
 
 }  // namespace
@@ -466,7 +682,11 @@ SimConfig ConfigFromEnv(const std::string& log_name, uint64_t seed, uint64_t def
 }
 
 SimResult RunSimulation(SimLog& log, const std::string& dir, const SimConfig& config) {
-  return Simulation(log, dir, config).Run();
+  Simulation simulation(log, dir, config);
+  SimResult result = simulation.Run();
+  result.crash_steps = simulation.crash_steps();
+  result.crash_points_fired = simulation.crash_points_fired();
+  return result;
 }
 
 }  // namespace whycache::sim

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "lib/format/batch_record.h"
+#include "lib/io/crash_point.h"
 #include "lib/log/mysql/connection.h"
 #include "lib/log/mysql/mysql_compaction.h"
 #include "lib/log/mysql/mysql_uri.h"
@@ -189,7 +190,9 @@ uint64_t MysqlChangeLog::AppendOnce(std::span<const Mutation> batch,
     advance.executeUpdate();
   }
   if (options_.before_commit) options_.before_commit();
+  io::CrashPoint("mysql_log.append.before_commit");
   connection_.Execute("COMMIT");
+  io::CrashPoint("mysql_log.append.after_commit");
   if (options_.after_commit) options_.after_commit();
   return id;
 }
@@ -306,6 +309,7 @@ std::vector<Update> MysqlChangeLog::ReadOnce(uint64_t after_id, size_t max_updat
     }
   }
   if (!updates.empty() && updates.back().id > durable_through_ && options_.make_reads_durable) {
+    io::CrashPoint("mysql_log.read.before_durable_write");
     MakeDurable();
     durable_through_ = updates.back().id;
   }
@@ -356,6 +360,7 @@ bool MysqlChangeLog::ReadPages(uint64_t after_id, size_t max_updates, std::vecto
   try {
     for (bool first = true;; first = false) {
       if (!first && options_.between_read_queries) options_.between_read_queries();
+      if (!first) io::CrashPoint("mysql_log.read.between_statements");
       size_t limit;
       sql::PreparedStatement* query;
       uint64_t rereading = 0;  // The id of the batch read again whole, 0 for a page.

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "lib/io/crash_point.h"
 #include "lib/log/mysql/row_codec.h"
 #include "whycache/error.h"
 
@@ -296,6 +297,7 @@ void Compactor::DropTombstones(uint64_t* done, uint64_t total) {
     raise.setUInt64(1, horizon);
     return raise.executeUpdate();
   });
+  io::CrashPoint("mysql_compaction.after_horizon");
   size_t next = 0;
   while (next < tombstones_.size()) {
     const size_t end = std::min(tombstones_.size(), next + chunk_rows_);
@@ -402,6 +404,7 @@ void Compactor::Rewrite(const std::vector<BatchEdit>& edits) {
       ++next_pos;
     }
   }
+  io::CrashPoint("mysql_compaction.before_deletes");
   for (const std::string& table : {log_table_, batch_table_}) {
     sql::PreparedStatement& remove =
         connection_.Prepare("DELETE FROM " + table + " WHERE update_id IN " + InList());
@@ -436,6 +439,7 @@ CompactionResult Compactor::Compact() {
   for (uint64_t chunk = 0; hi > 0 && chunk < before_id; ++chunk) {
     auto [lo, scanned] = Step("compacting the updates below id " + std::to_string(hi),
                               [&] { return CompactChunk(hi); });
+    io::CrashPoint("mysql_compaction.after_chunk");
     done += scanned;
     Progress(done, rows_below);
     hi = lo;
