@@ -23,6 +23,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -244,14 +245,18 @@ class ReadTransaction {
   std::optional<std::string_view> Get(std::string_view key) const;
 
   // Calls `visit(key, value)` for each entry whose key starts with `prefix`, in byte order,
-  // until it returns false.
-  void Scan(std::string_view prefix,
-            const std::function<bool(std::string_view key, std::string_view value)>& visit) const;
+  // until it returns false. `visit` is any callable taking two std::string_views and returning
+  // bool; it is called by reference, and nothing is allocated per call.
+  template <typename Visit>
+  void Scan(std::string_view prefix, Visit&& visit) const {
+    ScanEntries(prefix, prefix, &Call<std::remove_reference_t<Visit>>, AsVoid(visit));
+  }
 
   // Calls `visit` for each entry with key >= `start`, in byte order, until it returns false.
-  void ScanFrom(
-      std::string_view start,
-      const std::function<bool(std::string_view key, std::string_view value)>& visit) const;
+  template <typename Visit>
+  void ScanFrom(std::string_view start, Visit&& visit) const {
+    ScanEntries(start, {}, &Call<std::remove_reference_t<Visit>>, AsVoid(visit));
+  }
 
   // The id of the newest update this view includes.
   uint64_t applied_id() const;
@@ -261,6 +266,20 @@ class ReadTransaction {
  private:
   friend class CacheImpl;
   ReadTransaction() = default;
+
+  using VisitFn = bool (*)(void* visit, std::string_view key, std::string_view value);
+  template <typename Visit>
+  static bool Call(void* visit, std::string_view key, std::string_view value) {
+    return (*static_cast<Visit*>(visit))(key, value);
+  }
+  template <typename Visit>
+  static void* AsVoid(Visit& visit) {
+    return const_cast<void*>(static_cast<const void*>(std::addressof(visit)));
+  }
+  // Calls `call(visit, key, value)` for the entries from `start` on whose keys start with
+  // `prefix`, until it returns false.
+  void ScanEntries(std::string_view start, std::string_view prefix, VisitFn call,
+                   void* visit) const;
 
   // The pinned tree version lives here rather than on the heap: beginning a read transaction
   // allocates nothing.

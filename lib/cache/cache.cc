@@ -437,17 +437,11 @@ std::optional<std::string_view> ReadTransaction::Get(std::string_view key) const
   return v;
 }
 
-void ReadTransaction::Scan(
-    std::string_view prefix,
-    const std::function<bool(std::string_view, std::string_view)>& visit) const {
-  TxnIn(storage_).Scan(prefix, visit);
-}
-
-void ReadTransaction::ScanFrom(
-    std::string_view start,
-    const std::function<bool(std::string_view, std::string_view)>& visit) const {
+void ReadTransaction::ScanEntries(std::string_view start, std::string_view prefix, VisitFn call,
+                                  void* visit) const {
   for (tree::Iterator it = TxnIn(storage_).LowerBound(start); it.Valid(); it.Next()) {
-    if (!visit(it.key(), it.value())) return;
+    const std::string_view key = it.key();
+    if (!key.starts_with(prefix) || !call(visit, key, it.value())) return;
   }
 }
 

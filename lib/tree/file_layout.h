@@ -71,6 +71,10 @@ struct FileHeader {
   // look again.
   alignas(64) std::atomic<uint32_t> slots_high;
   std::atomic<uint64_t> slots_released;
+  // Set once the file that superseded this one is at the path (after kSupersededBit): readers
+  // then move at their next read, where before it they look at the path only now and then.
+  // Zero in files superseded by writers of an earlier release.
+  std::atomic<uint32_t> replaced;
 };
 static_assert(sizeof(FileHeader) <= kPageBytes);
 

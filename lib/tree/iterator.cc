@@ -7,8 +7,13 @@
 namespace whycache::tree {
 void Iterator::Push(const InnerHeader* n, int pos) {
   // Every inner node consumes at least one key byte, so a deeper stack means a cycle.
-  if (stack_.size() > kMaxKeyBytes + 1) ThrowCorrupt("tree deeper than the longest key");
-  stack_.push_back({n, pos});
+  if (depth_ > kMaxKeyBytes + 1) ThrowCorrupt("tree deeper than the longest key");
+  if (depth_ < kInlineFrames) {
+    frames_[depth_] = {n, pos};
+  } else {
+    spilled_.push_back({n, pos});
+  }
+  ++depth_;
 }
 
 void Iterator::Descend(Ref ref) {
@@ -41,15 +46,15 @@ void Iterator::Descend(Ref ref) {
 }
 
 void Iterator::Advance() {
-  while (!stack_.empty()) {
-    Frame& f = stack_.back();
+  while (depth_ != 0) {
+    Frame& f = Top();
     const int pos = NextPos(f.node, f.pos);
     if (pos != kNoPos) {
       f.pos = pos;
       Descend(ChildAt(f.node, pos));
       return;
     }
-    stack_.pop_back();
+    Pop();
   }
   leaf_ = nullptr;
 }
@@ -66,13 +71,13 @@ void Iterator::Next() {
 }
 
 void Iterator::SeekToFirst() {
-  stack_.clear();
+  Clear();
   leaf_ = nullptr;
   if (root_ != 0) Descend(root_);
 }
 
 void Iterator::Seek(std::string_view target) {
-  stack_.clear();
+  Clear();
   leaf_ = nullptr;
   Ref ref = root_;
   size_t depth = 0;
@@ -123,7 +128,7 @@ void Iterator::Seek(std::string_view target) {
     }
     ++depth;
   }
-  if (!stack_.empty()) ThrowCorrupt("null child reference");
+  if (depth_ != 0) ThrowCorrupt("null child reference");
 }
 
 }  // namespace whycache::tree

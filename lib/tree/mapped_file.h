@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <boost/interprocess/file_mapping.hpp>
 #include <boost/interprocess/mapped_region.hpp>
 #include <cstdint>
@@ -27,6 +28,10 @@ struct Mapping {
   ReaderSlot* slots = nullptr;
   dev_t dev = 0;
   ino_t ino = 0;
+  // Once superseded: whether a thread of this process looked at PATH since the file was
+  // replaced there, and when one looks again (tree.cc, Tree::ShouldLookAtPath).
+  std::atomic<bool> looked_since_replaced{false};
+  std::atomic<int64_t> next_look_ns{0};
   // Owned by the Tree's mutex: threads and writers using this mapping, the reader slots this
   // process claimed in it (released when the mapping is dropped), and the liveness token they
   // carry.

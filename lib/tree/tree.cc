@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -35,7 +36,8 @@ struct TreeShared {
   std::mutex mu;
   uint64_t uid = 0;
   std::vector<std::unique_ptr<Mapping>> mappings;  // The current one and superseded ones.
-  Mapping* current = nullptr;
+  // Changed under `mu`; read without it by readers deciding whether to move.
+  std::atomic<Mapping*> current{nullptr};
 };
 
 // A thread's use of one mapping: its reader slot there and how many of its read transactions
@@ -69,6 +71,16 @@ std::once_flag g_atfork_once;
 
 void OnForkChild() { g_fork_epoch.fetch_add(1, std::memory_order_relaxed); }
 
+// How often a process on a superseded file that it could not leave looks at PATH again.
+constexpr int64_t kLookIntervalNs = 10'000'000;
+
+// No system call: the vDSO serves it.
+int64_t CoarseMonotonicNanos() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
 int64_t NowMicros() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -88,7 +100,7 @@ void DetachLocked(ReaderAttachment* a) {
 // REQUIRES: shared.mu held.
 void CollectRetiredLocked(TreeShared& shared) {
   std::erase_if(shared.mappings, [&](const std::unique_ptr<Mapping>& m) {
-    return m.get() != shared.current && m->attached == 0;
+    return m.get() != shared.current.load(std::memory_order_relaxed) && m->attached == 0;
   });
 }
 
@@ -199,7 +211,7 @@ std::unique_ptr<Tree> Tree::Open(const std::string& path, const TreeOptions& opt
   }
   std::unique_ptr<Mapping> m = MapFile(path);
   const bool stamped = StampedThisBoot(*m->header);
-  tree->shared_->current = m.get();
+  tree->shared_->current.store(m.get(), std::memory_order_release);
   tree->shared_->mappings.push_back(std::move(m));
   if (!stamped) tree->VerifyForThisBoot();
   return tree;
@@ -253,23 +265,23 @@ ThreadReader* Tree::ReaderForThisThread() {
 
 void Tree::Reattach(ThreadReader* r) {
   std::lock_guard<std::mutex> lock(shared_->mu);
-  Mapping* cur = shared_->current;
+  Mapping* cur = shared_->current.load(std::memory_order_relaxed);
   if ((cur->header->current.load(std::memory_order_acquire) & kSupersededBit) != 0 &&
       !SameFile(*cur, path_)) {
     // A new file that cannot be mapped (missing, damaged) fails the writers that need it; readers
     // carry on with the superseded file, which is intact, and try again at their next read.
     try {
       std::unique_ptr<Mapping> m = MapFile(path_);
-      shared_->current = m.get();
       shared_->mappings.push_back(std::move(m));
+      shared_->current.store(shared_->mappings.back().get(), std::memory_order_release);
     } catch (const Error&) {
     }
   }
-  if (r->active && r->active->mapping == shared_->current) return;
+  if (r->active && r->active->mapping == shared_->current.load(std::memory_order_relaxed)) return;
   // The new slot first, and nothing that throws after it: a thread that cannot move keeps the
   // attachment it has, whose slot is still its own.
   auto a = std::make_unique<ReaderAttachment>();
-  Mapping* m = shared_->current;
+  Mapping* m = shared_->current.load(std::memory_order_relaxed);
   a->owner = r;
   a->mapping = m;
   m->claimed.reserve(m->claimed.size() + 1);
@@ -309,6 +321,24 @@ void Tree::EndDraining(ReaderAttachment* a) {
   CollectRetiredLocked(*s);
 }
 
+bool Tree::ShouldLookAtPath(Mapping* m) {
+  // Another thread has moved this process already: follow it (the mutex, once per thread).
+  if (shared_->current.load(std::memory_order_acquire) != m) return true;
+  const int64_t now = CoarseMonotonicNanos();
+  // The file at PATH replaced this one: one thread of the process looks at once.
+  if (m->header->replaced.load(std::memory_order_acquire) != 0 &&
+      !m->looked_since_replaced.exchange(true, std::memory_order_relaxed)) {
+    m->next_look_ns.store(now + kLookIntervalNs, std::memory_order_relaxed);
+    return true;
+  }
+  // Marked but not replaced yet (the swap is under way, or its writer died and the next one
+  // finishes it), replaced by a writer of an earlier release, or PATH cannot be mapped: the file
+  // is intact, and one thread looks again now and then.
+  int64_t next = m->next_look_ns.load(std::memory_order_relaxed);
+  return now >= next && m->next_look_ns.compare_exchange_strong(next, now + kLookIntervalNs,
+                                                                std::memory_order_relaxed);
+}
+
 ReadTxn Tree::BeginRead() {
   ThreadReader* r = ReaderForThisThread();
   bool reattached = false;
@@ -321,7 +351,7 @@ ReadTxn Tree::BeginRead() {
     }
     const FileHeader* h = a->mapping->header;
     uint64_t cur = h->current.load(std::memory_order_acquire);
-    if ((cur & kSupersededBit) != 0 && !reattached) {
+    if ((cur & kSupersededBit) != 0 && !reattached && ShouldLookAtPath(a->mapping)) {
       Reattach(r);
       reattached = true;
       continue;
@@ -380,16 +410,17 @@ std::unique_ptr<WriteTxn> Tree::BeginWrite(bool wait) {
 
 Mapping* Tree::FollowPathLocked() {
   std::lock_guard<std::mutex> lock(shared_->mu);
-  Mapping* cur = shared_->current;
+  Mapping* cur = shared_->current.load(std::memory_order_relaxed);
   if (!SameFile(*cur, path_)) {
     std::unique_ptr<Mapping> m = MapFile(path_);
     // PATH was replaced by other means than a swap (moved aside as damaged, or deleted and made
     // anew): the file this process mapped is superseded all the same, and its readers, in every
     // process, move to PATH at their next read transaction.
+    cur->header->replaced.store(1, std::memory_order_relaxed);
     cur->header->current.fetch_or(kSupersededBit, std::memory_order_seq_cst);
-    shared_->current = m.get();
+    cur = m.get();
     shared_->mappings.push_back(std::move(m));
-    cur = shared_->current;
+    shared_->current.store(cur, std::memory_order_release);
   }
   CollectRetiredLocked(*shared_);
   return cur;
@@ -408,7 +439,7 @@ Mapping* Tree::CurrentForWriter() {
 
 Mapping* Tree::CurrentMapping() {
   std::lock_guard<std::mutex> lock(shared_->mu);
-  return shared_->current;
+  return shared_->current.load(std::memory_order_relaxed);
 }
 
 void Tree::RebuildLocked(uint64_t min_file_bytes) {
@@ -452,9 +483,11 @@ void Tree::SwapInLocked(std::unique_ptr<Mapping> fresh, const std::string& from_
   // writer rebuilds it (readers keep reading it meanwhile, it is intact).
   old->header->current.fetch_or(kSupersededBit, std::memory_order_seq_cst);
   ReplaceFile(from_path, path_);
+  // Readers elsewhere look at PATH at once from now on, not only now and then.
+  old->header->replaced.store(1, std::memory_order_release);
   std::lock_guard<std::mutex> lock(shared_->mu);
   fresh->path = path_;
-  shared_->current = fresh.get();
+  shared_->current.store(fresh.get(), std::memory_order_release);
   shared_->mappings.push_back(std::move(fresh));
   CollectRetiredLocked(*shared_);
 }
@@ -638,8 +671,9 @@ TreeStats Tree::Stats() {
 
 unsigned char* Tree::UserArea() {
   ThreadReader* r = ReaderForThisThread();
-  if (!r->active ||
-      (r->active->mapping->header->current.load(std::memory_order_acquire) & kSupersededBit) != 0) {
+  if (!r->active || ((r->active->mapping->header->current.load(std::memory_order_acquire) &
+                      kSupersededBit) != 0 &&
+                     ShouldLookAtPath(r->active->mapping))) {
     Reattach(r);
   }
   return r->active->mapping->header->user_area;
@@ -675,14 +709,6 @@ Iterator ReadTxn::LowerBound(std::string_view key) const {
   Iterator it(space_, root_);
   it.Seek(key);
   return it;
-}
-
-void ReadTxn::Scan(std::string_view prefix,
-                   const std::function<bool(std::string_view, std::string_view)>& fn) const {
-  for (Iterator it = LowerBound(prefix); it.Valid(); it.Next()) {
-    const std::string_view k = it.key();
-    if (k.substr(0, prefix.size()) != prefix || !fn(k, it.value())) return;
-  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -83,13 +83,30 @@ class Iterator {
     const InnerHeader* node;
     int pos;
   };
+  // The path from the root to the current leaf. Frames live in the iterator up to a depth no
+  // tree of realistic keys reaches (an inner node consumes at least a key byte, and path
+  // compression skips the bytes its keys share), so a scan allocates nothing; deeper ones spill
+  // to the heap.
+  static constexpr size_t kInlineFrames = 24;
+  Frame& At(size_t i) { return i < kInlineFrames ? frames_[i] : spilled_[i - kInlineFrames]; }
+  Frame& Top() { return At(depth_ - 1); }
+  void Pop() {
+    if (--depth_ >= kInlineFrames) spilled_.pop_back();
+  }
+  void Clear() {
+    depth_ = 0;
+    spilled_.clear();
+  }
+
   void Descend(Ref ref);
   void Advance();
   void Push(const InnerHeader* n, int pos);
 
   Space space_;
   Ref root_;
-  std::vector<Frame> stack_;
+  size_t depth_ = 0;
+  Frame frames_[kInlineFrames] = {};
+  std::vector<Frame> spilled_;
   const LeafHeader* leaf_ = nullptr;
 };
 
@@ -112,9 +129,14 @@ class ReadTxn {
   }
 
   // Calls fn(key, value) for every entry whose key starts with `prefix`, in byte order, until
-  // fn returns false.
-  void Scan(std::string_view prefix,
-            const std::function<bool(std::string_view, std::string_view)>& fn) const;
+  // fn returns false. Any callable: called directly, nothing allocated.
+  template <typename Fn>
+  void Scan(std::string_view prefix, Fn&& fn) const {
+    for (Iterator it = LowerBound(prefix); it.Valid(); it.Next()) {
+      const std::string_view k = it.key();
+      if (!k.starts_with(prefix) || !fn(k, it.value())) return;
+    }
+  }
 
   // An unpositioned iterator over this snapshot: call Seek or SeekToFirst.
   Iterator NewIterator() const { return Iterator(space_, root_); }
@@ -227,8 +249,10 @@ class Tree {
   // thread's reader slot (claimed once with a CAS) and a fence; a thread that found every slot
   // taken joins a shared slot instead (a CAS), so running out of slots never fails a read.
   // Moves this thread to the file at PATH first when its file was superseded (rebuilt, replaced,
-  // or moved aside or deleted and made anew); while the file at PATH cannot be mapped, it stays
-  // on the superseded one, which is intact (writers report the problem). Throws
+  // or moved aside or deleted and made anew); while the file at PATH cannot be mapped (or is
+  // still the superseded one: a swap under way), it stays on the superseded one, which is intact
+  // (writers report the problem), and one of its threads looks again every 10 ms, so reads on it
+  // cost no lock or system call. Throws
   // Error(kCorruption) for a malformed meta record, Error(kIOError) when this process cannot take
   // its reader lock in a new file (liveness_lock.h); this thread then stays on its current file,
   // and the next call tries again. Thread-safe.
@@ -289,6 +313,9 @@ class Tree {
 
   Tree(std::string path, const TreeOptions& options);
   ThreadReader* ReaderForThisThread();
+  // Whether a thread on `m`, which is superseded, should look for the file at PATH now (take the
+  // mutex and stat PATH): no system call or lock.
+  bool ShouldLookAtPath(Mapping* m);
   void Reattach(ThreadReader* reader);
   // Gives `a`, which has no slot of its own, one freed since it last looked, if any.
   void ClaimFreedSlot(ReaderAttachment* a);

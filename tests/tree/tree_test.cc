@@ -2,8 +2,12 @@
 #include "lib/tree/tree.h"
 
 #include <gtest/gtest.h>
+#include <sys/inotify.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <random>
@@ -284,6 +288,81 @@ TEST_F(TreeTest, NestedReadsAndStats) {
   EXPECT_EQ(s.oldest_pinned_version, a.Version());
   EXPECT_LT(s.oldest_pinned_version, s.version);
   EXPECT_EQ(s.reader_slots_in_use, 1u);
+}
+
+// A file superseded by one that cannot be mapped (here: empty) is read on, and PATH is not
+// opened again at every read: at most once per 10 ms, counted by inotify's open events.
+TEST_F(TreeTest, ReadsOnAFileTheyCannotLeaveDoNotLookAtThePathEachTime) {
+  const std::string path = dir_.File("state");
+  auto t = OpenTree();
+  {
+    auto w = t->BeginWrite();
+    w->Put("k", "v");
+    w->Commit(1);
+  }
+  ASSERT_TRUE(t->BeginRead().Get("k"));  // This thread's slot, before PATH changes.
+  {
+    std::unique_ptr<Mapping> m = MapFile(path);
+    ASSERT_EQ(std::rename(path.c_str(), dir_.File("aside").c_str()), 0);
+    std::FILE* f = std::fopen(path.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fclose(f);
+    m->header->replaced.store(1);
+    m->header->current.fetch_or(kSupersededBit);
+  }
+  const int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  ASSERT_GE(inotify_add_watch(fd, path.c_str(), IN_OPEN), 0);
+  // Drained after every read: inotify merges an event into an identical one still unread.
+  int opens = 0;
+  const auto drain = [&] {
+    alignas(inotify_event) char buf[4096];
+    for (ssize_t n; (n = read(fd, buf, sizeof(buf))) > 0;) {
+      for (char* p = buf; p < buf + n;
+           p += sizeof(inotify_event) + reinterpret_cast<inotify_event*>(p)->len) {
+        ++opens;
+      }
+    }
+  };
+  const auto start = std::chrono::steady_clock::now();
+  constexpr int kReads = 5'000;
+  for (int i = 0; i < kReads; ++i) {
+    ASSERT_EQ(*t->BeginRead().Get("k"), "v");
+    drain();
+  }
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  close(fd);
+  // One look per 10 ms, and one more for the interval that had begun.
+  const int allowed = 2 + static_cast<int>(elapsed / std::chrono::milliseconds(10));
+  EXPECT_LE(opens, allowed)
+      << kReads << " reads opened PATH " << opens << " times in "
+      << std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count() << " ms";
+}
+
+// Keys each a prefix of the next make a tree as deep as they are many: deeper than the frames
+// an iterator keeps in itself.
+TEST_F(TreeTest, ScanOfATreeDeeperThanTheIteratorsOwnFrames) {
+  auto t = OpenTree();
+  std::vector<std::string> keys;
+  {
+    auto w = t->BeginWrite();
+    for (int i = 1; i <= 60; ++i) {
+      keys.push_back(std::string(i, 'a'));
+      w->Put(keys.back(), std::to_string(i));
+      w->Put(keys.back() + "b", "b");
+    }
+    w->Commit(1);
+  }
+  ReadTxn r = t->BeginRead();
+  std::vector<std::string> seen;
+  r.Scan("a", [&](std::string_view k, std::string_view) {
+    if (k.back() == 'a') seen.emplace_back(k);
+    return true;
+  });
+  EXPECT_EQ(seen, keys);
+  Iterator it = r.LowerBound(std::string(40, 'a') + "c");
+  ASSERT_TRUE(it.Valid());
+  EXPECT_EQ(it.key(), std::string(39, 'a') + "b");
 }
 
 TEST_F(TreeTest, CompactKeepsContents) {
