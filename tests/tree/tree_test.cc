@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "lib/tree/mapped_file.h"
 #include "tests/support/temp_dir.h"
 #include "whycache/error.h"
 #include "whycache/limits.h"
