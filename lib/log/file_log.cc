@@ -459,7 +459,13 @@ std::string_view FileLog::ReadWindow(uint64_t offset, size_t n, uint64_t size) {
 std::vector<Update> FileLog::ReadAfter(uint64_t after_id, size_t max_updates) {
   std::vector<Update> out;
   if (max_updates == 0) return out;
-  if (!reader_.file.is_open() || after_id < reader_.last_id) PositionReader(after_id);
+  // A read from 0 starts a replay, which the caller checks against the horizon it read just
+  // before: the cursor must come from a manifest at least that new. A cursor left at 0 by an
+  // earlier read of an empty log may sit in a segment a compaction has since replaced, and
+  // reading on there, then in the replacement, would mix the old history with the new.
+  if (!reader_.file.is_open() || after_id == 0 || after_id < reader_.last_id) {
+    PositionReader(after_id);
+  }
   // Bytes read ahead may belong to a torn tail that an appender has since replaced: start
   // every call from the file.
   read_buffer_.clear();

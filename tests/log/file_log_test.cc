@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <random>
 #include <thread>
 
@@ -559,6 +560,35 @@ TEST_F(FileLogTest, CompactedBelowIsRecordedAndOlderManifestsReadConservatively)
   WriteFileBytes(dir_ + "/MANIFEST", v1);
   EXPECT_EQ(log::FileLog::Open(dir_, {})->CompactedBelow(), current.segments.back().first_id);
   EXPECT_EQ(log::FileLog::Open(dir_, {})->ReadAfter(0, 10).size(), 4u);
+}
+
+// A reader that read the log while it was empty keeps its place at update 0. When compaction then
+// replaces the segments, a replay from 0 must read the compacted history, not start in a segment
+// that no longer exists and continue in its replacement: that mix brought back a key whose set
+// was in the old segment and whose delete the compaction dropped.
+TEST_F(FileLogTest, AReplayFromZeroReadsTheSegmentsOfTheCurrentManifest) {
+  auto reader = OpenLog();
+  EXPECT_TRUE(reader->ReadAfter(0, 10).empty());
+  OpenLog()->Append(Batch("k", "v"));
+  // Later appends each start a segment, so that the set and its delete are in different ones.
+  auto writer = OpenLog(/*segment_bytes=*/16);
+  writer->Append(std::vector<Mutation>{Mutation::Delete("k")});
+  writer->Append(Batch("other", "x"));
+  CompactionOptions compact;
+  compact.tombstone_retention = std::chrono::seconds(0);
+  ASSERT_GE(writer->Compact(compact).horizon, 2u);
+
+  std::map<std::string, std::string> state;
+  for (const Update& update : ReadAll(*reader)) {
+    for (const Mutation& m : update.mutations) {
+      if (m.op == Mutation::Op::kDelete) {
+        state.erase(m.key);
+      } else {
+        state[m.key] = m.value;
+      }
+    }
+  }
+  EXPECT_EQ(state, (std::map<std::string, std::string>{{"other", "x"}}));
 }
 
 TEST(OpenChangeLogTest, Uris) {
