@@ -20,6 +20,9 @@ namespace {
 
 using whycache::testing::ChildProcess;
 
+// Set in the environment of the child program that TheEnvironmentArmsAProgramFromItsStart runs.
+constexpr char kChildVariable[] = "WHYCACHE_CRASH_POINT_TEST_CHILD";
+
 // Runs `body` in a child and returns its wait status and what it reported on the pipe.
 std::pair<int, std::string> RunChild(const std::function<int(int report_fd)>& body) {
   int fds[2];
@@ -96,24 +99,27 @@ TEST(CrashPoint, SpecsAreNameOrNameColonCount) {
 }
 
 TEST(CrashPoint, TheEnvironmentArmsAProgramFromItsStart) {
-  // A fresh program, the test binary itself, run with only this test and the variable set.
+  // A fresh program, this test binary itself, which main() turns into the child below.
   const auto [status, report] = RunChild([](int) {
     setenv("WHYCACHE_CRASH_AT", "test.env:1", 1);
-    setenv("WHYCACHE_CRASH_POINT_TEST_CHILD", "1", 1);
-    const char* argv[] = {"/proc/self/exe", "--gtest_filter=CrashPoint.ReachesTheEnvironmentsPoint",
-                          nullptr};
+    setenv(kChildVariable, "1", 1);
+    const char* argv[] = {"/proc/self/exe", nullptr};
     execv(argv[0], const_cast<char* const*>(argv));
     return 5;
   });
   EXPECT_TRUE(KilledBySigkill(status)) << ChildProcess::Describe(status);
 }
 
-// Run only by the test above, in a program started with WHYCACHE_CRASH_AT=test.env:1.
-TEST(CrashPoint, ReachesTheEnvironmentsPoint) {
-  if (getenv("WHYCACHE_CRASH_POINT_TEST_CHILD") == nullptr) GTEST_SKIP() << "a helper";
-  CrashPoint("test.env");
-  FAIL() << "WHYCACHE_CRASH_AT=test.env:1 did not kill the program at the point";
-}
-
 }  // namespace
 }  // namespace whycache::io
+
+int main(int argc, char** argv) {
+  // The child of TheEnvironmentArmsAProgramFromItsStart, started with WHYCACHE_CRASH_AT set:
+  // the point must kill it; exit code 6 tells the parent it did not.
+  if (getenv(whycache::io::kChildVariable) != nullptr) {
+    whycache::io::CrashPoint("test.env");
+    return 6;
+  }
+  ::testing::InitGoogleTest(&argc, argv);
+  return RUN_ALL_TESTS();
+}
