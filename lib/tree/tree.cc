@@ -1,7 +1,6 @@
 #include "lib/tree/tree.h"
 
 #include <fcntl.h>
-#include <pthread.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -22,6 +21,7 @@
 #include "lib/tree/bulk_loader.h"
 #include "lib/tree/key_order.h"
 #include "lib/tree/mapped_file.h"
+#include "lib/tree/reader_registry.h"
 #include "lib/tree/reader_table.h"
 #include "lib/tree/rebuild.h"
 #include "lib/tree/verify.h"
@@ -30,46 +30,9 @@
 
 namespace whycache::tree {
 
-// Process-wide state of one Tree object, shared with the thread-local reader records so that
-// a thread ending after its Tree is gone can tell.
-struct TreeShared {
-  std::mutex mu;
-  uint64_t uid = 0;
-  std::vector<std::unique_ptr<Mapping>> mappings;  // The current one and superseded ones.
-  // Changed under `mu`; read without it by readers deciding whether to move.
-  std::atomic<Mapping*> current{nullptr};
-};
-
-// A thread's use of one mapping: its reader slot there and how many of its read transactions
-// are open on it. Kept until they end, even once the thread has moved to a newer file.
-struct ReaderAttachment {
-  ThreadReader* owner = nullptr;
-  Mapping* mapping = nullptr;
-  ReaderSlot* slot = nullptr;    // Own slot; nullptr when every slot was taken.
-  ReaderSlot* shared = nullptr;  // Without an own slot: the shared slot joined while depth > 0.
-  uint64_t released_seen = 0;    // Without an own slot: header->slots_released when it looked.
-  uint32_t depth = 0;
-  bool draining = false;  // Superseded; dropped when depth reaches 0.
-};
-
-// One thread's reading state for one Tree.
-struct ThreadReader {
-  uint64_t tree_uid = 0;
-  std::weak_ptr<TreeShared> shared;
-  uint64_t fork_epoch = 0;
-  std::unique_ptr<ReaderAttachment> active;
-  std::vector<std::unique_ptr<ReaderAttachment>> draining;
-};
-
 namespace {
 
 std::atomic<uint64_t> g_next_uid{1};
-
-// Bumped in a forked child: the slots its parent's threads claimed are not the child's.
-std::atomic<uint64_t> g_fork_epoch{0};
-std::once_flag g_atfork_once;
-
-void OnForkChild() { g_fork_epoch.fetch_add(1, std::memory_order_relaxed); }
 
 // How often a process on a superseded file that it could not leave looks at PATH again.
 constexpr int64_t kLookIntervalNs = 10'000'000;
@@ -85,53 +48,6 @@ int64_t NowMicros() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-// REQUIRES: the Tree's mutex held.
-void DetachLocked(ReaderAttachment* a) {
-  Mapping* m = a->mapping;
-  if (a->slot != nullptr) {
-    ReleaseSlot(m->header, a->slot);
-    m->claimed.erase(std::find(m->claimed.begin(), m->claimed.end(), a->slot));
-  }
-  --m->attached;
-}
-
-// REQUIRES: shared.mu held.
-void CollectRetiredLocked(TreeShared& shared) {
-  std::erase_if(shared.mappings, [&](const std::unique_ptr<Mapping>& m) {
-    return m.get() != shared.current.load(std::memory_order_relaxed) && m->attached == 0;
-  });
-}
-
-struct ThreadReaders {
-  std::vector<std::unique_ptr<ThreadReader>> list;
-  ThreadReader* last = nullptr;
-
-  ~ThreadReaders() {
-    const uint64_t epoch = g_fork_epoch.load(std::memory_order_relaxed);
-    for (auto& r : list) {
-      if (r->fork_epoch != epoch) continue;
-      if (std::shared_ptr<TreeShared> s = r->shared.lock()) {
-        std::lock_guard<std::mutex> lock(s->mu);
-        if (r->active) DetachLocked(r->active.get());
-        for (auto& a : r->draining) DetachLocked(a.get());
-        CollectRetiredLocked(*s);
-      }
-    }
-  }
-};
-
-thread_local ThreadReaders t_readers;
-
-// Ends the pin of a thread whose last read transaction on `a` ends.
-void Unpin(ReaderAttachment* a) {
-  if (a->slot != nullptr) {
-    a->slot->pinned.store(0, std::memory_order_release);
-  } else {
-    LeaveSharedSlot(a->shared);
-    a->shared = nullptr;
-  }
 }
 
 bool SameFile(const Mapping& m, const std::string& path) {
@@ -180,7 +96,7 @@ Tree::Tree(std::string path, const TreeOptions& options)
 Tree::~Tree() = default;
 
 std::unique_ptr<Tree> Tree::Open(const std::string& path, const TreeOptions& options) {
-  std::call_once(g_atfork_once, [] { pthread_atfork(nullptr, nullptr, OnForkChild); });
+  InstallForkHandler();
   if (options.reader_slots == 0 || options.reader_slots > kMaxReaderSlots) {
     throw Error(Error::Code::kInvalidArgument,
                 "reader_slots must be between 1 and " + std::to_string(kMaxReaderSlots));
@@ -235,34 +151,6 @@ void Tree::VerifyForThisBoot() {
   StampThisBoot(m->header);
 }
 
-ThreadReader* Tree::ReaderForThisThread() {
-  const uint64_t epoch = g_fork_epoch.load(std::memory_order_relaxed);
-  ThreadReader* r = t_readers.last;
-  if (r == nullptr || r->tree_uid != shared_->uid) {
-    r = nullptr;
-    for (auto& e : t_readers.list) {
-      if (e->tree_uid == shared_->uid) r = e.get();
-    }
-    if (r == nullptr) {
-      // Records of Trees that are gone are dropped here, so the list stays short.
-      std::erase_if(t_readers.list, [](const auto& e) { return e->shared.expired(); });
-      t_readers.list.push_back(std::make_unique<ThreadReader>());
-      r = t_readers.list.back().get();
-      r->tree_uid = shared_->uid;
-      r->shared = shared_;
-      r->fork_epoch = epoch;
-    }
-    t_readers.last = r;
-  }
-  if (r->fork_epoch != epoch) {
-    // Forked: the slots belong to the parent.
-    r->fork_epoch = epoch;
-    r->active.reset();
-    r->draining.clear();
-  }
-  return r;
-}
-
 void Tree::Reattach(ThreadReader* r) {
   std::lock_guard<std::mutex> lock(shared_->mu);
   Mapping* cur = shared_->current.load(std::memory_order_relaxed);
@@ -278,47 +166,7 @@ void Tree::Reattach(ThreadReader* r) {
     }
   }
   if (r->active && r->active->mapping == shared_->current.load(std::memory_order_relaxed)) return;
-  // The new slot first, and nothing that throws after it: a thread that cannot move keeps the
-  // attachment it has, whose slot is still its own.
-  auto a = std::make_unique<ReaderAttachment>();
-  Mapping* m = shared_->current.load(std::memory_order_relaxed);
-  a->owner = r;
-  a->mapping = m;
-  m->claimed.reserve(m->claimed.size() + 1);
-  r->draining.reserve(r->draining.size() + 1);
-  a->released_seen = m->header->slots_released.load(std::memory_order_relaxed);
-  a->slot = ClaimSlot(m);
-  if (a->slot != nullptr) m->claimed.push_back(a->slot);
-  ++m->attached;
-  if (r->active) {
-    if (r->active->depth > 0) {
-      r->active->draining = true;
-      r->draining.push_back(std::move(r->active));
-    } else {
-      DetachLocked(r->active.get());
-    }
-  }
-  r->active = std::move(a);
-  CollectRetiredLocked(*shared_);
-}
-
-void Tree::ClaimFreedSlot(ReaderAttachment* a) {
-  std::lock_guard<std::mutex> lock(shared_->mu);
-  Mapping* m = a->mapping;
-  a->released_seen = m->header->slots_released.load(std::memory_order_relaxed);
-  m->claimed.reserve(m->claimed.size() + 1);
-  a->slot = ClaimSlot(m);
-  if (a->slot != nullptr) m->claimed.push_back(a->slot);
-}
-
-void Tree::EndDraining(ReaderAttachment* a) {
-  ThreadReader* r = a->owner;
-  std::shared_ptr<TreeShared> s = r->shared.lock();
-  if (!s) return;
-  std::lock_guard<std::mutex> lock(s->mu);
-  DetachLocked(a);
-  std::erase_if(r->draining, [a](const auto& d) { return d.get() == a; });
-  CollectRetiredLocked(*s);
+  AttachToCurrentLocked(*shared_, r);
 }
 
 bool Tree::ShouldLookAtPath(Mapping* m) {
@@ -340,7 +188,7 @@ bool Tree::ShouldLookAtPath(Mapping* m) {
 }
 
 ReadTxn Tree::BeginRead() {
-  ThreadReader* r = ReaderForThisThread();
+  ThreadReader* r = ReaderForThisThread(shared_);
   bool reattached = false;
   for (;;) {
     ReaderAttachment* a = r->active.get();
@@ -360,7 +208,7 @@ ReadTxn Tree::BeginRead() {
     if (a->depth == 0) {
       if (a->slot == nullptr &&
           h->slots_released.load(std::memory_order_relaxed) != a->released_seen) {
-        ClaimFreedSlot(a);
+        ClaimFreedSlot(*shared_, a);
       }
       // The pin protocol (Dekker's): the reader stores its pin, fences, then re-reads `current`;
       // the writer (ScanPins) fences after publishing, then reads every pin. Of two such
@@ -670,7 +518,7 @@ TreeStats Tree::Stats() {
 }
 
 unsigned char* Tree::UserArea() {
-  ThreadReader* r = ReaderForThisThread();
+  ThreadReader* r = ReaderForThisThread(shared_);
   if (!r->active || ((r->active->mapping->header->current.load(std::memory_order_acquire) &
                       kSupersededBit) != 0 &&
                      ShouldLookAtPath(r->active->mapping))) {
@@ -696,13 +544,7 @@ ReadTxn::ReadTxn(ReadTxn&& other) noexcept
 }
 
 ReadTxn::~ReadTxn() {
-  // In a forked child, the transaction, its slot and its pin are the parent's (the child's
-  // records of them were dropped at its first read).
-  if (reader_ == nullptr || fork_epoch_ != g_fork_epoch.load(std::memory_order_relaxed)) return;
-  if (--reader_->depth == 0) {
-    Unpin(reader_);
-    if (reader_->draining) Tree::EndDraining(reader_);
-  }
+  if (reader_ != nullptr) EndRead(reader_, fork_epoch_);
 }
 
 Iterator ReadTxn::LowerBound(std::string_view key) const {

@@ -308,18 +308,15 @@ class Tree {
   const std::string& path() const { return path_; }
 
  private:
-  friend class ReadTxn;
   friend class WriteTxn;
 
   Tree(std::string path, const TreeOptions& options);
-  ThreadReader* ReaderForThisThread();
   // Whether a thread on `m`, which is superseded, should look for the file at PATH now (take the
   // mutex and stat PATH): no system call or lock.
   bool ShouldLookAtPath(Mapping* m);
+  // Maps the file at PATH when the current one is superseded and PATH names a file that can be
+  // mapped, then attaches `reader` to the current mapping (reader_registry.h) if it is not yet.
   void Reattach(ThreadReader* reader);
-  // Gives `a`, which has no slot of its own, one freed since it last looked, if any.
-  void ClaimFreedSlot(ReaderAttachment* a);
-  static void EndDraining(ReaderAttachment* attachment);
   // Moves this process to the file at PATH when PATH names another file than the one it maps,
   // and returns the current mapping. REQUIRES: writer lock.
   Mapping* FollowPathLocked();
