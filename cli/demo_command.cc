@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <random>
 #include <string>
@@ -24,7 +25,9 @@
 #include "cli/command_args.h"
 #include "cli/demo_workload.h"
 #include "cli/exit_status.h"
-#include "lib/cache/poll_schedule.h"
+#include "lib/bench/timing.h"
+#include "lib/io/clock.h"
+#include "lib/io/temp_dir.h"
 #include "whycache/cache.h"
 #include "whycache/change_log.h"
 #include "whycache/error.h"
@@ -32,7 +35,8 @@
 namespace whycache::cli {
 namespace {
 
-using cache::WallMicros;
+using bench::Percentile;
+using io::NowMicros;
 using Clock = std::chrono::steady_clock;
 using demo::HeartbeatKey;
 using demo::kHeartbeatSlots;
@@ -57,40 +61,14 @@ double Milliseconds(Clock::duration d) {
   return std::chrono::duration<double, std::milli>(d).count();
 }
 
-// The sample at fraction `p` of the sorted samples, or 0 for none.
-template <typename T>
-double Percentile(std::vector<T> v, double p) {
-  if (v.empty()) return 0;
-  const size_t at = std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())));
-  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(at), v.end());
-  return static_cast<double>(v[at]);
+// The demo's working directory, under $TMPDIR (else /tmp).
+std::unique_ptr<io::TempDir> MakeWorkDirectory() {
+  try {
+    return std::make_unique<io::TempDir>(io::TmpDirOr("/tmp"), "whycache-demo-");
+  } catch (const Error& e) {
+    throw Error(e.code(), std::string("demo: ") + e.what() + "; set TMPDIR elsewhere");
+  }
 }
-
-// The demo's working directory: removed with everything in it at the end, unless kept.
-class DemoDirectory {
- public:
-  explicit DemoDirectory(bool keep) : keep_(keep) {
-    const char* tmp = getenv("TMPDIR");
-    path_ = std::string(tmp != nullptr && *tmp ? tmp : "/tmp") + "/whycache-demo-XXXXXX";
-    if (mkdtemp(path_.data()) == nullptr) {
-      throw Error(Error::Code::kIOError, "demo: cannot create a directory like " + path_ + ": " +
-                                             std::strerror(errno) + "; set TMPDIR elsewhere");
-    }
-  }
-  ~DemoDirectory() {
-    if (keep_) return;
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  DemoDirectory(const DemoDirectory&) = delete;
-  DemoDirectory& operator=(const DemoDirectory&) = delete;
-
-  const std::string& path() const { return path_; }
-
- private:
-  bool keep_;
-  std::string path_;
-};
 
 // The demo's forked processes. If the parent leaves early (an exception), the destructor stops
 // and reaps those still running, so that none outlives the directory they work in.
@@ -241,7 +219,7 @@ int RunReader(const CacheOptions& options, Clock::time_point start, Clock::time_
       std::optional<demo::HeartbeatValue> hb = demo::ParseHeartbeat(*v);
       if (!hb || hb->seq < next_heartbeat) break;
       if (hb->seq == next_heartbeat) {
-        r.lags_ms.push_back(static_cast<double>(WallMicros() - hb->written_wall_us) / 1000.0);
+        r.lags_ms.push_back(static_cast<double>(NowMicros() - hb->written_wall_us) / 1000.0);
       } else {
         r.heartbeats_missed += hb->seq - next_heartbeat;  // This reader fell a ring behind.
       }
@@ -270,7 +248,7 @@ int RunWriter(const CacheOptions& options, Clock::time_point start, Clock::time_
   std::this_thread::sleep_until(start);
   while (Clock::now() < deadline) {
     std::vector<Mutation> batch = demo::ChangeBatch(rng);
-    batch.push_back(demo::Heartbeat(batches, WallMicros()));
+    batch.push_back(demo::Heartbeat(batches, NowMicros()));
     const auto before = Clock::now();
     cache->Write(batch);
     append_ms.push_back(Milliseconds(Clock::now() - before));
@@ -336,7 +314,9 @@ int RunDemo(const Invocation& inv) {
                 "demo: --seconds must be 1 to 60 and --readers 1 to 16 (see whycache demo --help)");
   }
   const auto demo_start = Clock::now();
-  DemoDirectory dir(args.Has("--keep"));
+  const std::unique_ptr<io::TempDir> dir_owner = MakeWorkDirectory();
+  io::TempDir& dir = *dir_owner;
+  if (args.Has("--keep")) dir.Keep();
   const std::string log_uri = "file:" + dir.path() + "/log";
   std::printf(
       "whycache demo in %s: a file log, machines A and B with %llu reader processes each, "
