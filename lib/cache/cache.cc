@@ -147,12 +147,12 @@ class CacheImpl final : public Cache {
     return Write(batch);
   }
 
-  uint64_t Erase(std::string_view key) override {
+  uint64_t Delete(std::string_view key) override {
     const Mutation m = Mutation::Delete(std::string(key));
     return Write(std::span(&m, 1));
   }
 
-  uint64_t EraseMulti(std::span<const std::string> keys) override {
+  uint64_t DeleteMulti(std::span<const std::string> keys) override {
     std::vector<Mutation> batch;
     batch.reserve(keys.size());
     for (const std::string& k : keys) batch.push_back(Mutation::Delete(k));
@@ -251,7 +251,7 @@ class CacheImpl final : public Cache {
     return s;
   }
 
-  CompactionResult RewriteHistory(const CompactionOptions& options) override {
+  CompactionResult Compact(const CompactionOptions& options) override {
     std::lock_guard lock(log_mu_);
     return Log().Compact(options);
   }
