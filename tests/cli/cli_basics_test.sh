@@ -92,6 +92,12 @@ for command in "get k" "scan" "stats" "stats --json" "snapshot create $WORK/snap
   expect_one_line_err
 done
 [[ -e $WORK/absent.state ]] && fail "a failed command created $WORK/absent.state"
+# check reads the state file alone: with the log given, it must not ask for the log.
+expect_status 2 --state "$WORK/absent.state" --log "file:$WORK/absent-log" check
+expect_mentions err "$WORK/absent.state"
+expect_no_mention err "give the log too"
+expect_mentions err "whycache update"
+expect_one_line_err
 
 # The environment stands in for the flags.
 WHYCACHE_LOG="file:$WORK/env-log" expect_status 0 init
