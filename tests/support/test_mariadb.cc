@@ -9,7 +9,6 @@
 #include <random>
 #include <sstream>
 #include <stdexcept>
-#include <system_error>
 #include <utility>
 
 namespace whycache::testing {
