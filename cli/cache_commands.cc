@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <iostream>
 #include <string>
+#include <system_error>
 
 #include "cli/command_args.h"
 #include "cli/exit_status.h"
@@ -214,6 +215,15 @@ int RunCheck(const Invocation& inv) {
   CommandArgs args("check", inv.args, {"--against-log"}, {});
   args.ExpectPositional(0, 0, "no arguments besides --against-log");
   const std::string& state = inv.RequireStatePath();
+  // Opening without the log would say to give the log, which does not help here: check never
+  // creates the file it is to check.
+  std::error_code ignored;
+  if (!std::filesystem::exists(state, ignored)) {
+    throw Error(
+        Error::Code::kInvalidArgument,
+        "check: state file " + state +
+            " does not exist: nothing to check (`whycache update` with the log creates it)");
+  }
   // Opened without the log first: opening with it would replace a damaged file, not report it.
   CacheOptions options;
   options.state_path = state;

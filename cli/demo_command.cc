@@ -1,30 +1,26 @@
 #include "cli/demo_command.h"
 
-#include <signal.h>
 #include <stdlib.h>
-#include <sys/resource.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
-#include <algorithm>
-#include <cerrno>
 #include <chrono>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <functional>
+#include <memory>
 #include <optional>
 #include <random>
 #include <string>
-#include <system_error>
 #include <thread>
 #include <vector>
 
 #include "cli/command_args.h"
+#include "cli/demo_report.h"
+#include "cli/demo_results.h"
+#include "cli/demo_roles.h"
 #include "cli/demo_workload.h"
 #include "cli/exit_status.h"
-#include "lib/cache/poll_schedule.h"
+#include "lib/io/child_process.h"
+#include "lib/io/temp_dir.h"
 #include "whycache/cache.h"
 #include "whycache/change_log.h"
 #include "whycache/error.h"
@@ -32,270 +28,35 @@
 namespace whycache::cli {
 namespace {
 
-using cache::WallMicros;
-using Clock = std::chrono::steady_clock;
-using demo::HeartbeatKey;
-using demo::kHeartbeatSlots;
+using demo::Clock;
+using demo::MachineName;
+using demo::Milliseconds;
 
 using ull = unsigned long long;
 
-constexpr int kReadsPerRequest = 100;
-constexpr auto kWriterPause = std::chrono::milliseconds(10);
 constexpr int kBatchesAfterSnapshot = 20;
-// Enough samples for stable percentiles without letting a long run eat memory.
-constexpr size_t kMaxUpdateSamples = 4'000'000;
 
-// CPU time of this process, user and system.
-double CpuSeconds() {
-  rusage usage;
-  getrusage(RUSAGE_SELF, &usage);
-  auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
-  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+// The demo's working directory, under $TMPDIR (else /tmp).
+std::unique_ptr<io::TempDir> MakeWorkDirectory() {
+  try {
+    return std::make_unique<io::TempDir>(io::TmpDirOr("/tmp"), "whycache-demo-");
+  } catch (const Error& e) {
+    throw Error(e.code(), std::string("demo: ") + e.what() + "; set TMPDIR elsewhere");
+  }
 }
 
-double Milliseconds(Clock::duration d) {
-  return std::chrono::duration<double, std::milli>(d).count();
-}
-
-// The sample at fraction `p` of the sorted samples, or 0 for none.
-template <typename T>
-double Percentile(std::vector<T> v, double p) {
-  if (v.empty()) return 0;
-  const size_t at = std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())));
-  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(at), v.end());
-  return static_cast<double>(v[at]);
-}
-
-// The demo's working directory: removed with everything in it at the end, unless kept.
-class DemoDirectory {
- public:
-  explicit DemoDirectory(bool keep) : keep_(keep) {
-    const char* tmp = getenv("TMPDIR");
-    path_ = std::string(tmp != nullptr && *tmp ? tmp : "/tmp") + "/whycache-demo-XXXXXX";
-    if (mkdtemp(path_.data()) == nullptr) {
-      throw Error(Error::Code::kIOError, "demo: cannot create a directory like " + path_ + ": " +
-                                             std::strerror(errno) + "; set TMPDIR elsewhere");
-    }
-  }
-  ~DemoDirectory() {
-    if (keep_) return;
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  DemoDirectory(const DemoDirectory&) = delete;
-  DemoDirectory& operator=(const DemoDirectory&) = delete;
-
-  const std::string& path() const { return path_; }
-
- private:
-  bool keep_;
-  std::string path_;
-};
-
-// The demo's forked processes. If the parent leaves early (an exception), the destructor stops
-// and reaps those still running, so that none outlives the directory they work in.
-class Children {
- public:
-  Children() = default;
-  Children(const Children&) = delete;
-  Children& operator=(const Children&) = delete;
-  ~Children() {
-    for (pid_t pid : pids_) kill(pid, SIGTERM);
-    for (pid_t pid : pids_) Reap(pid);
-  }
-
-  // Forks a child that runs `body` and exits with its status.
-  void Spawn(const std::function<int()>& body) {
-    std::fflush(nullptr);
-    const pid_t pid = fork();
-    if (pid < 0) throw Error(Error::Code::kIOError, "demo: fork failed: " + ErrnoText());
-    if (pid == 0) {
-      int status = 1;
-      try {
-        status = body();
-      } catch (const std::exception& e) {
-        std::fprintf(stderr, "whycache demo: process %d: %s\n", getpid(), e.what());
-      }
-      std::fflush(nullptr);
-      _exit(status);
-    }
-    pids_.push_back(pid);
-  }
-
-  // Waits for every child; true if all of them exited with status 0.
-  bool WaitAll() {
-    bool all_ok = true;
-    for (pid_t pid : pids_) all_ok = Reap(pid) && all_ok;
-    pids_.clear();
-    return all_ok;
-  }
-
- private:
-  static std::string ErrnoText() { return std::strerror(errno); }
-
-  static bool Reap(pid_t pid) {
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0) {
-      if (errno != EINTR) return false;
-    }
+// Waits for every process; true if all of them exited with status 0. Says which did not.
+bool WaitAll(std::vector<io::ChildProcess>& children) {
+  bool all_ok = true;
+  for (io::ChildProcess& child : children) {
+    const int status = child.Wait();
     if (WIFSIGNALED(status)) {
-      std::fprintf(stderr, "whycache demo: process %d was killed by signal %d\n", pid,
+      std::fprintf(stderr, "whycache demo: process %d was killed by signal %d\n", child.pid(),
                    WTERMSIG(status));
     }
-    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    all_ok = io::ChildProcess::Succeeded(status) && all_ok;
   }
-
-  std::vector<pid_t> pids_;
-};
-
-struct ReaderResult {
-  uint64_t requests = 0;
-  uint64_t reads = 0;
-  uint64_t hits = 0;
-  double seconds = 0;
-  double cpu_seconds = 0;  // On a shared machine a reader gets less than its wall time.
-  double update_median_ns = 0;
-  double update_mean_ns = 0;
-  double clock_pair_ns = 0;  // What timing one call adds to each figure.
-  uint64_t heartbeats_missed = 0;
-  std::vector<double> lags_ms;
-};
-
-void WriteReaderResult(const std::string& path, const ReaderResult& r) {
-  std::ofstream out(path);
-  out << r.requests << " " << r.reads << " " << r.hits << " " << r.seconds << " " << r.cpu_seconds
-      << " " << r.update_median_ns << " " << r.update_mean_ns << " " << r.clock_pair_ns << " "
-      << r.heartbeats_missed;
-  for (double lag : r.lags_ms) out << " " << lag;
-  out << "\n";
-  if (!out.good()) throw Error(Error::Code::kIOError, "demo: cannot write " + path);
-}
-
-std::optional<ReaderResult> ReadReaderResult(const std::string& path) {
-  std::ifstream in(path);
-  ReaderResult r;
-  if (!(in >> r.requests >> r.reads >> r.hits >> r.seconds >> r.cpu_seconds >> r.update_median_ns >>
-        r.update_mean_ns >> r.clock_pair_ns >> r.heartbeats_missed)) {
-    return std::nullopt;
-  }
-  for (double lag; in >> lag;) r.lags_ms.push_back(lag);
-  return r;
-}
-
-// The median cost of the two clock reads that time one call.
-double ClockPairNs() {
-  std::vector<double> samples(10'000);
-  for (double& s : samples) {
-    const auto a = Clock::now();
-    s = std::chrono::duration<double, std::nano>(Clock::now() - a).count();
-  }
-  return Percentile(samples, 0.5);
-}
-
-// One service worker: before each request it calls Update(), then serves the request with
-// zero-copy reads from one read transaction, and notes each heartbeat the first time it sees it.
-int RunReader(const CacheOptions& options, Clock::time_point start, Clock::time_point deadline,
-              const std::string& result_path, uint64_t seed) {
-  auto cache = Cache::Open(options);
-  std::mt19937_64 rng(seed);
-  // The keys requests ask for, made up front so that the loop measures reads, not formatting.
-  std::vector<std::string> keys(8192);
-  for (std::string& key : keys) {
-    key = rng() % 4 == 0
-              ? demo::FlagKey(rng())
-              : demo::PermissionKey(rng() % demo::kUsers, rng() % demo::kResourcesPerUser);
-  }
-  std::vector<std::string> heartbeat_keys(kHeartbeatSlots);
-  for (uint64_t i = 0; i < kHeartbeatSlots; ++i) heartbeat_keys[i] = HeartbeatKey(i);
-
-  ReaderResult r;
-  r.clock_pair_ns = ClockPairNs();
-  std::vector<uint32_t> update_ns;
-  update_ns.reserve(std::min<size_t>(kMaxUpdateSamples, 1 << 20));
-  double update_ns_total = 0;
-  uint64_t value_bytes_seen = 0;
-  uint64_t next_heartbeat = 0;
-  size_t next_key = 0;
-  std::this_thread::sleep_until(start);
-  const auto began = Clock::now();
-  const double cpu_began = CpuSeconds();
-  while (Clock::now() < deadline) {
-    const auto before = Clock::now();
-    cache->Update();
-    const double ns = std::chrono::duration<double, std::nano>(Clock::now() - before).count();
-    update_ns_total += ns;
-    if (update_ns.size() < kMaxUpdateSamples) update_ns.push_back(static_cast<uint32_t>(ns));
-    ++r.requests;
-    ReadTransaction txn = cache->BeginRead();
-    for (int i = 0; i < kReadsPerRequest; ++i) {
-      if (std::optional<std::string_view> v = txn.Get(keys[next_key++ % keys.size()])) {
-        ++r.hits;
-        value_bytes_seen += v->size() + static_cast<unsigned char>(v->front());
-      }
-    }
-    r.reads += kReadsPerRequest;
-    // Heartbeats that became visible since the last request; the ring bounds the loop.
-    for (uint64_t i = 0; i < kHeartbeatSlots; ++i) {
-      std::optional<std::string_view> v = txn.Get(heartbeat_keys[next_heartbeat % kHeartbeatSlots]);
-      if (!v) break;
-      std::optional<demo::HeartbeatValue> hb = demo::ParseHeartbeat(*v);
-      if (!hb || hb->seq < next_heartbeat) break;
-      if (hb->seq == next_heartbeat) {
-        r.lags_ms.push_back(static_cast<double>(WallMicros() - hb->written_wall_us) / 1000.0);
-      } else {
-        r.heartbeats_missed += hb->seq - next_heartbeat;  // This reader fell a ring behind.
-      }
-      next_heartbeat = hb->seq + 1;
-    }
-  }
-  r.seconds = std::chrono::duration<double>(Clock::now() - began).count();
-  r.cpu_seconds = CpuSeconds() - cpu_began;
-  r.update_median_ns = Percentile(update_ns, 0.5);
-  r.update_mean_ns = r.requests == 0 ? 0 : update_ns_total / static_cast<double>(r.requests);
-  WriteReaderResult(result_path, r);
-  // The sum keeps the value reads from being optimized away; it is never zero after a hit.
-  const bool read_values = r.hits == 0 || value_bytes_seen > 0;
-  const std::string last_error = cache->Stats().last_error;
-  if (!last_error.empty()) std::fprintf(stderr, "whycache demo: reader: %s\n", last_error.c_str());
-  return read_values && last_error.empty() ? 0 : 1;
-}
-
-// The admin tool: change batches, each with the next heartbeat, at a steady pace.
-int RunWriter(const CacheOptions& options, Clock::time_point start, Clock::time_point deadline,
-              const std::string& result_path) {
-  auto cache = Cache::Open(options);
-  std::mt19937_64 rng(1);
-  uint64_t batches = 0, mutations = 0;
-  std::vector<double> append_ms;
-  std::this_thread::sleep_until(start);
-  while (Clock::now() < deadline) {
-    std::vector<Mutation> batch = demo::ChangeBatch(rng);
-    batch.push_back(demo::Heartbeat(batches, WallMicros()));
-    const auto before = Clock::now();
-    cache->Write(batch);
-    append_ms.push_back(Milliseconds(Clock::now() - before));
-    ++batches;
-    mutations += batch.size();
-    std::this_thread::sleep_for(kWriterPause);
-  }
-  std::ofstream out(result_path);
-  out << batches << " " << mutations << " " << Percentile(append_ms, 0.5) << " "
-      << Percentile(append_ms, 0.99) << "\n";
-  return out.good() ? 0 : 1;
-}
-
-// The cron job: one compaction of the whole history, while the writer and readers carry on.
-int RunCompactor(const std::string& log_uri, Clock::time_point at, const std::string& result_path) {
-  auto log = OpenChangeLog(log_uri);
-  std::this_thread::sleep_until(at);
-  const uint64_t head = log->HeadId();
-  const auto before = Clock::now();
-  const CompactionResult r = log->Compact(CompactionOptions{});
-  const double ms = Milliseconds(Clock::now() - before);
-  std::ofstream out(result_path);
-  out << head << " " << r.removed << " " << r.kept << " " << r.bytes_before << " " << r.bytes_after
-      << " " << r.horizon << " " << ms << "\n";
-  return out.good() ? 0 : 1;
+  return all_ok;
 }
 
 uint64_t DirectoryBytes(const std::string& dir) {
@@ -305,8 +66,6 @@ uint64_t DirectoryBytes(const std::string& dir) {
   }
   return bytes;
 }
-
-char MachineName(size_t m) { return static_cast<char>('A' + m); }
 
 // Checks one machine after it caught up with the log head: structure, and equality with the
 // log replayed. Prints one line; returns whether both held.
@@ -336,7 +95,9 @@ int RunDemo(const Invocation& inv) {
                 "demo: --seconds must be 1 to 60 and --readers 1 to 16 (see whycache demo --help)");
   }
   const auto demo_start = Clock::now();
-  DemoDirectory dir(args.Has("--keep"));
+  const std::unique_ptr<io::TempDir> dir_owner = MakeWorkDirectory();
+  io::TempDir& dir = *dir_owner;
+  if (args.Has("--keep")) dir.Keep();
   const std::string log_uri = "file:" + dir.path() + "/log";
   std::printf(
       "whycache demo in %s: a file log, machines A and B with %llu reader processes each, "
@@ -389,87 +150,51 @@ int RunDemo(const Invocation& inv) {
   };
   bool ok = true;
   {
-    Children children;
+    // If this process leaves early (an exception), the destructors stop and reap the processes
+    // still running, so that none outlives the directory they work in.
+    std::vector<io::ChildProcess> children;
     for (size_t m = 0; m < machines.size(); ++m) {
       for (uint64_t r = 0; r < readers_per_machine; ++r) {
-        children.Spawn([&, m, r] {
-          return RunReader(machines[m], start, deadline, reader_result(m, r), m * 100 + r);
+        children.emplace_back([&, m, r] {
+          return demo::RunReader(machines[m], start, deadline, reader_result(m, r), m * 100 + r);
         });
       }
     }
-    children.Spawn([&] { return RunWriter(machines[0], start, deadline, writer_result); });
-    children.Spawn(
-        [&] { return RunCompactor(log_uri, start + (deadline - start) / 2, compactor_result); });
-    ok = children.WaitAll();
+    children.emplace_back(
+        [&] { return demo::RunWriter(machines[0], start, deadline, writer_result); });
+    children.emplace_back([&] {
+      return demo::RunCompactor(log_uri, start + (deadline - start) / 2, compactor_result);
+    });
+    ok = WaitAll(children);
   }
 
-  uint64_t batches = 0, mutations = 0;
-  double append_p50 = 0, append_p99 = 0;
-  if (!(std::ifstream(writer_result) >> batches >> mutations >> append_p50 >> append_p99)) {
-    ok = false;
-  }
-  std::printf(
-      "  writer      %llu batches, %llu mutations (flag changes, permission grants and "
-      "revocations); append p50 %.2f ms, p99 %.2f ms\n",
-      static_cast<ull>(batches), static_cast<ull>(mutations), append_p50, append_p99);
+  const std::optional<demo::WriterResult> writer = demo::ReadWriterResult(writer_result);
+  ok = ok && writer.has_value();
+  demo::PrintWriter(writer);
   std::vector<std::vector<double>> lags(machines.size());
   for (size_t m = 0; m < machines.size(); ++m) {
     for (uint64_t r = 0; r < readers_per_machine; ++r) {
-      const std::optional<ReaderResult> res = ReadReaderResult(reader_result(m, r));
+      const std::optional<demo::ReaderResult> res = demo::ReadReaderResult(reader_result(m, r));
+      demo::PrintReader(MachineName(m), r, res);
       if (!res) {
-        std::printf("  reader %c%llu   FAILED: no result\n", MachineName(m), static_cast<ull>(r));
         ok = false;
         continue;
       }
       lags[m].insert(lags[m].end(), res->lags_ms.begin(), res->lags_ms.end());
-      std::printf(
-          "  reader %c%llu   %.2f M reads/s, %.2f M per CPU second (%.0f%% hits, %llu requests); "
-          "update() median %.0f ns, mean %.0f ns (polls included; timing adds %.0f ns)\n",
-          MachineName(m), static_cast<ull>(r),
-          res->seconds > 0 ? static_cast<double>(res->reads) / res->seconds / 1e6 : 0.0,
-          res->cpu_seconds > 0 ? static_cast<double>(res->reads) / res->cpu_seconds / 1e6 : 0.0,
-          res->reads ? 100.0 * static_cast<double>(res->hits) / static_cast<double>(res->reads)
-                     : 0.0,
-          static_cast<ull>(res->requests), res->update_median_ns, res->update_mean_ns,
-          res->clock_pair_ns);
     }
   }
   for (size_t m = 0; m < machines.size(); ++m) {
-    const CacheStats now = Cache::Open(machines[m])->Stats();
-    const CacheStats& was = stats_before[m];
-    const uint64_t polls = now.polls - was.polls;
-    std::printf(
-        "  machine %c   %llu polls by whichever process was due (one per %.0f ms), %llu batches "
-        "applied in %.1f ms in all\n",
-        MachineName(m), static_cast<ull>(polls),
-        polls ? 1000.0 * static_cast<double>(seconds) / static_cast<double>(polls) : 0.0,
-        static_cast<ull>(now.batches_applied - was.batches_applied),
-        static_cast<double>(now.apply_us - was.apply_us) / 1000.0);
+    demo::PrintPolls(MachineName(m), stats_before[m], Cache::Open(machines[m])->Stats(), seconds);
   }
   for (size_t m = 0; m < machines.size(); ++m) {
-    std::printf(
-        "  lag         write -> readable on machine %c: p50 %.1f ms, p99 %.1f ms (%zu samples, "
-        "poll interval %lld ms)\n",
-        MachineName(m), Percentile(lags[m], 0.5), Percentile(lags[m], 0.99), lags[m].size(),
-        static_cast<long long>(machines[m].poll_interval.count()));
+    demo::PrintLag(MachineName(m), lags[m], machines[m].poll_interval);
     // Every heartbeat reaches every reader: none seen means replication did not work.
     ok = ok && !lags[m].empty();
   }
-  uint64_t compacted_at = 0, removed = 0, kept = 0, bytes_before = 0, bytes_after = 0, horizon = 0;
-  double compact_ms = 0;
-  if (std::ifstream(compactor_result) >> compacted_at >> removed >> kept >> bytes_before >>
-      bytes_after >> horizon >> compact_ms) {
-    std::printf(
-        "  compaction  mid-run at update %llu, while writing: removed %llu mutations, kept %llu; "
-        "log %llu -> %llu bytes (the writer's appends meanwhile included) in %.1f ms; deletes "
-        "are kept 7 days: horizon %llu\n",
-        static_cast<ull>(compacted_at), static_cast<ull>(removed), static_cast<ull>(kept),
-        static_cast<ull>(bytes_before), static_cast<ull>(bytes_after), compact_ms,
-        static_cast<ull>(horizon));
-  } else {
-    std::printf("  compaction  FAILED: no result\n");
-    ok = false;
-  }
+  const std::optional<demo::CompactorResult> compaction =
+      demo::ReadCompactorResult(compactor_result);
+  demo::PrintCompaction(compaction);
+  ok = ok && compaction.has_value();
 
   const uint64_t head = OpenChangeLog(log_uri)->HeadId();
   for (size_t m = 0; m < machines.size(); ++m) {

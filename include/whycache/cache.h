@@ -155,8 +155,8 @@ class Cache {
   // been appended: to retry without appending it twice, use Write(batch, token).
   virtual uint64_t Set(std::string_view key, std::string_view value) = 0;
   virtual uint64_t SetMulti(std::span<const std::pair<std::string, std::string>> entries) = 0;
-  virtual uint64_t Erase(std::string_view key) = 0;
-  virtual uint64_t EraseMulti(std::span<const std::string> keys) = 0;
+  virtual uint64_t Delete(std::string_view key) = 0;
+  virtual uint64_t DeleteMulti(std::span<const std::string> keys) = 0;
   virtual uint64_t Write(std::span<const Mutation> batch) = 0;
 
   // Write(batch) that is safe to retry: pass the same `token` (see AppendToken) on every attempt
@@ -193,7 +193,7 @@ class Cache {
   // Compacts the log's history (see ChangeLog::Compact): run it from one place, e.g. a cron job;
   // machines keep applying meanwhile, and those that fall below the new horizon resync by
   // themselves. Throws the log's errors.
-  virtual CompactionResult RewriteHistory(const CompactionOptions& options) = 0;
+  virtual CompactionResult Compact(const CompactionOptions& options) = 0;
 
   // Walks the local state and checks every structural invariant. Throws Error(kCorruption).
   virtual void Verify() = 0;

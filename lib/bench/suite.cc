@@ -10,8 +10,8 @@
 #include "lib/bench/filesystem.h"
 #include "lib/bench/loaded_cache.h"
 #include "lib/bench/mysql_scratch_log.h"
-#include "lib/bench/scratch_dir.h"
 #include "lib/bench/sections.h"
+#include "lib/io/temp_dir.h"
 
 namespace whycache::bench {
 namespace {
@@ -24,7 +24,7 @@ std::array<double, 3> LoadAverage() {
 
 // A fresh subdirectory of the run's scratch directory, one per measurement, so that each
 // leaves nothing in the way of the next.
-std::string Subdirectory(const ScratchDir& scratch, const std::string& name) {
+std::string Subdirectory(const io::TempDir& scratch, const std::string& name) {
   const std::string dir = scratch.File(name);
   std::filesystem::create_directories(dir);
   return dir;
@@ -112,7 +112,10 @@ Report RunSuite(const SuiteConfig& config,
   report.build = ThisBuild();
   report.machine = ThisMachine();
   report.load_before = LoadAverage();
-  const ScratchDir scratch(config.scratch_parent);
+  // State files belong on a tmpfs.
+  const io::TempDir scratch(
+      config.scratch_parent.empty() ? io::TmpDirOr("/dev/shm") : config.scratch_parent,
+      "whycache-bench-");
   report.directory = scratch.path();
   report.filesystem = FilesystemOf(scratch.path());
   auto add = [&](const std::string& what, const std::function<Section()>& measure) {
@@ -163,7 +166,7 @@ Report RunSuite(const SuiteConfig& config,
   add("file log appends", [&] {
     const std::string disk_parent = DiskParent(config);
     if (disk_parent.empty()) return MeasureFileLogAppend(config, Subdirectory(scratch, "append"));
-    const ScratchDir disk(disk_parent);
+    const io::TempDir disk(disk_parent, "whycache-bench-");
     Section s = MeasureFileLogAppend(config, disk.path());
     s.title += " in " + disk_parent;
     s.facts.emplace_back("directory", disk_parent);

@@ -27,7 +27,7 @@ struct SuiteConfig {
   uint64_t compact_keys = 0;
   size_t append_batches = 0;  // Of 1,000 keys each.
   size_t tail_mutations = 0;
-  // Where the scratch directory goes; empty for the default of ScratchDir.
+  // Where the scratch directory goes; empty for $TMPDIR, else /dev/shm.
   std::string scratch_parent;
   // A mysql:// URI whose database the MySQL rows use (tables of their own, dropped afterwards);
   // empty leaves those rows "not measured".

@@ -19,13 +19,6 @@ double Median(std::vector<double> values) {
   return values.size() % 2 == 1 ? values[mid] : (values[mid - 1] + values[mid]) / 2;
 }
 
-double Percentile(std::vector<double> values, double p) {
-  if (values.empty()) return 0;
-  std::sort(values.begin(), values.end());
-  const size_t rank = static_cast<size_t>(p * static_cast<double>(values.size()));
-  return values[std::min(values.size() - 1, rank)];
-}
-
 Elapsed MedianOf(const std::vector<Elapsed>& repetitions) {
   std::vector<double> wall, cpu;
   for (const Elapsed& e : repetitions) {

@@ -6,7 +6,9 @@
 #ifndef WHYCACHE_LIB_BENCH_TIMING_H_
 #define WHYCACHE_LIB_BENCH_TIMING_H_
 
+#include <algorithm>
 #include <chrono>
+#include <cstddef>
 #include <functional>
 #include <vector>
 
@@ -37,7 +39,15 @@ Elapsed Time(Fn&& fn) {
 double Median(std::vector<double> values);
 
 // The value below which a fraction `p` (0 to 1) of `values` lies (nearest rank), 0 for none.
-double Percentile(std::vector<double> values, double p);
+template <typename T>
+double Percentile(std::vector<T> values, double p) {
+  if (values.empty()) return 0;
+  const size_t rank =
+      std::min(values.size() - 1, static_cast<size_t>(p * static_cast<double>(values.size())));
+  std::nth_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(rank),
+                   values.end());
+  return static_cast<double>(values[rank]);
+}
 
 // Each of wall and CPU time: the median over the repetitions.
 Elapsed MedianOf(const std::vector<Elapsed>& repetitions);

@@ -8,6 +8,7 @@
 
 #include "lib/cache/poll_schedule.h"
 #include "lib/cache/shared_control.h"
+#include "lib/io/clock.h"
 #include "whycache/error.h"
 
 namespace whycache::cache {
@@ -140,7 +141,7 @@ ApplyResult ApplyFromLog(tree::Tree& tree, ChangeLog& log, bool wait, size_t max
       if (result.updates == 0 && previous == applied) {
         control->polls.fetch_add(1, std::memory_order_relaxed);
       }
-      control->last_poll_wall_us.store(WallMicros(), std::memory_order_relaxed);
+      control->last_poll_wall_us.store(io::NowMicros(), std::memory_order_relaxed);
       if (previous > 0 && BelowHorizon(previous, log.Horizon(), *control)) {
         result.below_horizon = true;
         return result;

@@ -19,6 +19,7 @@
 #include "lib/cache/shared_control.h"
 #include "lib/cache/state_rebuild.h"
 #include "lib/cache/state_snapshots.h"
+#include "lib/io/clock.h"
 #include "lib/io/posix_file.h"
 #include "lib/tree/boot_id.h"
 #include "lib/tree/tree.h"
@@ -114,8 +115,8 @@ class CacheImpl final : public Cache {
     if (!options_.log_uri.empty()) {
       control->poll_interval_ns.store(interval_ns, std::memory_order_relaxed);
     }
-    cache::StartScheduleForThisBoot(control, tree::CurrentBootId(), cache::WallMicros());
-    if (!error.empty()) cache::RecordError(control, error, cache::WallMicros());
+    cache::StartScheduleForThisBoot(control, tree::CurrentBootId(), io::NowMicros());
+    if (!error.empty()) cache::RecordError(control, error, io::NowMicros());
   }
 
   ReadTransaction BeginRead() override {
@@ -146,12 +147,12 @@ class CacheImpl final : public Cache {
     return Write(batch);
   }
 
-  uint64_t Erase(std::string_view key) override {
+  uint64_t Delete(std::string_view key) override {
     const Mutation m = Mutation::Delete(std::string(key));
     return Write(std::span(&m, 1));
   }
 
-  uint64_t EraseMulti(std::span<const std::string> keys) override {
+  uint64_t DeleteMulti(std::span<const std::string> keys) override {
     std::vector<Mutation> batch;
     batch.reserve(keys.size());
     for (const std::string& k : keys) batch.push_back(Mutation::Delete(k));
@@ -169,7 +170,7 @@ class CacheImpl final : public Cache {
   }
 
   void Update() noexcept override {
-    if (!cache::ClaimDuePoll(ControlOf(*tree_), cache::MonotonicNowNs())) return;
+    if (!cache::ClaimDuePoll(ControlOf(*tree_), io::CoarseMonotonicNanos())) return;
     // Another thread of this process is writing or applying: it is not worth waiting for.
     std::unique_lock lock(log_mu_, std::try_to_lock);
     if (!lock.owns_lock()) return;
@@ -226,7 +227,7 @@ class CacheImpl final : public Cache {
     s.applied_id = t.applied_id;
     s.log_head_id = std::max(c.log_head_seen.load(std::memory_order_relaxed), t.applied_id);
     s.ids_behind = s.log_head_id - s.applied_id;
-    s.lag_us = cache::LagMicros(c, s.ids_behind, cache::WallMicros());
+    s.lag_us = cache::LagMicros(c, s.ids_behind, io::NowMicros());
     s.bytes_used = t.used_bytes;
     s.file_bytes = t.file_bytes;
     s.oldest_pinned_version = t.oldest_pinned_version;
@@ -250,7 +251,7 @@ class CacheImpl final : public Cache {
     return s;
   }
 
-  CompactionResult RewriteHistory(const CompactionOptions& options) override {
+  CompactionResult Compact(const CompactionOptions& options) override {
     std::lock_guard lock(log_mu_);
     return Log().Compact(options);
   }
@@ -348,7 +349,7 @@ class CacheImpl final : public Cache {
     SharedControl* control = ControlOf(*tree_);
     control->resyncs.fetch_add(1, std::memory_order_relaxed);
     if (!snapshot.empty()) {
-      cache::RecordResyncSnapshotUnused(control, why_not_snapshot, cache::WallMicros());
+      cache::RecordResyncSnapshotUnused(control, why_not_snapshot, io::NowMicros());
     }
   }
 
@@ -380,8 +381,8 @@ class CacheImpl final : public Cache {
   void NotePollFailure(const std::string& message) {
     SharedControl* control = ControlOf(*tree_);
     control->poll_errors.fetch_add(1, std::memory_order_relaxed);
-    cache::RecordError(control, message, cache::WallMicros());
-    cache::PollFailed(control, cache::MonotonicNowNs());
+    cache::RecordError(control, message, io::NowMicros());
+    cache::PollFailed(control, io::CoarseMonotonicNanos());
   }
 
   const CacheOptions options_;

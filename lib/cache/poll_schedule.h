@@ -5,35 +5,18 @@
 #ifndef WHYCACHE_LIB_CACHE_POLL_SCHEDULE_H_
 #define WHYCACHE_LIB_CACHE_POLL_SCHEDULE_H_
 
-#include <time.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
 
 #include "lib/cache/shared_control.h"
+#include "lib/io/clock.h"
 #include "lib/tree/boot_id.h"
 
 namespace whycache::cache {
 
 // The longest pause between retries while the log is unreachable.
 inline constexpr int64_t kMaxRetryBackoffNs = 5'000'000'000;
-
-// A monotonic clock shared by all processes of the machine. The coarse clock is read from the
-// vDSO in a few nanoseconds; its resolution (a few milliseconds) is far below poll intervals.
-inline int64_t MonotonicNowNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
-}
-
-// Wall-clock time in microseconds since the epoch: comparable across machines (write times in
-// the log), unlike the monotonic clock.
-inline int64_t WallMicros() {
-  timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return int64_t{ts.tv_sec} * 1'000'000 + ts.tv_nsec / 1000;
-}
 
 // True if the caller must poll now: the poll was due and this caller claimed it. The next due
 // time moves one interval ahead, so a caller that dies while polling delays the machine's next

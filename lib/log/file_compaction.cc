@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "lib/format/batch_record.h"
+#include "lib/io/clock.h"
 #include "lib/io/crash_point.h"
 #include "lib/log/manifest.h"
 #include "lib/log/segment_format.h"
@@ -181,12 +182,6 @@ uint64_t SegmentBytes(const std::string& dir, const std::vector<SegmentInfo>& se
   return bytes;
 }
 
-int64_t NowMicros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 // Reports progress through options.progress at the start, every kProgressStep bytes and at the
 // end.
 class Progress {
@@ -234,7 +229,7 @@ CompactionResult CompactSealedSegments(const std::string& dir, const io::File& a
 
   // Pass 1: the newest entry of every key below the limit.
   const int64_t expired_before_us =
-      NowMicros() -
+      io::NowMicros() -
       std::chrono::duration_cast<std::chrono::microseconds>(options.tombstone_retention).count();
   std::unordered_map<std::string, Newest> newest;
   uint64_t mutations = 0;

@@ -3,12 +3,12 @@
 #include <fcntl.h>
 
 #include <algorithm>
-#include <chrono>
 #include <filesystem>
 #include <optional>
 #include <system_error>
 
 #include "lib/format/batch_record.h"
+#include "lib/io/clock.h"
 #include "lib/io/crash_point.h"
 #include "lib/log/dataset_id.h"
 #include "lib/log/file_compaction.h"
@@ -37,12 +37,6 @@ constexpr size_t kMaxReadBytes = size_t{4} << 20;
   throw Error(Error::Code::kCorruption,
               path + " at offset " + std::to_string(offset) + ": " + detail +
                   " (the file log is damaged here; nothing after it is read)");
-}
-
-int64_t NowMicros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 // True if every byte of `file` from `offset` to `size` is zero.
@@ -356,7 +350,7 @@ uint64_t FileLog::AppendWithToken(std::span<const Mutation> batch, const AppendT
   if (tail_.offset >= options_.segment_bytes) RollOverLocked(/*already_sealed=*/false);
 
   const uint64_t id = tail_.last_id + 1;
-  const int64_t write_time_us = NowMicros();
+  const int64_t write_time_us = io::NowMicros();
   const std::string record_header = format::EncodeRecordHeader(id, write_time_us, encoded);
   const uint64_t body_length = record_header.size() + encoded.payload.size();
   const std::string frame_header =

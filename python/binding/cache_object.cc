@@ -326,7 +326,7 @@ byte order; all from one consistent version, and all released when the block end
       "delete",
       [](const CacheHandle& h, py::handle key) {
         std::string k = CopyBytes(key.ptr(), "key");
-        return Released(h, [&](Cache& c) { return c.Erase(k); });
+        return Released(h, [&](Cache& c) { return c.Delete(k); });
       },
       py::arg("key"), "Appends one update deleting `key` (missing is fine); its id.");
   cls.def(
@@ -334,7 +334,7 @@ byte order; all from one consistent version, and all released when the block end
       [](const CacheHandle& h, py::iterable keys) {
         std::vector<std::string> ks;
         for (py::handle k : keys) ks.push_back(CopyBytes(k.ptr(), "key"));
-        return Released(h, [&](Cache& c) { return c.EraseMulti(ks); });
+        return Released(h, [&](Cache& c) { return c.DeleteMulti(ks); });
       },
       py::arg("keys"), "Appends one atomic update deleting every key of `keys`; its id.");
   cls.def(
@@ -352,7 +352,7 @@ byte order; all from one consistent version, and all released when the block end
         CompactionOptions o;
         o.before_id = before_id;
         o.tombstone_retention = std::chrono::seconds(static_cast<int64_t>(tombstone_retention_s));
-        return CompactionDict(Released(h, [&](Cache& c) { return c.RewriteHistory(o); }));
+        return CompactionDict(Released(h, [&](Cache& c) { return c.Compact(o); }));
       },
       py::kw_only(), py::arg("before_id") = 0, py::arg("tombstone_retention_s") = 7 * 86400.0,
       "Compacts the log's history below `before_id` (0: all of it): keeps each key's newest "

@@ -96,12 +96,12 @@ TEST_P(CacheEndToEndTest, ReadYourWritesWithWaitFor) {
   const uint64_t id = cache->Set(std::string("k\0", 2), value);
   ASSERT_TRUE(cache->WaitFor(id, milliseconds(10'000)));
   EXPECT_EQ(cache->Get(std::string("k\0", 2)), value);
-  const uint64_t erased = cache->Erase(std::string("k\0", 2));
-  EXPECT_GT(erased, id);
-  ASSERT_TRUE(cache->WaitFor(erased, milliseconds(10'000)));
+  const uint64_t deleted = cache->Delete(std::string("k\0", 2));
+  EXPECT_GT(deleted, id);
+  ASSERT_TRUE(cache->WaitFor(deleted, milliseconds(10'000)));
   EXPECT_EQ(cache->Get(std::string("k\0", 2)), std::nullopt);
   const CacheStats s = cache->Stats();
-  EXPECT_EQ(s.applied_id, erased);
+  EXPECT_EQ(s.applied_id, deleted);
   EXPECT_EQ(s.keys, 0u);
   EXPECT_GE(s.mutations_applied, 2u);
 }
@@ -122,7 +122,7 @@ TEST_P(CacheEndToEndTest, MultiKeyBatchesApplyAtomically) {
   cache->SetMulti(entries);
   std::vector<std::string> keys;
   for (int i = 0; i < 250; ++i) keys.push_back("group:" + std::to_string(i));
-  const uint64_t id = cache->EraseMulti(keys);
+  const uint64_t id = cache->DeleteMulti(keys);
   cache->UpdateNow();
   EXPECT_EQ(cache->AppliedId(), id);
   EXPECT_EQ(cache->BeginRead().key_count(), 250u);

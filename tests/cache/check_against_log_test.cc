@@ -35,7 +35,7 @@ TEST_F(CheckAgainstLogTest, AHealthyMachineBehindACompactedLogPasses) {
   writer->Set("q", "v1");
   ASSERT_EQ(machine->UpdateNow(), 1u);
   writer->Set("q", "v2");
-  writer->RewriteHistory({});
+  writer->Compact({});
   EXPECT_EQ(machine->CheckAgainstLog(), "");
   EXPECT_EQ(machine->AppliedId(), 1u) << "the check must not change the state it checks";
   EXPECT_EQ(machine->Get("q"), "v1");
@@ -67,7 +67,7 @@ TEST_F(CheckAgainstLogTest, AWrongStateBehindACompactedLogIsStillReported) {
   writer->Set("r", "v1");
   ASSERT_EQ(machine->UpdateNow(), 2u);
   writer->Set("q", "v2");
-  writer->RewriteHistory({});
+  writer->Compact({});
   // A key no update ever wrote, committed at the machine's applied id as a faulty applier would.
   {
     std::unique_ptr<tree::Tree> tree = tree::Tree::Open(dir_.File("machine.state"));
@@ -86,10 +86,10 @@ TEST_F(CheckAgainstLogTest, AMachineBelowTheHorizonCannotBeChecked) {
   auto machine = OpenMachine("machine.state");
   writer->Set("q", "v1");
   ASSERT_EQ(machine->UpdateNow(), 1u);
-  writer->Erase("q");
+  writer->Delete("q");
   CompactionOptions compaction;
   compaction.tombstone_retention = std::chrono::seconds(0);
-  ASSERT_EQ(writer->RewriteHistory(compaction).horizon, 2u);
+  ASSERT_EQ(writer->Compact(compaction).horizon, 2u);
   try {
     const std::string difference = machine->CheckAgainstLog();
     ADD_FAILURE() << "checked a machine below the horizon: [" << difference << "]";

@@ -11,6 +11,7 @@
 #include "gtest/gtest.h"
 #include "lib/cache/poll_schedule.h"
 #include "lib/cache/shared_control.h"
+#include "lib/io/clock.h"
 #include "lib/tree/boot_id.h"
 #include "lib/tree/tree.h"
 #include "tests/log/log_backends.h"
@@ -31,7 +32,7 @@ void LeaveScheduleOfBoot(const std::string& path, const tree::BootId& boot) {
   cache::SharedControl* control = cache::ControlOf(*tree);
   control->schedule_boot[0].store(boot[0]);
   control->schedule_boot[1].store(boot[1]);
-  control->next_poll_ns.store(cache::MonotonicNowNs() + kLongUptimeNs);
+  control->next_poll_ns.store(io::CoarseMonotonicNanos() + kLongUptimeNs);
 }
 
 class PollAfterRebootTest : public ::testing::Test {

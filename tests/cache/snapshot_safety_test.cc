@@ -82,7 +82,7 @@ TEST_F(SnapshotSafetyTest, ADamagedResyncSnapshotFallsBackToTheLogAndSaysSo) {
   for (int i = 0; i < 200; ++i) writer->Set("k" + std::to_string(i), std::string(100, 'v'));
   CacheOptions behind = Machine("behind");
   Cache::Open(behind)->UpdateNow();
-  writer->Erase("k0");
+  writer->Delete("k0");
   writer->UpdateNow();
   const SnapshotInfo info = writer->CreateSnapshot(dir_.File("recent.snapshot"));
   {
@@ -97,7 +97,7 @@ TEST_F(SnapshotSafetyTest, ADamagedResyncSnapshotFallsBackToTheLogAndSaysSo) {
   writer->Set("after", "snapshot");
   CompactionOptions compact;
   compact.tombstone_retention = std::chrono::seconds(0);
-  ASSERT_GE(writer->RewriteHistory(compact).horizon, 201u);
+  ASSERT_GE(writer->Compact(compact).horizon, 201u);
 
   behind.resync_snapshot = dir_.File("recent.snapshot");
   auto resynced = Cache::Open(behind);

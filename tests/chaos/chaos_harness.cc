@@ -255,7 +255,7 @@ int RunCompactor(const ChildContext& c) {
     {
       Busy busy(c.busy());
       try {
-        cache->RewriteHistory(compaction);
+        cache->Compact(compaction);
         c.Count(kCompactions);
       } catch (const Error& e) {
         if (!Provoked(c, label, e)) throw;
@@ -626,7 +626,7 @@ ChaosReport RunChaos(const ChaosOptions& options) {
   {
     const Clock::time_point compaction_start = Clock::now();
     ChildProcess compactor([&] {
-      Cache::Open(machines[0])->RewriteHistory({});
+      Cache::Open(machines[0])->Compact({});
       return 0;
     });
     const std::optional<int> status = compactor.WaitFor(milliseconds(60'000));

@@ -10,7 +10,7 @@
 //   writers      Write() of random batches, each with a unique token key, recording every id
 //                Write() returned in memory shared with the parent (never in the log's
 //                filesystem, which the run fills and makes read-only);
-//   compactor    Cache::RewriteHistory with a one-second tombstone retention, so the horizon
+//   compactor    Cache::Compact with a one-second tombstone retention, so the horizon
 //                moves and machines resync;
 //   snapshotter  CreateSnapshot on machine A, RestoreSnapshot of it on machine B.
 // Machine A runs two readers and an applier, machine B a reader and an applier, machine C an

@@ -33,7 +33,7 @@ TEST(StateSwapUpdateTest, UpdateWhosePollResyncsIntoANewStateFile) {
       cache->Set(key, "value");
       cache->UpdateNow();
       // The delete's tombstone expires at once, so the machine falls below the horizon.
-      cache->Erase(key);
+      cache->Delete(key);
       cache->Set("other", std::to_string(round));
       CompactionOptions compaction;
       compaction.tombstone_retention = std::chrono::seconds(0);

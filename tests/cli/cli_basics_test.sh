@@ -78,6 +78,27 @@ done <<CASES
 --log file:$WORK/log|--state PATH|WHYCACHE_STATE|snapshot create $WORK/snap
 --log file:$WORK/log|--state PATH|WHYCACHE_STATE|update
 CASES
+# A state file that does not exist yet and no log to build it from is a usage error (exit 2,
+# naming the file and the flag); with a log given that cannot be reached, it is exit 4.
+for command in "get k" "scan" "stats" "stats --json" "snapshot create $WORK/snap"; do
+  # shellcheck disable=SC2086
+  expect_status 2 --state "$WORK/absent.state" $command
+  expect_mentions err "$WORK/absent.state"
+  expect_mentions err "--log or WHYCACHE_LOG"
+  expect_one_line_err
+  # shellcheck disable=SC2086
+  expect_status 4 --state "$WORK/absent.state" --log "file:$WORK/absent-log" $command
+  expect_mentions err "$WORK/absent-log"
+  expect_one_line_err
+done
+[[ -e $WORK/absent.state ]] && fail "a failed command created $WORK/absent.state"
+# check reads the state file alone: with the log given, it must not ask for the log.
+expect_status 2 --state "$WORK/absent.state" --log "file:$WORK/absent-log" check
+expect_mentions err "$WORK/absent.state"
+expect_no_mention err "give the log too"
+expect_mentions err "whycache update"
+expect_one_line_err
+
 # The environment stands in for the flags.
 WHYCACHE_LOG="file:$WORK/env-log" expect_status 0 init
 expect_out "initialized file:$WORK/env-log (head id 0)"

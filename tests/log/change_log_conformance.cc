@@ -12,6 +12,7 @@
 #include <tuple>
 #include <vector>
 
+#include "lib/io/clock.h"
 #include "tests/support/child_process.h"
 #include "tests/support/temp_dir.h"
 #include "whycache/error.h"
@@ -24,12 +25,6 @@ void ChangeLogConformanceTest::SetUp() { fresh_ = GetParam().create(); }
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-int64_t WallMicros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // Reads every update after `after_id` in pages of `page`. Fails the test if a page is larger
 // than asked or ids do not increase.
@@ -121,7 +116,7 @@ TEST_P(ChangeLogConformanceTest, BatchesReadBackWholeAndInIdOrder) {
   auto log = OpenLog();
   std::vector<std::vector<Mutation>> batches;
   std::vector<uint64_t> ids;
-  const int64_t before = WallMicros();
+  const int64_t before = io::NowMicros();
   for (int i = 0; i < 20; ++i) {
     std::vector<Mutation> batch;
     for (int j = 0; j <= i % 5; ++j) {
@@ -135,7 +130,7 @@ TEST_P(ChangeLogConformanceTest, BatchesReadBackWholeAndInIdOrder) {
       EXPECT_GT(ids[i], ids[i - 1]);
     }
   }
-  const int64_t after = WallMicros();
+  const int64_t after = io::NowMicros();
   EXPECT_EQ(log->HeadId(), ids.back());
 
   const std::vector<Update> all = ReadAll(*log);

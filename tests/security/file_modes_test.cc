@@ -46,9 +46,9 @@ std::vector<std::string> CreateEverything(const TempDir& dir) {
   {
     auto cache = Cache::Open(options);
     for (int i = 0; i < 50; ++i) cache->Set("key" + std::to_string(i % 7), std::to_string(i));
-    cache->Erase("key1");
+    cache->Delete("key1");
     cache->UpdateNow();
-    cache->RewriteHistory({.tombstone_retention = std::chrono::seconds(0)});
+    cache->Compact({.tombstone_retention = std::chrono::seconds(0)});
     cache->CreateSnapshot(dir.File("data.snap"));
     // A restore builds a replacement state file and takes the replacement lock.
     cache->RestoreSnapshot(dir.File("data.snap"));

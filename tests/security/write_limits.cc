@@ -65,12 +65,12 @@ std::vector<WritePath> PathsFor(const std::vector<Mutation>& batch) {
     }
   }
   if (all_deletes) {
-    paths.push_back({"Cache::EraseMulti", [](Cache& cache, ChangeLog&, const auto& b) {
-                       return cache.EraseMulti(KeysOf(b));
+    paths.push_back({"Cache::DeleteMulti", [](Cache& cache, ChangeLog&, const auto& b) {
+                       return cache.DeleteMulti(KeysOf(b));
                      }});
     if (batch.size() == 1) {
-      paths.push_back({"Cache::Erase", [](Cache& cache, ChangeLog&, const auto& b) {
-                         return cache.Erase(b[0].key);
+      paths.push_back({"Cache::Delete", [](Cache& cache, ChangeLog&, const auto& b) {
+                         return cache.Delete(b[0].key);
                        }});
     }
   }

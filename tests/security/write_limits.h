@@ -1,5 +1,5 @@
 // The size limits of whycache/limits.h at their boundaries, on every write path (Cache::Set,
-// SetMulti, Erase, EraseMulti, Write and ChangeLog::Append), against each log backend: a batch
+// SetMulti, Delete, DeleteMulti, Write and ChangeLog::Append), against each log backend: a batch
 // exactly at a limit is appended, one unit more is refused with Error(kInvalidArgument) naming
 // the limit, and nothing is appended.
 #ifndef WHYCACHE_TESTS_SECURITY_WRITE_LIMITS_H_

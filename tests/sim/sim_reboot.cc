@@ -10,6 +10,7 @@
 
 #include "lib/cache/poll_schedule.h"
 #include "lib/cache/shared_control.h"
+#include "lib/io/clock.h"
 #include "lib/tree/boot_id.h"
 #include "lib/tree/file_layout.h"
 
@@ -44,7 +45,7 @@ std::string RewriteAsPreviousBoot(const std::string& path, uint64_t boot_id) {
       std::memcpy(header.data() + at, previous, sizeof(previous));
     }
   }
-  const int64_t next_poll_ns = cache::MonotonicNowNs() + kPreviousUptimeNs;
+  const int64_t next_poll_ns = io::CoarseMonotonicNanos() + kPreviousUptimeNs;
   std::memcpy(header.data() + NextPollOffset(), &next_poll_ns, sizeof(next_poll_ns));
   ok = ok && pwrite(fd, header.data(), header.size(), 0) == static_cast<ssize_t>(header.size());
   const std::string error =

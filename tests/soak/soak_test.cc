@@ -234,7 +234,7 @@ int RunCompactor(const SoakRun& run) {
   return Every(run, milliseconds(5000), [&] {
     CompactionOptions compaction;
     compaction.tombstone_retention = std::chrono::seconds(2);
-    cache->RewriteHistory(compaction);
+    cache->Compact(compaction);
     run.board->compactions.fetch_add(1);
   });
 }

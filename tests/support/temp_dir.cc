@@ -2,12 +2,6 @@
 
 #include <stdlib.h>
 
-#include <cerrno>
-#include <cstring>
-#include <filesystem>
-#include <stdexcept>
-#include <system_error>
-
 namespace whycache::testing {
 
 namespace {
@@ -21,17 +15,6 @@ std::string TestTmpDir() {
 
 TempDir::TempDir() : TempDir(TestTmpDir()) {}
 
-TempDir::TempDir(const std::string& parent) {
-  std::string pattern = parent + "/whycache-test-XXXXXX";
-  if (mkdtemp(pattern.data()) == nullptr) {
-    throw std::runtime_error("mkdtemp " + pattern + ": " + std::strerror(errno));
-  }
-  path_ = pattern;
-}
-
-TempDir::~TempDir() {
-  std::error_code ignored;
-  std::filesystem::remove_all(path_, ignored);
-}
+TempDir::TempDir(const std::string& parent) : io::TempDir(parent, "whycache-test-") {}
 
 }  // namespace whycache::testing

@@ -4,25 +4,17 @@
 
 #include <string>
 
+#include "lib/io/temp_dir.h"
+
 namespace whycache::testing {
 
-class TempDir {
+// io::TempDir with the tests' default place.
+class TempDir : public io::TempDir {
  public:
-  // Creates a unique directory under $TEST_TMPDIR (Bazel's per-test directory), else /tmp.
-  // Throws std::runtime_error if it cannot.
+  // Under $TEST_TMPDIR (Bazel's per-test directory), else /tmp.
   TempDir();
-  // The same under `parent`, e.g. /dev/shm for files that stand for memory-backed state.
+  // Under `parent`, e.g. /dev/shm for files that stand for memory-backed state.
   explicit TempDir(const std::string& parent);
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const std::string& path() const { return path_; }
-  // path() + "/" + name.
-  std::string File(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
 };
 
 }  // namespace whycache::testing

@@ -9,7 +9,6 @@
 #include <random>
 #include <sstream>
 #include <stdexcept>
-#include <system_error>
 #include <utility>
 
 namespace whycache::testing {
@@ -103,9 +102,7 @@ TestMariaDb::TestMariaDb(std::string extra_server_options)
     settings_.database = Env("MDB_DB");
   } else {
     // The socket lives in this directory, and AF_UNIX paths are short: stay in /tmp.
-    char pattern[] = "/tmp/whycache-mdb-XXXXXX";
-    if (mkdtemp(pattern) == nullptr) throw std::runtime_error("mkdtemp /tmp/whycache-mdb-*");
-    dir_ = pattern;
+    dir_ = std::make_unique<io::TempDir>("/tmp", "whycache-mdb-");
     owner_pid_ = getpid();
     RunScript("start", /*keep_data=*/false);
   }
@@ -113,14 +110,16 @@ TestMariaDb::TestMariaDb(std::string extra_server_options)
 }
 
 TestMariaDb::~TestMariaDb() {
-  if (!owned() || getpid() != owner_pid_) return;
+  if (!owned()) return;
+  if (getpid() != owner_pid_) {
+    dir_->Keep();
+    return;
+  }
   try {
     RunScript("stop", false);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "stopping the test MariaDB: %s\n", e.what());
   }
-  std::error_code ignored;
-  std::filesystem::remove_all(dir_, ignored);
 }
 
 void TestMariaDb::RunScript(const std::string& command, bool keep_data) {
@@ -134,8 +133,9 @@ void TestMariaDb::RunScript(const std::string& command, bool keep_data) {
     // restarts finds its port still free.
     env += "MDB_PORT=" + std::to_string(20000 + std::random_device()() % 30000) + " ";
   }
-  std::string out = RunCapturingStdout(env + "bash " + ScriptPath() + " " + command + " " + dir_,
-                                       "mariadb-test-server.sh " + command + " " + dir_);
+  std::string out =
+      RunCapturingStdout(env + "bash " + ScriptPath() + " " + command + " " + dir_->path(),
+                         "mariadb-test-server.sh " + command + " " + dir_->path());
   if (command != "start") return;
   auto kv = ParseKeyValueLines(out);
   if (kv["MDB_PORT"].empty()) throw std::runtime_error("mariadb-test-server.sh printed no port");

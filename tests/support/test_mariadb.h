@@ -10,6 +10,8 @@
 #include <memory>
 #include <string>
 
+#include "lib/io/temp_dir.h"
+
 namespace whycache::testing {
 
 struct MariaDbSettings {
@@ -42,7 +44,7 @@ class TestMariaDb {
   const MariaDbSettings& settings() const { return settings_; }
 
   // True if this process started the server (and so may stop, kill and restart it).
-  bool owned() const { return !dir_.empty(); }
+  bool owned() const { return dir_ != nullptr; }
 
   // Failure injection. REQUIRES: owned().
   // Stop: clean shutdown. Kill: SIGKILL, as a crash. Start: back up on the same port and data.
@@ -60,7 +62,8 @@ class TestMariaDb {
 
   MariaDbSettings settings_;
   const std::string extra_server_options_;
-  std::string dir_;      // The throwaway server's directory; empty for an external server.
+  // The throwaway server's directory; null for an external server.
+  std::unique_ptr<io::TempDir> dir_;
   pid_t owner_pid_ = 0;  // Forked children must not stop the parent's server.
 };
 

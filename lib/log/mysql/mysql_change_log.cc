@@ -4,11 +4,11 @@
 
 #include <algorithm>
 #include <bit>
-#include <chrono>
 #include <optional>
 #include <utility>
 
 #include "lib/format/batch_record.h"
+#include "lib/io/clock.h"
 #include "lib/io/crash_point.h"
 #include "lib/log/mysql/connection.h"
 #include "lib/log/mysql/mysql_compaction.h"
@@ -30,12 +30,6 @@ constexpr size_t kMaxReadBytes = size_t{64} << 20;
 // Deadlocks, lock wait timeouts and token collisions are retried this often per append.
 constexpr int kMaxConflictRetries = 10;
 constexpr size_t kLogColumns = 9;
-
-int64_t NowMicros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 class MysqlChangeLog final : public ChangeLog {
  public:
@@ -128,7 +122,7 @@ uint64_t MysqlChangeLog::Append(std::span<const Mutation> batch, const AppendTok
   std::vector<StoredValue> values(batch.size());
   for (size_t i = 0; i < batch.size(); ++i) EncodeValue(batch[i], &values[i]);
   const std::string token(append_token.bytes());
-  const int64_t write_time_us = NowMicros();
+  const int64_t write_time_us = io::NowMicros();
   for (int conflict = 0;; ++conflict) {
     try {
       return connection_.Run([&](int attempt) -> uint64_t {

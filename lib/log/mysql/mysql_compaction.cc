@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "lib/io/clock.h"
 #include "lib/io/crash_point.h"
 #include "lib/log/mysql/row_codec.h"
 #include "whycache/error.h"
@@ -27,12 +28,6 @@ constexpr size_t kInListSize = 64;
 // Deadlocks and lock wait timeouts are retried this often per step.
 constexpr int kMaxConflictRetries = 10;
 constexpr uint8_t kDeleteOp = static_cast<uint8_t>(Mutation::Op::kDelete);
-
-int64_t NowMicros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string InList() {
   std::string list = "(?";
@@ -84,7 +79,7 @@ class Compactor {
         batch_table_(connection.uri().table_prefix + "_batch"),
         log_table_(connection.uri().table_prefix + "_log"),
         lock_name_("CONCAT('whycache_compact.', LEFT(MD5(CONCAT(DATABASE(), '.', ?)), 32))") {
-    const int64_t now = NowMicros();
+    const int64_t now = io::NowMicros();
     tombstone_cutoff_us_ =
         now -
         std::chrono::duration_cast<std::chrono::microseconds>(options.tombstone_retention).count();

@@ -1,4 +1,4 @@
-#include "tests/support/child_process.h"
+#include "lib/io/child_process.h"
 
 #include <signal.h>
 #include <sys/wait.h>
@@ -7,16 +7,19 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <stdexcept>
 #include <thread>
 
-namespace whycache::testing {
+#include "whycache/error.h"
+
+namespace whycache::io {
 
 ChildProcess::ChildProcess(const std::function<int()>& body) {
   // Flush so buffered output of the parent is not written twice.
   std::fflush(nullptr);
   pid_ = fork();
-  if (pid_ < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
+  if (pid_ < 0) {
+    throw Error(Error::Code::kIOError, std::string("fork failed: ") + std::strerror(errno));
+  }
   if (pid_ == 0) {
     int code = kUncaughtException;
     try {
@@ -54,7 +57,8 @@ int ChildProcess::Wait() {
     if (r == pid_) {
       status_ = status;
     } else if (r < 0 && errno != EINTR) {
-      throw std::runtime_error(std::string("waitpid: ") + std::strerror(errno));
+      throw Error(Error::Code::kIOError,
+                  "waitpid " + std::to_string(pid_) + " failed: " + std::strerror(errno));
     }
   }
   return *status_;
@@ -70,7 +74,8 @@ std::optional<int> ChildProcess::WaitFor(std::chrono::milliseconds timeout) {
       break;
     }
     if (r < 0 && errno != EINTR) {
-      throw std::runtime_error(std::string("waitpid: ") + std::strerror(errno));
+      throw Error(Error::Code::kIOError,
+                  "waitpid " + std::to_string(pid_) + " failed: " + std::strerror(errno));
     }
     if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -91,4 +96,4 @@ std::string ChildProcess::Describe(int wait_status) {
   return "wait status " + std::to_string(wait_status);
 }
 
-}  // namespace whycache::testing
+}  // namespace whycache::io
