@@ -9,11 +9,11 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <mutex>
 
+#include "lib/io/clock.h"
 #include "lib/io/posix_file.h"
 #include "lib/tree/allocator.h"
 #include "lib/tree/art_writer.h"
@@ -36,19 +36,6 @@ std::atomic<uint64_t> g_next_uid{1};
 
 // How often a process on a superseded file that it could not leave looks at PATH again.
 constexpr int64_t kLookIntervalNs = 10'000'000;
-
-// No system call: the vDSO serves it.
-int64_t CoarseMonotonicNanos() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
-}
-
-int64_t NowMicros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 bool SameFile(const Mapping& m, const std::string& path) {
   struct stat st;
@@ -172,7 +159,7 @@ void Tree::Reattach(ThreadReader* r) {
 bool Tree::ShouldLookAtPath(Mapping* m) {
   // Another thread has moved this process already: follow it (the mutex, once per thread).
   if (shared_->current.load(std::memory_order_acquire) != m) return true;
-  const int64_t now = CoarseMonotonicNanos();
+  const int64_t now = io::CoarseMonotonicNanos();
   // The file at PATH replaced this one: one thread of the process looks at once.
   if (m->header->replaced.load(std::memory_order_acquire) != 0 &&
       !m->looked_since_replaced.exchange(true, std::memory_order_relaxed)) {
@@ -399,7 +386,7 @@ void Tree::Publish(Mapping* m, const std::vector<WriteTxn::Op>& ops, uint64_t ap
   out.alloc_top = alloc.top();
   out.free_bytes = alloc.free_bytes();
   StoreMeta(h->meta[next & 1], out);
-  h->publish_time_us[next % kPublishTimeRing].store(NowMicros(), std::memory_order_relaxed);
+  h->publish_time_us[next % kPublishTimeRing].store(io::NowMicros(), std::memory_order_relaxed);
   h->current.store(next, std::memory_order_seq_cst);
 }
 
@@ -510,7 +497,7 @@ TreeStats Tree::Stats() {
                                        ? pins.oldest + 1
                                        : meta.version + 1 - kPublishTimeRing;
     const int64_t t = h.publish_time_us[superseded_at % kPublishTimeRing].load();
-    s.oldest_pinned_age_seconds = t > 0 ? (NowMicros() - t) / 1e6 : 0;
+    s.oldest_pinned_age_seconds = t > 0 ? (io::NowMicros() - t) / 1e6 : 0;
   }
   s.reader_slots = h.reader_slots;
   s.reader_slots_in_use = pins.in_use;
