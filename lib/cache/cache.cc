@@ -45,7 +45,7 @@ std::unique_ptr<tree::Tree> OpenOrReplaceState(const std::string& path, bool fro
                     " does not exist: give the log too (--log or WHYCACHE_LOG) to create it");
   }
   try {
-    return tree::Tree::Open(path);
+    return tree::Tree::Open(path, cache::StateTreeOptions());
   } catch (const Error& e) {
     if (e.code() != Error::Code::kCorruption || !from_log || ::stat(path.c_str(), &damaged)) {
       throw;
@@ -64,7 +64,7 @@ std::unique_ptr<tree::Tree> OpenOrReplaceState(const std::string& path, bool fro
                   "cannot move the damaged state file " + path + " aside: " + std::strerror(errno));
     }
   }
-  return tree::Tree::Open(path);
+  return tree::Tree::Open(path, cache::StateTreeOptions());
 }
 
 }  // namespace

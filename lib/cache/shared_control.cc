@@ -76,6 +76,43 @@ ErrorRecord ReadGuarded(const std::atomic<uint64_t>& sequence, const std::atomic
 
 }  // namespace
 
+void CopyControl(const unsigned char* from, unsigned char* to) {
+  const SharedControl& source = *reinterpret_cast<const SharedControl*>(from);
+  if (!ControlIsValid(source)) {
+    std::memcpy(to, from, tree::kUserAreaBytes);
+    return;
+  }
+  SharedControl* copy = reinterpret_cast<SharedControl*>(to);
+  InitializeControl(copy, DatasetId(source),
+                    source.poll_interval_ns.load(std::memory_order_relaxed));
+  const auto carry = [](auto& field, const auto& from_field) {
+    field.store(from_field.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  };
+  carry(copy->schedule_boot[0], source.schedule_boot[0]);
+  carry(copy->schedule_boot[1], source.schedule_boot[1]);
+  carry(copy->unpolled_since_wall_us, source.unpolled_since_wall_us);
+  carry(copy->next_poll_ns, source.next_poll_ns);
+  carry(copy->consecutive_failures, source.consecutive_failures);
+  carry(copy->log_head_seen, source.log_head_seen);
+  carry(copy->last_poll_wall_us, source.last_poll_wall_us);
+  carry(copy->newest_applied_write_us, source.newest_applied_write_us);
+  carry(copy->polls, source.polls);
+  carry(copy->poll_errors, source.poll_errors);
+  carry(copy->batches_applied, source.batches_applied);
+  carry(copy->mutations_applied, source.mutations_applied);
+  carry(copy->apply_ns, source.apply_ns);
+  carry(copy->resyncs, source.resyncs);
+  carry(copy->replay_horizon, source.replay_horizon);
+  // A text read whole has its time; one that stayed half-written (its writer is slow or was
+  // killed while writing) is not carried, so that the copy does not stay half-written for good.
+  if (const ErrorRecord error = LastError(source); error.wall_us != 0) {
+    RecordError(copy, error.message, error.wall_us);
+  }
+  if (const ErrorRecord note = ResyncSnapshotUnused(source); note.wall_us != 0) {
+    RecordResyncSnapshotUnused(copy, note.message, note.wall_us);
+  }
+}
+
 void RecordError(SharedControl* control, std::string_view message, int64_t wall_us) {
   WriteGuarded(control->error_sequence, control->last_error_wall_us, control->last_error, message,
                wall_us);

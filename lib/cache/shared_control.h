@@ -69,6 +69,22 @@ struct SharedControl {
 void InitializeControl(SharedControl* control, std::string_view dataset_id,
                        int64_t poll_interval_ns);
 
+// The tree::UserAreaCopier of the state file: copies the control block at `from`, which other
+// threads and processes may be updating, into the user area `to` of a file that nobody else uses
+// yet, reading each field as the atomic it is and each text under its sequence counter. Updates
+// made to `from` after a field was read are lost, as the tree says of the whole user area, and so
+// is a text that cannot be read whole (its writer was killed while writing it). A block that is
+// not valid (ControlIsValid) is copied as bytes: no process updates one.
+void CopyControl(const unsigned char* from, unsigned char* to);
+
+// The options every tree of a state file is opened with: rebuilds copy the control block with
+// CopyControl.
+inline tree::TreeOptions StateTreeOptions() {
+  tree::TreeOptions options;
+  options.copy_user_area = CopyControl;
+  return options;
+}
+
 // True if `control` was initialized by InitializeControl of this layout version.
 bool ControlIsValid(const SharedControl& control);
 

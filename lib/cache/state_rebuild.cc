@@ -30,7 +30,7 @@ void BuildAndInstall(tree::Tree& tree, uint64_t size_hint, const FillFn& fill) {
   RemoveBuildFiles(built);
   try {
     {
-      tree::TreeOptions options;
+      tree::TreeOptions options = StateTreeOptions();
       options.initial_file_bytes = std::max<uint64_t>(options.initial_file_bytes, size_hint * 2);
       std::unique_ptr<tree::Tree> fresh = tree::Tree::Open(built, options);
       // A new machine-wide control block: the same dataset, poll interval and boot, fresh state,

@@ -19,6 +19,10 @@ namespace whycache::tree {
 inline constexpr char kMagic[8] = {'W', 'H', 'Y', 'T', 'R', 'E', 'E', '1'};
 inline constexpr uint64_t kPageBytes = 4096;
 inline constexpr size_t kUserAreaBytes = 1024;
+
+// Copies a user area (kUserAreaBytes) into the file a rebuild makes. `from` may be updated by
+// other threads and processes during the call; `to` is the new file's, which nobody else sees yet.
+using UserAreaCopier = void (*)(const unsigned char* from, unsigned char* to);
 inline constexpr size_t kPublishTimeRing = 64;
 inline constexpr uint32_t kMaxReaderSlots = 65536;
 inline constexpr uint32_t kSharedReaderSlots = 64;

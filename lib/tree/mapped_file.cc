@@ -130,7 +130,7 @@ std::unique_ptr<Mapping> MapFile(const std::string& path) {
 
 std::unique_ptr<Mapping> CreateFile(const std::string& path, uint64_t file_bytes,
                                     uint32_t reader_slots, uint64_t version, uint64_t applied_id,
-                                    const unsigned char* user_area) {
+                                    const unsigned char* user_area, UserAreaCopier copy_user_area) {
   const uint64_t data_offset = DataOffset(reader_slots);
   file_bytes = AlignUp(std::max(file_bytes, data_offset + 64 * kPageBytes), kPageBytes);
   // A file already at `path` may be mapped by readers (a swap that crashed before removing the
@@ -152,7 +152,13 @@ std::unique_ptr<Mapping> CreateFile(const std::string& path, uint64_t file_bytes
   h->file_bytes = file_bytes;
   h->data_offset = data_offset;
   h->header_checksum = HeaderChecksum(*h);
-  if (user_area != nullptr) std::memcpy(h->user_area, user_area, kUserAreaBytes);
+  if (user_area != nullptr) {
+    if (copy_user_area != nullptr) {
+      copy_user_area(user_area, h->user_area);
+    } else {
+      std::memcpy(h->user_area, user_area, kUserAreaBytes);
+    }
+  }
   StampThisBoot(h);
   m->slots = reinterpret_cast<ReaderSlot*>(m->base + kPageBytes);
   for (uint32_t i = 0; i < reader_slots + kSharedReaderSlots; ++i) new (&m->slots[i]) ReaderSlot{};

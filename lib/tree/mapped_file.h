@@ -51,10 +51,11 @@ std::unique_ptr<Mapping> MapFile(const std::string& path);
 
 // Creates a new file of `file_bytes` at `path` (unlinking any file there first, as readers may
 // still map it) holding an empty tree at `version`
-// with `applied_id`, and maps it. `user_area` (kUserAreaBytes, may be null) is copied in.
+// with `applied_id`, and maps it. `user_area` (kUserAreaBytes, may be null) is copied in, by
+// `copy_user_area` when it is not null, else byte for byte.
 std::unique_ptr<Mapping> CreateFile(const std::string& path, uint64_t file_bytes,
                                     uint32_t reader_slots, uint64_t version, uint64_t applied_id,
-                                    const unsigned char* user_area);
+                                    const unsigned char* user_area, UserAreaCopier copy_user_area);
 
 // Reads the published meta record of a mapping, consistent even while a writer publishes.
 // Throws Error(kCorruption) when its checksum or version does not match.

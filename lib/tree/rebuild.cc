@@ -73,8 +73,9 @@ std::unique_ptr<Mapping> BuildFile(const std::string& dest_path, const BuildSpec
                                    const EntrySource& source) {
   try {
     for (uint64_t bytes = std::max(spec.first_guess_bytes, spec.min_bytes);; bytes *= 2) {
-      std::unique_ptr<Mapping> dest = CreateFile(dest_path, bytes, spec.reader_slots, spec.version,
-                                                 spec.applied_id, spec.user_area);
+      std::unique_ptr<Mapping> dest =
+          CreateFile(dest_path, bytes, spec.reader_slots, spec.version, spec.applied_id,
+                     spec.user_area, spec.copy_user_area);
       if (!Load(spec, source, dest.get())) continue;
       Trim(&dest, dest_path, spec.min_bytes);
       // Not synced: like a commit, the file reaches the disk with the kernel's writeback, and
@@ -88,7 +89,8 @@ std::unique_ptr<Mapping> BuildFile(const std::string& dest_path, const BuildSpec
 }
 
 std::unique_ptr<Mapping> BuildCompactCopy(const Mapping& source, const MetaValues& meta,
-                                          const std::string& dest_path, uint64_t min_bytes) {
+                                          const std::string& dest_path, uint64_t min_bytes,
+                                          UserAreaCopier copy_user_area) {
   const FileHeader& sh = *source.header;
   const uint64_t live = meta.alloc_top - sh.data_offset - meta.free_bytes;
   BuildSpec spec;
@@ -96,6 +98,7 @@ std::unique_ptr<Mapping> BuildCompactCopy(const Mapping& source, const MetaValue
   spec.version = meta.version + 1;
   spec.applied_id = meta.applied_id;
   spec.user_area = sh.user_area;
+  spec.copy_user_area = copy_user_area;
   spec.expected_keys = meta.key_count;
   spec.first_guess_bytes = sh.data_offset + live + live / 2 + (uint64_t{1} << 20);
   spec.min_bytes = min_bytes;

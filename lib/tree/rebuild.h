@@ -19,6 +19,7 @@ struct BuildSpec {
   uint64_t version = 0;  // Published version of the new file.
   uint64_t applied_id = 0;
   const unsigned char* user_area = nullptr;  // kUserAreaBytes copied in; may be null.
+  UserAreaCopier copy_user_area = nullptr;   // How; null: byte for byte.
   uint64_t expected_keys = 0;                // Sizes the hash index once.
   uint64_t first_guess_bytes = 0;            // Size to try first; doubled while too small.
   uint64_t min_bytes = 0;                    // The file ends at least this long.
@@ -32,11 +33,12 @@ struct BuildSpec {
 std::unique_ptr<Mapping> BuildFile(const std::string& dest_path, const BuildSpec& spec,
                                    const EntrySource& source);
 
-// BuildFile of every entry of the version `meta` of `source`, its applied id and user area,
-// at version meta.version + 1, at least `min_bytes` long. REQUIRES: the caller holds the writer
-// lock, so the version stays reachable.
+// BuildFile of every entry of the version `meta` of `source`, its applied id and user area
+// (copied by `copy_user_area`, as in BuildSpec), at version meta.version + 1, at least
+// `min_bytes` long. REQUIRES: the caller holds the writer lock, so the version stays reachable.
 std::unique_ptr<Mapping> BuildCompactCopy(const Mapping& source, const MetaValues& meta,
-                                          const std::string& dest_path, uint64_t min_bytes);
+                                          const std::string& dest_path, uint64_t min_bytes,
+                                          UserAreaCopier copy_user_area);
 
 }  // namespace whycache::tree
 

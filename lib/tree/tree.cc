@@ -100,7 +100,7 @@ std::unique_ptr<Tree> Tree::Open(const std::string& path, const TreeOptions& opt
     try {
       if (stat(path.c_str(), &st) != 0) {
         const std::string tmp = path + ".rebuild";
-        CreateFile(tmp, options.initial_file_bytes, options.reader_slots, 1, 0, nullptr);
+        CreateFile(tmp, options.initial_file_bytes, options.reader_slots, 1, 0, nullptr, nullptr);
         if (rename(tmp.c_str(), path.c_str()) != 0) {
           throw Error(Error::Code::kIOError,
                       "cannot rename " + tmp + " to " + path + ": " + std::strerror(errno));
@@ -281,7 +281,7 @@ void Tree::RebuildLocked(uint64_t min_file_bytes) {
   Mapping* old = CurrentMapping();
   const MetaValues meta = PublishedMeta(*old);
   const std::string tmp = path_ + ".rebuild";
-  SwapInLocked(BuildCompactCopy(*old, meta, tmp, min_file_bytes), tmp);
+  SwapInLocked(BuildCompactCopy(*old, meta, tmp, min_file_bytes, options_.copy_user_area), tmp);
 }
 
 namespace {
@@ -407,6 +407,7 @@ void Tree::MergeLocked(const Mapping& m, const MetaValues& meta,
   spec.version = meta.version + 1;
   spec.applied_id = applied_id;
   spec.user_area = h.user_area;
+  spec.copy_user_area = options_.copy_user_area;
   spec.expected_keys = meta.key_count + puts;
   spec.first_guess_bytes = meta.alloc_top - meta.free_bytes + LoadedBytesBound(puts, put_bytes);
   const std::string tmp = path_ + ".rebuild";
@@ -457,6 +458,7 @@ void Tree::Load(uint64_t expected_keys, uint64_t expected_bytes, const EntrySour
   spec.version = meta.version + 1;
   spec.applied_id = applied_id;
   spec.user_area = m.header->user_area;
+  spec.copy_user_area = options_.copy_user_area;
   spec.expected_keys = expected_keys;
   spec.first_guess_bytes = m.header->data_offset + LoadedBytesBound(expected_keys, expected_bytes);
   const std::string tmp = path_ + ".rebuild";

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "lib/tree/art_node.h"
+#include "lib/tree/file_layout.h"
 #include "lib/tree/hash_index.h"
 
 namespace whycache::tree {
@@ -35,6 +36,10 @@ struct TreeOptions {
   // After a commit, rebuild compactly when free space exceeds this fraction of the used space
   // and the file is larger than initial_file_bytes.
   double max_free_fraction = 1.0;
+  // Copies the user area into each rebuilt file of this object. Null copies it byte for byte,
+  // which is a data race if other threads or processes update it meanwhile: a layer that keeps
+  // atomics there passes a copier that reads them as atomics.
+  UserAreaCopier copy_user_area = nullptr;
 };
 
 struct TreeStats {
@@ -278,7 +283,8 @@ class Tree {
   TreeStats Stats();
 
   // kUserAreaBytes bytes in the file header for the layer above (its own atomics). Copied into
-  // the new file by a rebuild, under the writer lock (updates racing with the copy are lost).
+  // the new file by a rebuild, under the writer lock, with TreeOptions::copy_user_area (updates
+  // racing with the copy are lost).
   // The pointer stays valid while this thread stays on that file: until one of its later
   // BeginRead or UserArea calls moves it to a rebuilt one.
   unsigned char* UserArea();

@@ -239,7 +239,7 @@ TEST_F(TreeCorruptTest, RandomFlippedBodyBytesNeverCrash) {
 // each node are the next node, so that 2^40 paths lead through it to the same few leaves.
 void WriteSharedNodeFile(const std::string& path, bool superseded) {
   constexpr int kDepth = 40;
-  std::unique_ptr<Mapping> m = CreateFile(path, 0, 1, 1, 0, nullptr);
+  std::unique_ptr<Mapping> m = CreateFile(path, 0, 1, 1, 0, nullptr, nullptr);
   uint64_t top = m->header->data_offset;
   auto allocate = [&](uint64_t bytes) {
     const uint64_t off = top;
