@@ -286,21 +286,15 @@ void Tree::RebuildLocked(uint64_t min_file_bytes) {
 
 namespace {
 
-// Moves `from` to `to` atomically for anyone opening `to`. The two are exchanged, then the old
-// file is unlinked: ext4 writes a file renamed over another to disk before the rename returns
-// (auto_da_alloc), seconds for a large state file, to protect data that needs no protection
-// here, as a file from before a crash is verified when opened and rebuilt if torn. A crash
-// before the unlink, or an unlink that fails, leaves the superseded file at `from`, where readers
-// may still map it: the next build unlinks it before creating its own file (CreateFile), so the
-// swap, which has happened, is not reported as failed.
+// Moves `from` to `to` atomically for anyone opening `to`. The two are exchanged, and the caller
+// then unlinks the old file (RemoveReplacedFile) rather than renaming over it: ext4 writes a file
+// renamed over another to disk before the rename returns (auto_da_alloc), seconds for a large state
+// file, to protect data that needs no protection here, as a file from before a crash is verified
+// when opened and rebuilt if torn. A crash before the unlink, or an unlink that fails, leaves the
+// superseded file at `from`, where readers may still map it: the next build unlinks it before
+// creating its own file (CreateFile), so the swap, which has happened, is not reported as failed.
 void ReplaceFile(const std::string& from, const std::string& to) {
-  if (renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_EXCHANGE) == 0) {
-    if (unlink(from.c_str()) != 0 && errno != ENOENT) {
-      std::fprintf(stderr, "whycache: cannot remove the superseded state file %s: %s\n",
-                   from.c_str(), std::strerror(errno));
-    }
-    return;
-  }
+  if (renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_EXCHANGE) == 0) return;
   // Not every file system exchanges files, and there is nothing to exchange with when someone
   // deleted `to`.
   if ((errno != EINVAL && errno != ENOSYS && errno != ENOENT) ||
@@ -310,21 +304,34 @@ void ReplaceFile(const std::string& from, const std::string& to) {
   }
 }
 
+// Removes the file ReplaceFile exchanged out of the way, if it did.
+void RemoveReplacedFile(const std::string& path) {
+  if (unlink(path.c_str()) != 0 && errno != ENOENT) {
+    std::fprintf(stderr, "whycache: cannot remove the superseded state file %s: %s\n", path.c_str(),
+                 std::strerror(errno));
+  }
+}
+
 }  // namespace
 
 void Tree::SwapInLocked(std::unique_ptr<Mapping> fresh, const std::string& from_path) {
-  Mapping* old = CurrentMapping();
-  // Superseded first, rename second: a crash in between leaves PATH marked, and the next
-  // writer rebuilds it (readers keep reading it meanwhile, it is intact).
-  old->header->current.fetch_or(kSupersededBit, std::memory_order_seq_cst);
-  ReplaceFile(from_path, path_);
-  // Readers elsewhere look at PATH at once from now on, not only now and then.
-  old->header->replaced.store(1, std::memory_order_release);
-  std::lock_guard<std::mutex> lock(shared_->mu);
-  fresh->path = path_;
-  shared_->current.store(fresh.get(), std::memory_order_release);
-  shared_->mappings.push_back(std::move(fresh));
-  CollectRetiredLocked(*shared_);
+  {
+    // Held until `old` is marked: once PATH names the new file, a reader thread of this process
+    // may move there and, the last to leave `old`, unmap it (CollectRetiredLocked).
+    std::lock_guard<std::mutex> lock(shared_->mu);
+    Mapping* old = shared_->current.load(std::memory_order_relaxed);
+    // Superseded first, rename second: a crash in between leaves PATH marked, and the next
+    // writer rebuilds it (readers keep reading it meanwhile, it is intact).
+    old->header->current.fetch_or(kSupersededBit, std::memory_order_seq_cst);
+    ReplaceFile(from_path, path_);
+    // Readers elsewhere look at PATH at once from now on, not only now and then.
+    old->header->replaced.store(1, std::memory_order_release);
+    fresh->path = path_;
+    shared_->current.store(fresh.get(), std::memory_order_release);
+    shared_->mappings.push_back(std::move(fresh));
+    CollectRetiredLocked(*shared_);
+  }
+  RemoveReplacedFile(from_path);
 }
 
 void Tree::Install(const std::string& built_path) {
