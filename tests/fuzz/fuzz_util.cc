@@ -5,26 +5,17 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 
 #include "lib/format/byte_writer.h"
 #include "lib/io/posix_file.h"
+#include "lib/io/temp_dir.h"
 
 namespace whycache::fuzz {
 
 const std::string& ScratchDir() {
-  static const std::string dir = [] {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "whycache-fuzz-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) Fail("cannot create a scratch directory");
-    static const std::string removed_at_exit = pattern;
-    std::atexit([] {
-      std::error_code ignored;
-      std::filesystem::remove_all(removed_at_exit, ignored);
-    });
-    return pattern;
-  }();
-  return dir;
+  // One per process, removed when it exits.
+  static const io::TempDir dir(io::TmpDirOr("/tmp"), "whycache-fuzz-");
+  return dir.path();
 }
 
 void WriteFile(const std::string& path, std::string_view bytes) {
