@@ -223,7 +223,8 @@ class Cache {
   // Error(kCorruption) for a damaged snapshot, Error(kIncompatible) for a snapshot of another
   // dataset or format version, Error(kInvalidArgument) for one older than the log's horizon (the
   // log could not bring it up to date) or one the log cannot bring up to the local state's
-  // applied id (the log ends before it) unless `options.force`.
+  // applied id (the log ends before it) unless `options.force`, Error(kUnavailable) when
+  // appliers of other processes moved the local state on during three restores in a row.
   virtual SnapshotInfo RestoreSnapshot(const std::string& path,
                                        const ProgressCallback& progress = nullptr,
                                        const RestoreOptions& options = {}) = 0;

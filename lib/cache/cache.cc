@@ -301,6 +301,8 @@ class CacheImpl final : public Cache {
     if (AppliedId() != 0) return;  // Another process of the machine did it meanwhile.
     ChangeLog& log = Log();
     if (log.HeadId() == 0) return;
+    // Not installed if an applier of another process, which found the log empty when it looked,
+    // moved the current state past the fill meanwhile: that state is newer and stays.
     cache::BuildAndInstall(*tree_, 0, [&](tree::Tree& fresh) {
       cache::CatchUpFromLog(fresh, log, UINT64_MAX, "the first fill of " + options_.state_path);
     });
@@ -320,8 +322,10 @@ class CacheImpl final : public Cache {
         !snapshot.empty() && cache::SnapshotUsable(*tree_, snapshot, horizon, &why_not_snapshot);
     // The header of a usable snapshot checks out, but its body is only read while filling: a
     // damaged one must not fail every resync, so the log is replayed instead.
+    // False when the current state moved past the rebuilt one meanwhile (BuildAndInstall): it
+    // stays, and the resync is not counted.
     const auto rebuild = [&] {
-      cache::BuildAndInstall(*tree_, 0, [&](tree::Tree& fresh) {
+      return cache::BuildAndInstall(*tree_, 0, [&](tree::Tree& fresh) {
         if (from_snapshot) {
           try {
             cache::FillFromSnapshot(fresh, snapshot, nullptr);
@@ -338,14 +342,16 @@ class CacheImpl final : public Cache {
                    options_.state_path.c_str(), why_not_snapshot.c_str());
     };
     if (!why_not_snapshot.empty()) say_why();
+    bool installed = false;
     try {
-      rebuild();
+      installed = rebuild();
     } catch (const Error&) {
       if (!from_snapshot || why_not_snapshot.empty()) throw;
       from_snapshot = false;
       say_why();
-      rebuild();
+      installed = rebuild();
     }
+    if (!installed) return;
     SharedControl* control = ControlOf(*tree_);
     control->resyncs.fetch_add(1, std::memory_order_relaxed);
     if (!snapshot.empty()) {

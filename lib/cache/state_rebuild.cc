@@ -22,7 +22,8 @@ void RemoveBuildFiles(const std::string& built) {
 
 std::string ReplacementLockPath(const std::string& state_path) { return state_path + ".replace"; }
 
-void BuildAndInstall(tree::Tree& tree, uint64_t size_hint, const FillFn& fill) {
+bool BuildAndInstall(tree::Tree& tree, uint64_t size_hint, const FillFn& fill,
+                     tree::IfOlder if_older) {
   const SharedControl& control = *ControlOf(tree);
   const std::string dataset(DatasetId(control));
   const int64_t poll_interval_ns = control.poll_interval_ns.load(std::memory_order_relaxed);
@@ -62,9 +63,10 @@ void BuildAndInstall(tree::Tree& tree, uint64_t size_hint, const FillFn& fill) {
       fill(*fresh);
     }
     io::CrashPoint("state_rebuild.before_install");
-    tree.Install(built);
+    const bool installed = tree.Install(built, if_older);
     io::CrashPoint("state_rebuild.after_install");
     RemoveBuildFiles(built);
+    return installed;
   } catch (...) {
     RemoveBuildFiles(built);
     throw;

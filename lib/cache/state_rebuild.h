@@ -38,9 +38,13 @@ using FillFn = std::function<void(tree::Tree& fresh)>;
 // Builds a state file next to `tree`'s (PATH.rebuild-state) for the same dataset and poll
 // interval, fills it with `fill`, and installs it in place of `tree`'s file; processes move to
 // it at their next read transaction. `size_hint` is the expected bytes of keys and values.
-// REQUIRES: the caller holds the ScopedFlock of ReplacementLockPath. On any error the partial
-// file is removed and `tree` is unchanged.
-void BuildAndInstall(tree::Tree& tree, uint64_t size_hint, const FillFn& fill);
+// Returns false, the built file removed and `tree` unchanged, when the built state is older than
+// the current one and `if_older` is kRefuse: appliers of other processes (which take no
+// ScopedFlock) moved the current state past it while it was built, and installing it would take
+// readers back. REQUIRES: the caller holds the ScopedFlock of ReplacementLockPath. On any error
+// the partial file is removed and `tree` is unchanged.
+bool BuildAndInstall(tree::Tree& tree, uint64_t size_hint, const FillFn& fill,
+                     tree::IfOlder if_older = tree::IfOlder::kRefuse);
 
 // Applies `log` to `fresh`, a state file being built, until its applied id reaches `at_least`
 // or the log has nothing newer, and returns its applied id. The backlog goes into as few write

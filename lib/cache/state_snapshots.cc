@@ -96,7 +96,7 @@ SnapshotInfo RestoreStateSnapshot(tree::Tree& tree, const std::string& path, Cha
   CheckUsable(tree, path, log.Horizon());
   ScopedFlock replacing(ReplacementLockPath(tree.path()));
   SnapshotInfo restored;
-  BuildAndInstall(tree, snapshot::ReadSnapshotHeader(path).raw_bytes, [&](tree::Tree& fresh) {
+  const auto restore = [&](tree::Tree& fresh) {
     restored = FillFromSnapshot(fresh, path, progress);
     // Appliers of other processes may move the current state on meanwhile: the target is read
     // again until the restored state has reached it.
@@ -115,7 +115,22 @@ SnapshotInfo RestoreStateSnapshot(tree::Tree& tree, const std::string& path, Cha
                       " holds: restoring it would take the machine's readers back; restore it "
                       "with force (`whycache snapshot restore --force`) if that is meant");
     }
-  });
+  };
+  const uint64_t size_hint = snapshot::ReadSnapshotHeader(path).raw_bytes;
+  if (force) {
+    BuildAndInstall(tree, size_hint, restore, tree::IfOlder::kInstall);
+    return restored;
+  }
+  // An applier may still move the current state on between the restore's last look and the
+  // install: the install then refuses, and the restore is made again.
+  constexpr int kAttempts = 3;
+  for (int attempt = 1; !BuildAndInstall(tree, size_hint, restore); ++attempt) {
+    if (attempt == kAttempts) {
+      throw Error(Error::Code::kUnavailable, "appliers kept moving " + tree.path() +
+                                                 " on while snapshot " + path +
+                                                 " was restored; try again");
+    }
+  }
   return restored;
 }
 

@@ -334,10 +334,19 @@ void Tree::SwapInLocked(std::unique_ptr<Mapping> fresh, const std::string& from_
   RemoveReplacedFile(from_path);
 }
 
-void Tree::Install(const std::string& built_path) {
+bool Tree::Install(const std::string& built_path, IfOlder if_older) {
   std::unique_ptr<WriteTxn> lock = BeginWrite(true);
-  CurrentForWriter();
-  SwapInLocked(MapFile(built_path), built_path);
+  const Mapping* current = CurrentForWriter();
+  std::unique_ptr<Mapping> built = MapFile(built_path);
+  // Compared under the writer lock, where no writer moves the current file on: a build that
+  // writers overtook meanwhile (e.g. an applier of another process that found nothing to
+  // rebuild when it looked) would take readers back.
+  if (if_older == IfOlder::kRefuse &&
+      PublishedMeta(*built).applied_id < PublishedMeta(*current).applied_id) {
+    return false;
+  }
+  SwapInLocked(std::move(built), built_path);
+  return true;
 }
 
 namespace {

@@ -235,6 +235,9 @@ class WriteTxn {
   size_t chunk_left_ = 0;
 };
 
+// What Tree::Install does with a built file older (by applied id) than the current one.
+enum class IfOlder { kRefuse, kInstall };
+
 class Tree {
  public:
   // Opens (or creates, per options) the tree at `path`. An existing file is validated: magic,
@@ -297,10 +300,13 @@ class Tree {
   // (now closed) in the same directory: used to restore a snapshot or rebuild from the log
   // without stopping readers. Under the writer lock, marks the current file superseded and
   // renames `built_path` over PATH; processes move to it at their next read transaction, and
-  // views they hold into the old file stay valid. Throws Error(kCorruption) if `built_path` is
-  // not a valid tree file, Error(kIOError) if it cannot be renamed; the tree is then unchanged.
+  // views they hold into the old file stay valid. With IfOlder::kRefuse, a built file whose
+  // applied id is below the current file's (writers moved the tree on while it was built) is
+  // not installed: returns false and the tree is unchanged, so that readers never go back.
+  // Returns true once installed. Throws Error(kCorruption) if `built_path` is not a valid tree
+  // file, Error(kIOError) if it cannot be renamed; the tree is then unchanged.
   // REQUIRES: this thread holds no WriteTxn.
-  void Install(const std::string& built_path);
+  bool Install(const std::string& built_path, IfOlder if_older);
 
   // Replaces the entries of this tree, which must have none (a file being filled before it is
   // installed), by those of `source`, published with `applied_id`: one sequential pass into a
