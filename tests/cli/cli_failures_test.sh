@@ -114,7 +114,7 @@ if [[ $BACKEND == file ]]; then
   # A damaged record: exit 5 naming the segment file and the offset, for every reader of it.
   expect_status 0 --log "file:$WORK/main.log" tail
   segment=$(ls "$WORK"/main.log/*.seg | head -1)
-  printf '\xff' | dd of="$segment" bs=1 seek=50 conv=notrunc status=none
+  flip_byte "$segment" 50
   expect_status 5 tail
   expect_mentions err "$segment at offset"
   expect_status 5 --state "$WORK/fresh.state" update

@@ -155,9 +155,9 @@ cp "$WORK/snap" "$WORK/truncated" && truncate -s 100 "$WORK/truncated"
 # A byte of the body (past the 256-byte header), one of the header's dataset id, and the
 # header's format version (the 4 bytes after the 8-byte magic) made 9.
 cp "$WORK/snap" "$WORK/body-flipped"
-printf '\x55' | dd of="$WORK/body-flipped" bs=1 seek=300 conv=notrunc status=none
+flip_byte "$WORK/body-flipped" 300
 cp "$WORK/snap" "$WORK/header-flipped"
-printf '\x55' | dd of="$WORK/header-flipped" bs=1 seek=40 conv=notrunc status=none
+flip_byte "$WORK/header-flipped" 40
 cp "$WORK/snap" "$WORK/other-version"
 printf '\x09' | dd of="$WORK/other-version" bs=1 seek=8 conv=notrunc status=none
 : >"$WORK/empty.snap"

@@ -169,3 +169,13 @@ escaped() {
   done
   printf '%s' "$out"
 }
+
+# flip_byte FILE OFFSET: inverts every bit of the byte at OFFSET, so that the file is damaged
+# whatever that byte held (writing a fixed byte leaves it intact where it already held that one).
+flip_byte() {
+  local b
+  b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
+  [[ -n $b ]] || fail "flip_byte: $1 has no byte at offset $2"
+  printf -v b '\\x%02x' $((b ^ 0xff))
+  printf "$b" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
