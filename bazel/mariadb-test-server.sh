@@ -108,6 +108,13 @@ start_server() {
     say "mariadbd exited:"; tail -30 "$errlog" >&2; exit 1
   done
   root_sql -e 'SELECT 1' >/dev/null 2>&1 || { say "no free port found"; exit 1; }
+  # The watcher starts before anything else can fail: an owner that dies while this script
+  # still sets the server up (its stdout pipe then breaks) leaves no server behind either.
+  if [[ -n ${MDB_OWNER_PID:-} ]]; then
+    (setsid bash -c "$(declare -f alive server_pid stop watch_owner); \
+      dir='$dir' pidfile='$pidfile' sock='$sock'; say() { :; }; watch_owner $MDB_OWNER_PID $pid" \
+      </dev/null >/dev/null 2>&1 &)
+  fi
   root_sql <<SQL
 CREATE DATABASE IF NOT EXISTS \`$db\`;
 CREATE USER IF NOT EXISTS '$user'@'127.0.0.1' IDENTIFIED BY '$pass';
@@ -124,11 +131,6 @@ MDB_PASS=$pass
 MDB_DB=$db
 MDB_PID=$pid
 EOF2
-  if [[ -n ${MDB_OWNER_PID:-} ]]; then
-    (setsid bash -c "$(declare -f alive server_pid stop watch_owner); \
-      dir='$dir' pidfile='$pidfile' sock='$sock'; say() { :; }; watch_owner $MDB_OWNER_PID $pid" \
-      </dev/null >/dev/null 2>&1 &)
-  fi
 }
 
 case $cmd in
