@@ -72,7 +72,7 @@ std::string MariaDbSettings::ConnectorUrl() const {
 }
 
 TestMariaDb& TestMariaDb::Shared() {
-  static TestMariaDb* server = new TestMariaDb("");
+  static TestMariaDb* server = new TestMariaDb("", {});
   // Stopped from atexit rather than a static destructor so that the order against other
   // statics does not matter; forked children leave through _exit and never get here.
   static const bool registered = [] {
@@ -83,17 +83,28 @@ TestMariaDb& TestMariaDb::Shared() {
   return *server;
 }
 
-std::unique_ptr<TestMariaDb> TestMariaDb::StartPrivate(const std::string& extra_server_options) {
+std::unique_ptr<TestMariaDb> TestMariaDb::StartPrivate(const std::string& extra_server_options,
+                                                       const ScriptSettings& script_settings) {
+  // Both end up inside single quotes of a shell command line.
   if (extra_server_options.find('\'') != std::string::npos) {
     throw std::invalid_argument("server options with a quote: " + extra_server_options);
   }
-  return std::unique_ptr<TestMariaDb>(new TestMariaDb(extra_server_options));
+  for (const auto& [name, value] : script_settings) {
+    if (name.rfind("MDB_", 0) != 0 ||
+        name.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ_0123456789") != std::string::npos ||
+        value.find('\'') != std::string::npos) {
+      throw std::invalid_argument(
+          "script setting not of the form MDB_NAME=value without quotes: " + name + "=" + value);
+    }
+  }
+  return std::unique_ptr<TestMariaDb>(new TestMariaDb(extra_server_options, script_settings));
 }
 
-TestMariaDb::TestMariaDb(std::string extra_server_options)
-    : extra_server_options_(std::move(extra_server_options)) {
+TestMariaDb::TestMariaDb(std::string extra_server_options, ScriptSettings script_settings)
+    : extra_server_options_(std::move(extra_server_options)),
+      script_settings_(std::move(script_settings)) {
   // A private server is always a throwaway one: an external server has its own options.
-  if (extra_server_options_.empty() && !Env("MDB_HOST").empty()) {
+  if (extra_server_options_.empty() && script_settings_.empty() && !Env("MDB_HOST").empty()) {
     settings_.host = Env("MDB_HOST");
     settings_.port = std::stoi(Env("MDB_PORT").empty() ? "3306" : Env("MDB_PORT"));
     settings_.socket = Env("MDB_SOCKET");
@@ -126,6 +137,7 @@ void TestMariaDb::RunScript(const std::string& command, bool keep_data) {
   std::string env = "MDB_OWNER_PID=" + std::to_string(getpid()) + " ";
   if (keep_data) env += "MDB_KEEP_DATA=1 ";
   if (!extra_server_options_.empty()) env += "MDB_EXTRA_OPTIONS='" + extra_server_options_ + "' ";
+  for (const auto& [name, value] : script_settings_) env += name + "='" + value + "' ";
   if (settings_.port != 0) {
     env += "MDB_PORT=" + std::to_string(settings_.port) + " ";
   } else if (Env("MDB_PORT").empty()) {

@@ -7,6 +7,7 @@
 #ifndef WHYCACHE_TESTS_SUPPORT_TEST_MARIADB_H_
 #define WHYCACHE_TESTS_SUPPORT_TEST_MARIADB_H_
 
+#include <map>
 #include <memory>
 #include <string>
 
@@ -37,9 +38,14 @@ class TestMariaDb {
 
   // A throwaway server of the caller's own, started now with `extra_server_options` appended to
   // the fixture's mariadbd options (later options win), e.g.
-  // "--innodb-flush-log-at-trx-commit=2". Stopped when the result is destroyed. Also sets
-  // WHYCACHE_MYSQL_PASSWORD. Throws std::runtime_error when it cannot be started.
-  static std::unique_ptr<TestMariaDb> StartPrivate(const std::string& extra_server_options);
+  // "--innodb-flush-log-at-trx-commit=2". `script_settings` are MDB_* settings of
+  // bazel/mariadb-test-server.sh (e.g. {"MDB_ROLE", "primary"}), given to every start, stop and
+  // kill of the server. Stopped when the result is destroyed. Also sets
+  // WHYCACHE_MYSQL_PASSWORD. Throws std::runtime_error when it cannot be started,
+  // std::invalid_argument for an option or setting with a quote.
+  using ScriptSettings = std::map<std::string, std::string>;
+  static std::unique_ptr<TestMariaDb> StartPrivate(const std::string& extra_server_options,
+                                                   const ScriptSettings& script_settings = {});
 
   const MariaDbSettings& settings() const { return settings_; }
 
@@ -57,11 +63,12 @@ class TestMariaDb {
   TestMariaDb& operator=(const TestMariaDb&) = delete;
 
  private:
-  explicit TestMariaDb(std::string extra_server_options);
+  TestMariaDb(std::string extra_server_options, ScriptSettings script_settings);
   void RunScript(const std::string& command, bool keep_data);
 
   MariaDbSettings settings_;
   const std::string extra_server_options_;
+  const ScriptSettings script_settings_;
   // The throwaway server's directory; null for an external server.
   std::unique_ptr<io::TempDir> dir_;
   pid_t owner_pid_ = 0;  // Forked children must not stop the parent's server.
