@@ -1,6 +1,7 @@
 // Proves the replication fixture: what the primary commits reaches every replica, the reader
 // user can only read, a replica whose replication is stopped or that crashed lags and then
-// catches up, and replicas applying in parallel make rows visible in the primary's commit order.
+// catches up, a replica that cannot apply a row is named with its error, and replicas applying
+// in parallel make rows visible in the primary's commit order.
 // The oracle is the test's own record of the rows it wrote.
 #include <cppconn/connection.h>
 #include <cppconn/exception.h>
@@ -179,6 +180,31 @@ TEST_F(ReplicationFixtureTest, KilledReplicaCatchesUpAfterStart) {
   set_->StartReplica(0);
   set_->WaitForReplicas();
   EXPECT_EQ(ReadRows(set_->replica_settings(0), "crashed"), written);
+}
+
+TEST_F(ReplicationFixtureTest, WaitForReplicasNamesAReplicaWhoseApplierFailed) {
+  Rows written;
+  CreateTable(set_->primary_settings(), "conflicting");
+  set_->WaitForReplicas();
+  // A row written on replica 0 behind replication's back (root may write despite read-only)
+  // makes the primary's row with the same id fail there.
+  auto replica_root = ConnectAsRoot(set_->replica_settings(0));
+  replica_root->setSchema(set_->replica_settings(0).database);
+  Execute(*replica_root, "INSERT INTO conflicting VALUES (1, 'written on the replica')");
+  InsertRows(set_->primary_settings(), "conflicting", 1, 1, written);
+  try {
+    set_->WaitForReplicas();
+    ADD_FAILURE() << "WaitForReplicas returned although replica 0 cannot apply the row";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("replica 0 "), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("Duplicate entry"), std::string::npos) << e.what();
+  }
+
+  // Repaired, it applies the row and replicates on.
+  Execute(*replica_root, "DELETE FROM conflicting");
+  Execute(*replica_root, "START SLAVE");
+  set_->WaitForReplicas();
+  EXPECT_EQ(ReadRows(set_->replica_settings(0), "conflicting"), written);
 }
 
 // Two connections on the primary append transactions of rows with consecutive ids; each

@@ -1,6 +1,7 @@
 #include "tests/support/test_mariadb_replication.h"
 
 #include <cppconn/connection.h>
+#include <cppconn/exception.h>
 #include <cppconn/prepared_statement.h>
 #include <cppconn/resultset.h>
 #include <cppconn/statement.h>
@@ -15,15 +16,8 @@ constexpr char kReaderUser[] = "whycache_reader";
 constexpr char kReaderPassword[] = "whycache-reader-pw";
 constexpr int kPrimaryServerId = 1;
 
-// Replication control needs privileges the test user lacks; root logs in through the server's
-// socket (socket authentication, as the script sets it up).
-std::unique_ptr<sql::Connection> RootConnection(const MariaDbSettings& server) {
-  sql::mysql::MySQL_Driver* driver = sql::mysql::get_mysql_driver_instance();
-  return std::unique_ptr<sql::Connection>(driver->connect("unix://" + server.socket, "root", ""));
-}
-
 void Execute(const MariaDbSettings& server, const std::string& statement) {
-  auto conn = RootConnection(server);
+  auto conn = ConnectAsRoot(server);
   std::unique_ptr<sql::Statement> stmt(conn->createStatement());
   stmt->execute(statement);
 }
@@ -48,6 +42,13 @@ std::string SlaveStatus(sql::Connection& conn) {
 }
 
 }  // namespace
+
+// Replication control needs privileges the test user lacks; the script sets root up for socket
+// authentication.
+std::unique_ptr<sql::Connection> ConnectAsRoot(const MariaDbSettings& server) {
+  sql::mysql::MySQL_Driver* driver = sql::mysql::get_mysql_driver_instance();
+  return std::unique_ptr<sql::Connection>(driver->connect("unix://" + server.socket, "root", ""));
+}
 
 std::unique_ptr<TestReplicaSet> TestReplicaSet::Start(int replicas, const ReplicaOptions& options) {
   if (replicas < 0) throw std::invalid_argument("a negative number of replicas");
@@ -96,12 +97,15 @@ MariaDbSettings TestReplicaSet::AsReader(const MariaDbSettings& server) const {
 void TestReplicaSet::WaitForReplicas(std::chrono::seconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   std::string position;
-  {
-    auto conn = RootConnection(primary_settings());
+  try {
+    auto conn = ConnectAsRoot(primary_settings());
     std::unique_ptr<sql::Statement> stmt(conn->createStatement());
     std::unique_ptr<sql::ResultSet> rows(stmt->executeQuery("SELECT @@GLOBAL.gtid_binlog_pos"));
     rows->next();
     position = rows->getString(1);
+  } catch (const sql::SQLException& e) {
+    throw std::runtime_error("reading the primary's GTID position on port " +
+                             std::to_string(primary_settings().port) + ": " + e.what());
   }
   for (int i = 0; i < replica_count(); ++i) {
     if (replicas_[i].up && replicas_[i].replicating) WaitForReplica(i, position, deadline);
@@ -111,23 +115,30 @@ void TestReplicaSet::WaitForReplicas(std::chrono::seconds timeout) {
 void TestReplicaSet::WaitForReplica(int i, const std::string& gtid_position,
                                     std::chrono::steady_clock::time_point deadline) {
   const MariaDbSettings& server = replica_settings(i);
-  auto conn = RootConnection(server);
-  // Short waits, so that a stopped applier is reported at once rather than at the deadline.
-  std::unique_ptr<sql::PreparedStatement> wait(
-      conn->prepareStatement("SELECT MASTER_GTID_WAIT(?, 0.5)"));
-  wait->setString(1, gtid_position);
-  while (true) {
-    {
-      std::unique_ptr<sql::ResultSet> rows(wait->executeQuery());
-      if (rows->next() && !rows->isNull(1) && rows->getInt(1) == 0) return;
+  const std::string what =
+      Describe(i, server) + " has not applied the primary's GTID position " + gtid_position;
+  try {
+    auto conn = ConnectAsRoot(server);
+    // Short waits, so that a stopped applier is reported at once rather than at the deadline.
+    std::unique_ptr<sql::PreparedStatement> wait(
+        conn->prepareStatement("SELECT MASTER_GTID_WAIT(?, 0.5)"));
+    wait->setString(1, gtid_position);
+    while (true) {
+      {
+        std::unique_ptr<sql::ResultSet> rows(wait->executeQuery());
+        if (rows->next() && !rows->isNull(1) && rows->getInt(1) == 0) return;
+      }
+      std::string status = SlaveStatus(*conn);
+      if (status.find("Slave_SQL_Running='Yes'") == std::string::npos) {
+        throw std::runtime_error(what + ": its applier has stopped: " + status);
+      }
+      if (std::chrono::steady_clock::now() > deadline) {
+        throw std::runtime_error(what + " in time: " + status);
+      }
     }
-    std::string status = SlaveStatus(*conn);
-    bool applier_stopped = status.find("Slave_SQL_Running='Yes'") == std::string::npos;
-    if (applier_stopped || std::chrono::steady_clock::now() > deadline) {
-      throw std::runtime_error(Describe(i, server) +
-                               " has not applied the primary's GTID position " + gtid_position +
-                               (applier_stopped ? "" : " in time") + ": " + status);
-    }
+  } catch (const sql::SQLException& e) {
+    throw std::runtime_error(what + ": " + e.what() + " (error " +
+                             std::to_string(e.getErrorCode()) + ")");
   }
 }
 

@@ -14,6 +14,8 @@
 #ifndef WHYCACHE_TESTS_SUPPORT_TEST_MARIADB_REPLICATION_H_
 #define WHYCACHE_TESTS_SUPPORT_TEST_MARIADB_REPLICATION_H_
 
+#include <cppconn/connection.h>
+
 #include <chrono>
 #include <memory>
 #include <string>
@@ -30,6 +32,11 @@ struct ReplicaOptions {
   // or "none"); matters only with parallel_threads > 0.
   std::string parallel_mode = "conservative";
 };
+
+// A connection as root to a server of a replication set (or any server this process started),
+// e.g. to write on a replica despite read-only or to stop only its SQL thread. Root logs in
+// through the server's socket. Throws sql::SQLException when the server is down.
+std::unique_ptr<sql::Connection> ConnectAsRoot(const MariaDbSettings& server);
 
 class TestReplicaSet {
  public:
@@ -51,8 +58,9 @@ class TestReplicaSet {
   // Returns once every replica that is up and replicating (not stopped by StopReplication or
   // KillReplica) has applied every transaction the primary had committed when this was called.
   // Throws std::runtime_error naming the replica, the positions and its replication threads'
-  // state and errors when one has not got there within `timeout`, or at once when its applier
-  // (SQL) thread has stopped.
+  // state and errors when one has not got there within `timeout`, at once when its applier
+  // (SQL) thread has stopped (e.g. on an error), and naming the server when the primary or a
+  // replica cannot be reached.
   void WaitForReplicas(std::chrono::seconds timeout = std::chrono::seconds(30));
 
   // STOP SLAVE / START SLAVE on replica i: while stopped it fetches and applies nothing, so it
