@@ -157,6 +157,7 @@ void TestMariaDb::RunScript(const std::string& command, bool keep_data) {
   settings_.user = kv["MDB_USER"];
   settings_.password = kv["MDB_PASS"];
   settings_.database = kv["MDB_DB"];
+  settings_.pid = std::stoi(kv["MDB_PID"]);
 }
 
 void TestMariaDb::Stop() {

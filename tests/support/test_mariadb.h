@@ -22,6 +22,7 @@ struct MariaDbSettings {
   std::string user;
   std::string password;
   std::string database;
+  int pid = 0;  // The server's process when this process started it; else 0.
 
   // "mysql://USER@HOST:PORT/DATABASE", with "?table=NAME" when `table` is not empty.
   std::string Uri(const std::string& table = "") const;

@@ -1,0 +1,232 @@
+// Fleet capacity: how many machines one MySQL server serves, each polling every 50 ms.
+//
+//   bazel run --config=opt //tests/cache:fleet_bench -- --benchmark_counters_tabular=true
+//
+//   BM_Fleet/machines:N/writes:W   N simulated machines, each a Cache with its own state file
+//                                  and its own connection to one throwaway MariaDB server,
+//                                  polling (UpdateNow) on its own 50 ms schedule, for
+//                                  WHYCACHE_FLEET_SECONDS (default 10) seconds. With W = 0
+//                                  nothing is written, so every poll is an empty one; with W = 1
+//                                  a writer appends a batch of 10 sets (100-byte random values)
+//                                  every 100 ms, a steady trickle.
+//
+// Counters:
+//   polls_per_s       polls completed per second; the schedule asks N * 20. A machine whose poll
+//                     is due while its previous one still runs polls as soon as that ends, so
+//                     a server (or client) that cannot keep up shows here.
+//   server_us_per_poll  CPU time (user + system) of the server process over the run, from
+//                     /proc/PID/stat, per poll completed.
+//   client_us_per_poll  the same for this process (every machine and the writer).
+//   p50_ms, p99_ms    duration of one machine's poll (UpdateNow), over every poll of the run.
+//
+// Machines and the server share this machine's cores, so the figures of interest are the
+// server's CPU per poll and polls served against polls asked, not throughput alone.
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "benchmark/benchmark.h"
+#include "tests/support/temp_dir.h"
+#include "tests/support/test_mariadb.h"
+#include "whycache/cache.h"
+#include "whycache/change_log.h"
+
+namespace whycache::testing {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr int kMaxMachines = 1000;
+constexpr auto kPollInterval = std::chrono::milliseconds(50);
+// Machines are driven by this many threads, each polling its machines in turn: enough that a
+// poll waiting on the server does not hold up the others' schedules.
+constexpr int kDriverThreads = 32;
+constexpr int kInitialKeys = 1000;
+
+std::chrono::seconds RunLength() {
+  const char* s = std::getenv("WHYCACHE_FLEET_SECONDS");
+  return std::chrono::seconds(s != nullptr ? std::max(1, std::atoi(s)) : 10);
+}
+
+std::string RandomValue(std::mt19937_64& rng, size_t bytes) {
+  std::string v(bytes, '\0');
+  for (size_t i = 0; i < bytes; i += 8) {
+    const uint64_t r = rng();
+    std::memcpy(v.data() + i, &r, std::min<size_t>(8, bytes - i));
+  }
+  return v;
+}
+
+std::vector<Mutation> RandomBatch(std::mt19937_64& rng, int sets) {
+  std::vector<Mutation> batch;
+  for (int i = 0; i < sets; ++i) {
+    char key[32];
+    std::snprintf(key, sizeof(key), "key:%08" PRIx64, rng() % (kInitialKeys * 10));
+    batch.push_back(Mutation::Set(key, RandomValue(rng, 100)));
+  }
+  return batch;
+}
+
+// User plus system CPU time of process `pid`, in microseconds.
+int64_t ProcessCpuMicros(int pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  // Fields after the command name, which is in parentheses and may hold spaces.
+  const size_t close = text.rfind(')');
+  if (close == std::string::npos) throw std::runtime_error("cannot read /proc/PID/stat");
+  std::istringstream fields(text.substr(close + 2));
+  std::string field;
+  int64_t utime = 0;
+  int64_t stime = 0;
+  for (int i = 3; fields >> field; ++i) {
+    if (i == 14) utime = std::stoll(field);
+    if (i == 15) {
+      stime = std::stoll(field);
+      break;
+    }
+  }
+  return (utime + stime) * 1'000'000 / sysconf(_SC_CLK_TCK);
+}
+
+// The server and up to kMaxMachines machines on it, set up once for every benchmark.
+struct Fleet {
+  Fleet() {
+    server = TestMariaDb::StartPrivate("--max-connections=" + std::to_string(kMaxMachines + 50));
+    log_uri = server->settings().Uri("fleet");
+    writer = OpenChangeLog(log_uri, {.create_if_missing = true});
+    std::mt19937_64 rng(1);
+    for (int i = 0; i < kInitialKeys / 10; ++i) writer->Append(RandomBatch(rng, 10));
+    for (int i = 0; i < kMaxMachines; ++i) {
+      CacheOptions options;
+      options.state_path = dir.File("machine-" + std::to_string(i));
+      options.log_uri = log_uri;
+      options.poll_interval = kPollInterval;
+      machines.push_back(Cache::Open(options));
+      machines.back()->UpdateNow();
+    }
+  }
+
+  std::unique_ptr<TestMariaDb> server;
+  std::string log_uri;
+  std::unique_ptr<ChangeLog> writer;
+  TempDir dir{"/dev/shm"};
+  std::vector<std::unique_ptr<Cache>> machines;
+};
+
+Fleet& TheFleet() {
+  static Fleet* fleet = new Fleet;
+  return *fleet;
+}
+
+int64_t ThisProcessCpuMicros() {
+  rusage usage;
+  getrusage(RUSAGE_SELF, &usage);
+  return (usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * int64_t{1'000'000} +
+         usage.ru_utime.tv_usec + usage.ru_stime.tv_usec;
+}
+
+double PercentileMs(std::vector<int64_t>* ns, double p) {
+  if (ns->empty()) return 0;
+  const size_t i = std::min(ns->size() - 1, static_cast<size_t>(p * ns->size()));
+  std::nth_element(ns->begin(), ns->begin() + i, ns->end());
+  return (*ns)[i] / 1e6;
+}
+
+void BM_Fleet(benchmark::State& state) {
+  Fleet& fleet = TheFleet();
+  const int machines = static_cast<int>(state.range(0));
+  const bool writes = state.range(1) != 0;
+  for (auto _ : state) {
+    std::atomic<bool> stop{false};
+    std::vector<std::vector<int64_t>> durations(kDriverThreads);
+    std::atomic<int> failures{0};
+    const int64_t server_before = ProcessCpuMicros(fleet.server->settings().pid);
+    const int64_t client_before = ThisProcessCpuMicros();
+    const Clock::time_point start = Clock::now();
+    const Clock::time_point end = start + RunLength();
+    std::thread writer;
+    if (writes) {
+      writer = std::thread([&] {
+        std::mt19937_64 rng(static_cast<uint64_t>(machines));
+        for (Clock::time_point due = start; Clock::now() < end; due += 2 * kPollInterval) {
+          std::this_thread::sleep_until(due);
+          fleet.writer->Append(RandomBatch(rng, 10));
+        }
+      });
+    }
+    std::vector<std::thread> drivers;
+    for (int t = 0; t < kDriverThreads && t < machines; ++t) {
+      drivers.emplace_back([&, t] {
+        // This thread's machines, each first due at its own point of the interval, so that
+        // polls spread evenly over time.
+        std::vector<int> mine;
+        std::vector<Clock::time_point> due;
+        for (int m = t; m < machines; m += kDriverThreads) {
+          mine.push_back(m);
+          due.push_back(start + kPollInterval * m / machines);
+        }
+        for (;;) {
+          const size_t next = std::min_element(due.begin(), due.end()) - due.begin();
+          if (due[next] >= end) break;
+          std::this_thread::sleep_until(due[next]);
+          const Clock::time_point begin = Clock::now();
+          try {
+            fleet.machines[mine[next]]->UpdateNow();
+          } catch (const std::exception&) {
+            failures.fetch_add(1);
+          }
+          const Clock::time_point done = Clock::now();
+          durations[t].push_back(
+              std::chrono::duration_cast<std::chrono::nanoseconds>(done - begin).count());
+          due[next] = std::max(due[next] + kPollInterval, done);
+        }
+      });
+    }
+    for (std::thread& d : drivers) d.join();
+    if (writer.joinable()) writer.join();
+    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    const int64_t server_us = ProcessCpuMicros(fleet.server->settings().pid) - server_before;
+    const int64_t client_us = ThisProcessCpuMicros() - client_before;
+    state.SetIterationTime(seconds);
+
+    std::vector<int64_t> all;
+    for (const auto& d : durations) all.insert(all.end(), d.begin(), d.end());
+    const double polls = static_cast<double>(all.size());
+    if (failures.load() != 0) {
+      state.SkipWithError((std::to_string(failures.load()) + " polls failed").c_str());
+    }
+    state.counters["asked_per_s"] = machines * 1000.0 / kPollInterval.count();
+    state.counters["polls_per_s"] = polls / seconds;
+    state.counters["server_us_per_poll"] = server_us / polls;
+    state.counters["client_us_per_poll"] = client_us / polls;
+    state.counters["p50_ms"] = PercentileMs(&all, 0.50);
+    state.counters["p99_ms"] = PercentileMs(&all, 0.99);
+  }
+}
+BENCHMARK(BM_Fleet)
+    ->ArgNames({"machines", "writes"})
+    ->ArgsProduct({{50, 200, kMaxMachines}, {0, 1}})
+    ->Iterations(1)
+    ->UseManualTime()
+    ->Unit(benchmark::kSecond);
+
+}  // namespace
+}  // namespace whycache::testing
+
+BENCHMARK_MAIN();
