@@ -27,10 +27,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <memory>
@@ -42,6 +40,7 @@
 #include <vector>
 
 #include "benchmark/benchmark.h"
+#include "lib/bench/workload.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_mariadb.h"
 #include "whycache/cache.h"
@@ -64,21 +63,11 @@ std::chrono::seconds RunLength() {
   return std::chrono::seconds(s != nullptr ? std::max(1, std::atoi(s)) : 10);
 }
 
-std::string RandomValue(std::mt19937_64& rng, size_t bytes) {
-  std::string v(bytes, '\0');
-  for (size_t i = 0; i < bytes; i += 8) {
-    const uint64_t r = rng();
-    std::memcpy(v.data() + i, &r, std::min<size_t>(8, bytes - i));
-  }
-  return v;
-}
-
 std::vector<Mutation> RandomBatch(std::mt19937_64& rng, int sets) {
   std::vector<Mutation> batch;
   for (int i = 0; i < sets; ++i) {
-    char key[32];
-    std::snprintf(key, sizeof(key), "key:%08" PRIx64, rng() % (kInitialKeys * 10));
-    batch.push_back(Mutation::Set(key, RandomValue(rng, 100)));
+    batch.push_back(
+        Mutation::Set(bench::HexKey(rng() % (kInitialKeys * 10)), bench::RandomValue(rng, 100)));
   }
   return batch;
 }

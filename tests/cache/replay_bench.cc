@@ -26,9 +26,7 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <cinttypes>
 #include <cstdio>
-#include <cstring>
 #include <fstream>
 #include <memory>
 #include <random>
@@ -36,6 +34,7 @@
 #include <vector>
 
 #include "benchmark/benchmark.h"
+#include "lib/bench/workload.h"
 #include "tests/support/temp_dir.h"
 #include "whycache/cache.h"
 #include "whycache/change_log.h"
@@ -44,22 +43,6 @@ namespace whycache::testing {
 namespace {
 
 constexpr int kAppendBatch = 10'000;
-
-std::string RandomKey(std::mt19937_64& rng) {
-  char key[32];
-  std::snprintf(key, sizeof(key), "key:%016" PRIx64, rng());
-  return key;
-}
-
-// Random bytes: no compression in the log or the snapshot can shrink them.
-std::string RandomValue(std::mt19937_64& rng, size_t bytes) {
-  std::string v(bytes, '\0');
-  for (size_t i = 0; i < bytes; i += 8) {
-    const uint64_t r = rng();
-    std::memcpy(v.data() + i, &r, std::min<size_t>(8, bytes - i));
-  }
-  return v;
-}
 
 // A file log of `keys` random keys, made once and reused by the repetitions of a benchmark.
 struct BacklogLog {
@@ -74,7 +57,7 @@ struct BacklogLog {
     for (int64_t done = 0; done < keys;) {
       batch.clear();
       for (; done < keys && static_cast<int>(batch.size()) < kAppendBatch; ++done) {
-        batch.push_back(Mutation::Set(RandomKey(rng), RandomValue(rng, value_bytes)));
+        batch.push_back(Mutation::Set(bench::HexKey(rng()), bench::RandomValue(rng, value_bytes)));
       }
       log->Append(batch);
     }
@@ -197,7 +180,7 @@ void BM_SmallBatches(benchmark::State& state) {
     state.PauseTiming();
     batch.clear();
     for (int i = 0; i < kPerBatch; ++i) {
-      batch.push_back(Mutation::Set(RandomKey(rng), RandomValue(rng, 16)));
+      batch.push_back(Mutation::Set(bench::HexKey(rng()), bench::RandomValue(rng, 16)));
     }
     writer->Append(batch);
     state.ResumeTiming();
