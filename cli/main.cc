@@ -31,6 +31,8 @@ void PrintUsage(std::ostream& out) {
          "                  (innodb_flush_log_at_trx_commit=1, sync_binlog=1 with a binary\n"
          "                  log, autocommit on, not READ-UNCOMMITTED) unless the URI has\n"
          "                  &allow_unsafe_server_settings=1\n"
+         "                  reads of new batches commit a write that makes them durable on a\n"
+         "                  server without a binary log; &durable_reads=1 or 0: always, never\n"
          "  --help        print this help; `whycache COMMAND --help` for a command\n"
          "  --version     print the version and the on-disk format versions\n"
          "\n"

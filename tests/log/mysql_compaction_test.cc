@@ -69,7 +69,8 @@ class Log {
     create.create_if_missing = true;
     log_ = OpenMysqlChangeLog(uri(), create, Settings());
     MysqlLogOptions quick = Settings();
-    quick.make_reads_durable = false;  // Checks read what is committed; no need to wait for it.
+    // Checks read what is committed; no need to wait for it.
+    quick.durable_reads = MysqlLogOptions::DurableReads::kNever;
     reader_ = Open(quick);
   }
   ~Log() { DropLog(prefix_); }

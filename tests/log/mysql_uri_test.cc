@@ -48,6 +48,18 @@ TEST(MysqlUriTest, UnsafeServerSettingsAreAcceptedOnlyWhenAskedFor) {
             std::string::npos);
 }
 
+TEST(MysqlUriTest, DurableReadsAreLeftToTheOptionsUnlessNamed) {
+  EXPECT_FALSE(ParseMysqlUri("mysql://app@h/db").durable_reads.has_value());
+  EXPECT_EQ(ParseMysqlUri("mysql://app@h/db?durable_reads=0").durable_reads, false);
+  MysqlUri uri = ParseMysqlUri("mysql://app@h/db?durable_reads=1");
+  EXPECT_EQ(uri.durable_reads, true);
+  EXPECT_EQ(uri.Describe(), "mysql://app@h:3306/db?table=whycache&durable_reads=1");
+  EXPECT_EQ(ParseMysqlUri("mysql://app@h/db?durable_reads=0").Describe(),
+            "mysql://app@h:3306/db?table=whycache&durable_reads=0");
+  EXPECT_NE(ParseError("mysql://app@h/db?durable_reads=2").find("durable_reads must be 0 or 1"),
+            std::string::npos);
+}
+
 TEST(MysqlUriTest, DefaultsPortAndTablePrefix) {
   MysqlUri uri = ParseMysqlUri("mysql://app@localhost/db");
   EXPECT_EQ(uri.port, 3306);

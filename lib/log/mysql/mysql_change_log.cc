@@ -44,6 +44,10 @@ class MysqlChangeLog final : public ChangeLog {
             "update_id, pos, batch_size, op, k, value, encoding, checksum, write_time_us") {
     options_.rows_per_insert = std::max<size_t>(options_.rows_per_insert, 1);
     options_.read_page_rows = std::max<size_t>(options_.read_page_rows, 1);
+    const std::optional<bool> uri_durable_reads = connection_.uri().durable_reads;
+    durable_reads_ = !uri_durable_reads   ? options.durable_reads
+                     : *uri_durable_reads ? MysqlLogOptions::DurableReads::kAlways
+                                          : MysqlLogOptions::DurableReads::kNever;
     for (size_t size = options_.rows_per_insert; size > 0; size = std::bit_floor(size - 1)) {
       insert_sizes_.push_back(size);
       if (size == 1) break;
@@ -95,6 +99,11 @@ class MysqlChangeLog final : public ChangeLog {
   bool ReadPages(uint64_t after_id, size_t max_updates, std::vector<Update>* out);
   uint64_t ReadMeta(const std::string& column);
   void MakeDurable();
+  // MakeDurable for a read, with an error that says what to do when the account may not write.
+  void MakeDurableForReader();
+  // Whether a read must make new batches durable before returning them (durable_reads_).
+  // REQUIRES: called inside connection_.Run()'s work.
+  bool ReadsMustBeDurable();
 
   MysqlLogOptions options_;
   MysqlConnection connection_;
@@ -109,6 +118,12 @@ class MysqlChangeLog final : public ChangeLog {
   std::string dataset_id_;  // Read on first use; it never changes.
   // Every update up to this id is known to be durable (MakeDurable() ran after it was read).
   uint64_t durable_through_ = 0;
+  // MysqlLogOptions::durable_reads, or the URI parameter.
+  MysqlLogOptions::DurableReads durable_reads_ = MysqlLogOptions::DurableReads::kAuto;
+  // Under kAuto: whether reads of the connection session `reads_decided_session_` make what
+  // they return durable (MysqlConnection::sessions(); 0 before the first decision).
+  bool reads_durable_ = true;
+  uint64_t reads_decided_session_ = 0;
   // LogOptions::allow_unsafe_server_settings or the URI parameter.
   bool allow_unsafe_server_ = false;
   // The connection session (MysqlConnection::sessions()) whose settings a writer checked.
@@ -302,9 +317,9 @@ std::vector<Update> MysqlChangeLog::ReadOnce(uint64_t after_id, size_t max_updat
       throw;
     }
   }
-  if (!updates.empty() && updates.back().id > durable_through_ && options_.make_reads_durable) {
+  if (!updates.empty() && updates.back().id > durable_through_ && ReadsMustBeDurable()) {
     io::CrashPoint("mysql_log.read.before_durable_write");
-    MakeDurable();
+    MakeDurableForReader();
     durable_through_ = updates.back().id;
   }
   return updates;
@@ -470,6 +485,43 @@ bool MysqlChangeLog::ReadPages(uint64_t after_id, size_t max_updates, std::vecto
 void MysqlChangeLog::MakeDurable() {
   connection_.Prepare("UPDATE " + reader_sync_table_ + " SET syncs = syncs + 1 WHERE id = 1")
       .executeUpdate();
+}
+
+bool MysqlChangeLog::ReadsMustBeDurable() {
+  switch (durable_reads_) {
+    case MysqlLogOptions::DurableReads::kAlways:
+      return true;
+    case MysqlLogOptions::DurableReads::kNever:
+      return false;
+    case MysqlLogOptions::DurableReads::kAuto:
+      break;
+  }
+  // A reconnect may reach another server behind the same address, or this one restarted with
+  // other settings.
+  if (reads_decided_session_ != connection_.sessions()) {
+    reads_durable_ = ShowsCommitsBeforeTheyAreDurable(connection_);
+    reads_decided_session_ = connection_.sessions();
+  }
+  return reads_durable_;
+}
+
+void MysqlChangeLog::MakeDurableForReader() {
+  try {
+    MakeDurable();
+  } catch (const sql::SQLException& e) {
+    // ER_TABLEACCESS_DENIED_ERROR: a reader given SELECT only.
+    if (e.getErrorCode() != 1142) throw;
+    throw Error(Error::Code::kUnavailable,
+                "the MySQL log " + Describe() +
+                    ": the server takes writes without a binary log, so a read commits an "
+                    "update of " +
+                    reader_sync_table_ +
+                    " to make the batches it returns durable, and this account may not (" +
+                    e.what() + "): grant it UPDATE on " + reader_sync_table_ +
+                    ", or turn the server's binary log on (log_bin, sync_binlog=1), or accept "
+                    "that a crash of the server's machine can take back applied batches with "
+                    "durable_reads=0 in the log URI");
+  }
 }
 
 uint64_t MysqlChangeLog::ReadMeta(const std::string& column) {

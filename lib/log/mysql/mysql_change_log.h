@@ -4,10 +4,11 @@
 // with `update_id > last` never skips one. Every append carries a random 128-bit token stored
 // with its batch: after a lost connection the writer reconnects, finds out whether its COMMIT
 // happened, and either returns the committed id or retries, so a batch is never appended twice.
-// A read commits a one-row update before returning batches it has not returned before, so that
-// nothing it returns can be lost to a server crash (see schema/README.md); HeadId() and
-// Horizon() are plain single-row reads. Compact() rewrites old history in chunked transactions
-// while others append and read (mysql_compaction.h).
+// On a server that takes writes without a binary log, a read commits a one-row update before
+// returning batches it has not returned before, so that nothing it returns can be lost to a
+// server crash (MysqlLogOptions::durable_reads, schema/README.md); elsewhere reads only read.
+// HeadId() and Horizon() are plain single-row reads. Compact() rewrites old history in chunked
+// transactions while others append and read (mysql_compaction.h).
 #ifndef WHYCACHE_LIB_LOG_MYSQL_MYSQL_CHANGE_LOG_H_
 #define WHYCACHE_LIB_LOG_MYSQL_MYSQL_CHANGE_LOG_H_
 

@@ -18,11 +18,20 @@ struct MysqlLogOptions {
   // Most rows one tail query asks for.
   size_t read_page_rows = 10'000;
 
-  // Before returning batches it has not returned before, a read commits a one-row update (see
-  // {prefix}_reader_sync in schema/) so that no batch it returns can vanish in a server crash.
-  // Turn it off only where the reader cannot write, e.g. on a read replica, whose own
-  // durability then applies.
-  bool make_reads_durable = true;
+  // Whether a read, before returning batches it has not returned before, commits a one-row
+  // update (see {prefix}_reader_sync in schema/) so that no batch it returns can vanish in a
+  // crash of the server's machine. That can happen only on a server without a binary log, where
+  // InnoDB shows a commit to other sessions a moment before it flushes its redo. With the binary
+  // log on, a commit is written to it and synced (sync_binlog = 1, which writers require,
+  // server_settings.h) before other sessions see it, and crash recovery keeps it.
+  //   kAuto     only on a server that takes writes without a binary log (log_bin and read_only
+  //             OFF, server_settings.h), checked once per connection session: a reader of a
+  //             server with a binary log, or of a read-only replica, needs only SELECT.
+  //   kAlways   on every server (URI: durable_reads=1).
+  //   kNever    never (URI: durable_reads=0): a crash of a server without a binary log can take
+  //             back batches a machine has applied, whose ids then go to other batches.
+  enum class DurableReads { kAuto, kAlways, kNever };
+  DurableReads durable_reads = DurableReads::kAuto;
 
   // Compaction removes a batch whose mutations are all superseded, together with its
   // idempotency token, only once it was written at least this long ago: a writer that lost the

@@ -14,7 +14,7 @@ constexpr std::string_view kScheme = "mysql://";
   throw Error(Error::Code::kInvalidArgument,
               "malformed MySQL log URI '" + RedactedUri(uri) + "': " + why +
                   " (expected mysql://USER@HOST:PORT/DATABASE[?table=NAME][&socket=PATH]"
-                  "[&defaults-file=PATH][&allow_unsafe_server_settings=1])");
+                  "[&defaults-file=PATH][&allow_unsafe_server_settings=1][&durable_reads=0|1])");
 }
 
 bool IsIdentifierChar(char c) {
@@ -52,6 +52,7 @@ std::string MysqlUri::Describe() const {
   if (allow_unsafe_server_settings) {
     s += "&" + std::string(kAllowUnsafeServerSettingsParameter) + "=1";
   }
+  if (durable_reads) s += *durable_reads ? "&durable_reads=1" : "&durable_reads=0";
   return s;
 }
 
@@ -119,10 +120,13 @@ MysqlUri ParseMysqlUri(std::string_view uri) {
       result.socket = value;
     } else if (name == "defaults-file") {
       result.defaults_file = value;
-    } else if (name == "allow_unsafe_server_settings") {
-      if (value != "0" && value != "1")
-        Malformed(uri, "allow_unsafe_server_settings must be 0 or 1");
-      result.allow_unsafe_server_settings = value == "1";
+    } else if (name == "allow_unsafe_server_settings" || name == "durable_reads") {
+      if (value != "0" && value != "1") Malformed(uri, std::string(name) + " must be 0 or 1");
+      if (name == "durable_reads") {
+        result.durable_reads = value == "1";
+      } else {
+        result.allow_unsafe_server_settings = value == "1";
+      }
     } else {
       Malformed(uri, "unknown parameter '" + std::string(name) + "'");
     }

@@ -2,6 +2,7 @@
 #ifndef WHYCACHE_LIB_LOG_MYSQL_MYSQL_URI_H_
 #define WHYCACHE_LIB_LOG_MYSQL_MYSQL_URI_H_
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -14,7 +15,7 @@ inline constexpr std::string_view kAllowUnsafeServerSettingsParameter =
     "allow_unsafe_server_settings";
 
 // mysql://USER@HOST[:PORT]/DATABASE[?table=NAME][&socket=PATH][&defaults-file=PATH]
-//     [&allow_unsafe_server_settings=1]
+//     [&allow_unsafe_server_settings=1][&durable_reads=0|1]
 struct MysqlUri {
   std::string user;
   std::string host;
@@ -26,6 +27,9 @@ struct MysqlUri {
   // Accept a server whose settings make commits less than durable (see
   // LogOptions::allow_unsafe_server_settings).
   bool allow_unsafe_server_settings = false;
+  // durable_reads=1 or 0: whether reads make what they return durable always or never
+  // (MysqlLogOptions::durable_reads); unset, the options decide.
+  std::optional<bool> durable_reads;
 
   // "user@host:port": names the server and account in messages.
   std::string Endpoint() const;

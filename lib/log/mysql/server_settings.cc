@@ -63,4 +63,13 @@ bool CheckServerSettings(MysqlConnection& connection, bool allow_unsafe) {
   throw Error(Error::Code::kUnavailable, message);
 }
 
+bool ShowsCommitsBeforeTheyAreDurable(MysqlConnection& connection) {
+  sql::PreparedStatement& show =
+      connection.Prepare("SHOW GLOBAL VARIABLES WHERE Variable_name IN ('log_bin', 'read_only')");
+  std::unique_ptr<sql::ResultSet> rows(show.executeQuery());
+  std::map<std::string, std::string> values;
+  while (rows->next()) values[rows->getString(1)] = rows->getString(2);
+  return values["log_bin"] != "ON" && values["read_only"] != "ON";
+}
+
 }  // namespace whycache::mysql_log

@@ -35,6 +35,15 @@ std::vector<UnsafeSetting> FindUnsafeServerSettings(MysqlConnection& connection)
 // value and the value needed, and the override. REQUIRES: called inside connection.Run()'s work.
 bool CheckServerSettings(MysqlConnection& connection, bool allow_unsafe);
 
+// Whether a commit this server shows to other sessions may still be lost to a crash of its
+// machine: true for a server that takes writes (read_only OFF) and writes no binary log (log_bin
+// OFF), where InnoDB shows a commit a moment before its redo is flushed. With the binary log on
+// (and sync_binlog = 1, which the check above requires) a commit is in it and synced before
+// other sessions see it or replicas get it, and crash recovery keeps it. A read-only server (a
+// replica) holds only what its primary made durable, and after a crash fetches again from its
+// primary what it lost. REQUIRES: called inside connection.Run()'s work.
+bool ShowsCommitsBeforeTheyAreDurable(MysqlConnection& connection);
+
 }  // namespace whycache::mysql_log
 
 #endif  // WHYCACHE_LIB_LOG_MYSQL_SERVER_SETTINGS_H_
