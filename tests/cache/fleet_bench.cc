@@ -2,13 +2,15 @@
 //
 //   bazel run --config=opt //tests/cache:fleet_bench -- --benchmark_counters_tabular=true
 //
-//   BM_Fleet/machines:N/writes:W   N simulated machines, each a Cache with its own state file
-//                                  and its own connection to one throwaway MariaDB server,
-//                                  polling (UpdateNow) on its own 50 ms schedule, for
-//                                  WHYCACHE_FLEET_SECONDS (default 10) seconds. With W = 0
-//                                  nothing is written, so every poll is an empty one; with W = 1
-//                                  a writer appends a batch of 10 sets (100-byte random values)
-//                                  every 100 ms, a steady trickle.
+//   BM_Fleet/binlog:B/machines:N/writes:W
+//                 N simulated machines, each a Cache with its own state file and its own
+//                 connection to one throwaway MariaDB server, polling (UpdateNow) on its own 50 ms
+//                 schedule, for WHYCACHE_FLEET_SECONDS (default 10) seconds. With W = 0 nothing
+//                 is written, so every poll is an empty one; with W = 1 a writer appends a batch
+//                 of 10 sets (100-byte random values) every 100 ms, a steady trickle. With B = 1
+//                 the server writes a binary log (sync_binlog=1), so machines only read; with
+//                 B = 0 it writes none, so a poll that reads new batches also commits a write
+//                 that makes them durable (MysqlLogOptions::durable_reads).
 //
 // Counters:
 //   polls_per_s       polls completed per second; the schedule asks N * 20. A machine whose poll
@@ -93,10 +95,12 @@ int64_t ProcessCpuMicros(int pid) {
   return (utime + stime) * 1'000'000 / sysconf(_SC_CLK_TCK);
 }
 
-// The server and up to kMaxMachines machines on it, set up once for every benchmark.
+// The server and up to kMaxMachines machines on it, set up once for the benchmarks of one server.
 struct Fleet {
-  Fleet() {
-    server = TestMariaDb::StartPrivate("--max-connections=" + std::to_string(kMaxMachines + 50));
+  explicit Fleet(bool binlog) : binlog(binlog) {
+    server = TestMariaDb::StartPrivate(
+        "--max-connections=" + std::to_string(kMaxMachines + 50) +
+        (binlog ? " --log-bin=fleet-bin --server-id=1 --binlog-format=ROW --sync-binlog=1" : ""));
     log_uri = server->settings().Uri("fleet");
     writer = OpenChangeLog(log_uri, {.create_if_missing = true});
     std::mt19937_64 rng(1);
@@ -111,6 +115,7 @@ struct Fleet {
     }
   }
 
+  const bool binlog;
   std::unique_ptr<TestMariaDb> server;
   std::string log_uri;
   std::unique_ptr<ChangeLog> writer;
@@ -118,8 +123,12 @@ struct Fleet {
   std::vector<std::unique_ptr<Cache>> machines;
 };
 
-Fleet& TheFleet() {
-  static Fleet* fleet = new Fleet;
+Fleet& FleetOn(bool binlog) {
+  static std::unique_ptr<Fleet> fleet;
+  if (fleet == nullptr || fleet->binlog != binlog) {
+    fleet.reset();  // One server at a time.
+    fleet = std::make_unique<Fleet>(binlog);
+  }
   return *fleet;
 }
 
@@ -138,9 +147,9 @@ double PercentileMs(std::vector<int64_t>* ns, double p) {
 }
 
 void BM_Fleet(benchmark::State& state) {
-  Fleet& fleet = TheFleet();
-  const int machines = static_cast<int>(state.range(0));
-  const bool writes = state.range(1) != 0;
+  Fleet& fleet = FleetOn(state.range(0) != 0);
+  const int machines = static_cast<int>(state.range(1));
+  const bool writes = state.range(2) != 0;
   for (auto _ : state) {
     std::atomic<bool> stop{false};
     std::vector<std::vector<int64_t>> durations(kDriverThreads);
@@ -209,8 +218,15 @@ void BM_Fleet(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_Fleet)
-    ->ArgNames({"machines", "writes"})
-    ->ArgsProduct({{50, 200, kMaxMachines}, {0, 1}})
+    ->ArgNames({"binlog", "machines", "writes"})
+    ->Apply([](benchmark::internal::Benchmark* b) {
+      // Each server's runs together, so that it is set up once.
+      for (int binlog : {0, 1}) {
+        for (int machines : {50, 200, kMaxMachines}) {
+          for (int writes : {0, 1}) b->Args({binlog, machines, writes});
+        }
+      }
+    })
     ->Iterations(1)
     ->UseManualTime()
     ->Unit(benchmark::kSecond);
