@@ -42,6 +42,7 @@
 #include <vector>
 
 #include "benchmark/benchmark.h"
+#include "lib/bench/timing.h"
 #include "lib/bench/workload.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_mariadb.h"
@@ -139,13 +140,6 @@ int64_t ThisProcessCpuMicros() {
          usage.ru_utime.tv_usec + usage.ru_stime.tv_usec;
 }
 
-double PercentileMs(std::vector<int64_t>* ns, double p) {
-  if (ns->empty()) return 0;
-  const size_t i = std::min(ns->size() - 1, static_cast<size_t>(p * ns->size()));
-  std::nth_element(ns->begin(), ns->begin() + i, ns->end());
-  return (*ns)[i] / 1e6;
-}
-
 void BM_Fleet(benchmark::State& state) {
   Fleet& fleet = FleetOn(state.range(0) != 0);
   const int machines = static_cast<int>(state.range(1));
@@ -213,8 +207,8 @@ void BM_Fleet(benchmark::State& state) {
     state.counters["polls_per_s"] = polls / seconds;
     state.counters["server_us_per_poll"] = server_us / polls;
     state.counters["client_us_per_poll"] = client_us / polls;
-    state.counters["p50_ms"] = PercentileMs(&all, 0.50);
-    state.counters["p99_ms"] = PercentileMs(&all, 0.99);
+    state.counters["p50_ms"] = bench::Percentile(all, 0.50) / 1e6;
+    state.counters["p99_ms"] = bench::Percentile(all, 0.99) / 1e6;
   }
 }
 BENCHMARK(BM_Fleet)

@@ -40,14 +40,12 @@ class MysqlChangeLog final : public ChangeLog {
         batch_table_(connection_.uri().table_prefix + "_batch"),
         log_table_(connection_.uri().table_prefix + "_log"),
         reader_sync_table_(connection_.uri().table_prefix + "_reader_sync"),
-        log_columns_(
-            "update_id, pos, batch_size, op, k, value, encoding, checksum, write_time_us") {
+        log_columns_("update_id, pos, batch_size, op, k, value, encoding, checksum, write_time_us"),
+        durable_reads_(!connection_.uri().durable_reads   ? options.durable_reads
+                       : *connection_.uri().durable_reads ? MysqlLogOptions::DurableReads::kAlways
+                                                          : MysqlLogOptions::DurableReads::kNever) {
     options_.rows_per_insert = std::max<size_t>(options_.rows_per_insert, 1);
     options_.read_page_rows = std::max<size_t>(options_.read_page_rows, 1);
-    const std::optional<bool> uri_durable_reads = connection_.uri().durable_reads;
-    durable_reads_ = !uri_durable_reads   ? options.durable_reads
-                     : *uri_durable_reads ? MysqlLogOptions::DurableReads::kAlways
-                                          : MysqlLogOptions::DurableReads::kNever;
     for (size_t size = options_.rows_per_insert; size > 0; size = std::bit_floor(size - 1)) {
       insert_sizes_.push_back(size);
       if (size == 1) break;
@@ -112,14 +110,14 @@ class MysqlChangeLog final : public ChangeLog {
   const std::string log_table_;
   const std::string reader_sync_table_;
   const std::string log_columns_;
+  // MysqlLogOptions::durable_reads, or the URI parameter.
+  const MysqlLogOptions::DurableReads durable_reads_;
   // Row counts with a cached multi-row INSERT, largest first: rows_per_insert and the powers
   // of two below it, so any batch is written with few statements and few prepared ones.
   std::vector<size_t> insert_sizes_;
   std::string dataset_id_;  // Read on first use; it never changes.
   // Every update up to this id is known to be durable (MakeDurable() ran after it was read).
   uint64_t durable_through_ = 0;
-  // MysqlLogOptions::durable_reads, or the URI parameter.
-  MysqlLogOptions::DurableReads durable_reads_ = MysqlLogOptions::DurableReads::kAuto;
   // Under kAuto: whether reads of the connection session `reads_decided_session_` make what
   // they return durable (MysqlConnection::sessions(); 0 before the first decision).
   bool reads_durable_ = true;

@@ -17,6 +17,12 @@ constexpr std::string_view kScheme = "mysql://";
                   "[&defaults-file=PATH][&allow_unsafe_server_settings=1][&durable_reads=0|1])");
 }
 
+// The value of a 0-or-1 parameter.
+bool ParseFlag(std::string_view uri, std::string_view name, std::string_view value) {
+  if (value != "0" && value != "1") Malformed(uri, std::string(name) + " must be 0 or 1");
+  return value == "1";
+}
+
 bool IsIdentifierChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
 }
@@ -120,13 +126,10 @@ MysqlUri ParseMysqlUri(std::string_view uri) {
       result.socket = value;
     } else if (name == "defaults-file") {
       result.defaults_file = value;
-    } else if (name == "allow_unsafe_server_settings" || name == "durable_reads") {
-      if (value != "0" && value != "1") Malformed(uri, std::string(name) + " must be 0 or 1");
-      if (name == "durable_reads") {
-        result.durable_reads = value == "1";
-      } else {
-        result.allow_unsafe_server_settings = value == "1";
-      }
+    } else if (name == "allow_unsafe_server_settings") {
+      result.allow_unsafe_server_settings = ParseFlag(uri, name, value);
+    } else if (name == "durable_reads") {
+      result.durable_reads = ParseFlag(uri, name, value);
     } else {
       Malformed(uri, "unknown parameter '" + std::string(name) + "'");
     }

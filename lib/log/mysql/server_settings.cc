@@ -9,16 +9,29 @@
 
 namespace whycache::mysql_log {
 
-std::vector<UnsafeSetting> FindUnsafeServerSettings(MysqlConnection& connection) {
-  // SHOW VARIABLES rather than @@names: MySQL 8 dropped tx_isolation and MariaDB before 11.1
-  // lacks transaction_isolation, and a missing @@name is an error. It shows the session's
-  // value where there is one, else the global one.
-  sql::PreparedStatement& show = connection.Prepare(
-      "SHOW SESSION VARIABLES WHERE Variable_name IN ('innodb_flush_log_at_trx_commit', "
-      "'log_bin', 'sync_binlog', 'autocommit', 'tx_isolation', 'transaction_isolation')");
+namespace {
+
+// Name -> value of the variables named in `quoted_names` ("'a', 'b'"), as the session sees
+// them: the session's value where there is one, else the global one. SHOW VARIABLES rather than
+// @@names: MySQL 8 dropped tx_isolation and MariaDB before 11.1 lacks transaction_isolation, and
+// a missing @@name is an error; a missing name here is just absent from the map.
+std::map<std::string, std::string> ShowVariables(MysqlConnection& connection,
+                                                 const std::string& quoted_names) {
+  sql::PreparedStatement& show =
+      connection.Prepare("SHOW SESSION VARIABLES WHERE Variable_name IN (" + quoted_names + ")");
   std::unique_ptr<sql::ResultSet> rows(show.executeQuery());
   std::map<std::string, std::string> values;
   while (rows->next()) values[rows->getString(1)] = rows->getString(2);
+  return values;
+}
+
+}  // namespace
+
+std::vector<UnsafeSetting> FindUnsafeServerSettings(MysqlConnection& connection) {
+  std::map<std::string, std::string> values =
+      ShowVariables(connection,
+                    "'innodb_flush_log_at_trx_commit', 'log_bin', 'sync_binlog', 'autocommit', "
+                    "'tx_isolation', 'transaction_isolation'");
 
   std::vector<UnsafeSetting> unsafe;
   const std::string flush = values["innodb_flush_log_at_trx_commit"];
@@ -64,11 +77,8 @@ bool CheckServerSettings(MysqlConnection& connection, bool allow_unsafe) {
 }
 
 bool ShowsCommitsBeforeTheyAreDurable(MysqlConnection& connection) {
-  sql::PreparedStatement& show =
-      connection.Prepare("SHOW GLOBAL VARIABLES WHERE Variable_name IN ('log_bin', 'read_only')");
-  std::unique_ptr<sql::ResultSet> rows(show.executeQuery());
-  std::map<std::string, std::string> values;
-  while (rows->next()) values[rows->getString(1)] = rows->getString(2);
+  // Both are global only: the session sees the server's values.
+  std::map<std::string, std::string> values = ShowVariables(connection, "'log_bin', 'read_only'");
   return values["log_bin"] != "ON" && values["read_only"] != "ON";
 }
 
