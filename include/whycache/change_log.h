@@ -4,7 +4,8 @@
 // Two implementations share this interface and one conformance suite: a directory of segment
 // files (URI "file:DIR", the embedded default) and MySQL/MariaDB tables
 // (URI "mysql://USER@HOST:PORT/DATABASE[?table=NAME][&socket=PATH][&defaults-file=PATH]
-// [&allow_unsafe_server_settings=1][&durable_reads=0|1]").
+// [&allow_unsafe_server_settings=1][&durable_reads=0|1][&replicas=HOST:PORT,...]"; reads go to a
+// replica, see README.md).
 #ifndef WHYCACHE_CHANGE_LOG_H_
 #define WHYCACHE_CHANGE_LOG_H_
 

@@ -6,14 +6,19 @@
 #include <cppconn/resultset.h>
 #include <cppconn/statement.h>
 
+#include <chrono>
 #include <cstdint>
 #include <fstream>
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "lib/log/mysql/mysql_change_log.h"
+#include "lib/log/mysql/mysql_uri.h"
+#include "lib/log/mysql/read_servers.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_mariadb.h"
 #include "tests/support/test_mariadb_replication.h"
@@ -68,6 +73,8 @@ class MysqlReplicaTest : public ::testing::Test {
     LogOptions create;
     create.create_if_missing = true;
     writer_ = OpenChangeLog(primary_->Uri(kPrefix), create);
+    // Every replica has the tables before a test stops one.
+    if (set_ != nullptr) set_->WaitForReplicas();
     // Readers take the reader's password from an option file, as a deployment would.
     defaults_file_ = dir_.path() + "/reader.cnf";
     std::ofstream(defaults_file_) << "[client]\npassword=" << reader_.password << "\n";
@@ -107,6 +114,78 @@ class MysqlReplicaTest : public ::testing::Test {
     }
     ADD_FAILURE() << "the log did not end";
     return after_id;
+  }
+
+  // The URI of a machine reading as the SELECT-only user, with every replica of the set.
+  std::string FleetUri() const {
+    std::string uri = ReaderUri(set_->primary_settings(), "&replicas=");
+    for (int i = 0; i < set_->replica_count(); ++i) {
+      const MariaDbSettings& replica = set_->replica_settings(i);
+      uri += (i == 0 ? "" : ",") + replica.host + ":" + std::to_string(replica.port);
+    }
+    return uri;
+  }
+
+  // A machine name whose preferred replica is `replica`.
+  std::string MachinePreferring(int replica) const {
+    const mysql_log::MysqlUri uri = mysql_log::ParseMysqlUri(FleetUri());
+    for (int i = 0; i < 1000; ++i) {
+      const std::string name = "machine-" + std::to_string(i);
+      if (mysql_log::ReplicaPreference(uri, name)[0] == static_cast<size_t>(replica)) return name;
+    }
+    throw std::runtime_error("no machine name prefers replica " + std::to_string(replica));
+  }
+
+  // Options that make failover quick for a test: reconnect budgets of a fraction of a second
+  // for a replica, a lag bound of `max_lag`.
+  static mysql_log::MysqlLogOptions FleetOptions(const std::string& machine,
+                                                 std::chrono::milliseconds max_lag) {
+    mysql_log::MysqlLogOptions options;
+    options.machine_name = machine;
+    options.reconnect_budget = std::chrono::seconds(10);
+    options.replica_reconnect_budget = std::chrono::milliseconds(300);
+    options.replica_retry_interval = std::chrono::milliseconds(300);
+    options.lag_sample_interval = std::chrono::milliseconds(100);
+    options.max_replica_lag = max_lag;
+    return options;
+  }
+
+  std::unique_ptr<ChangeLog> OpenMachine(const mysql_log::MysqlLogOptions& options) {
+    return mysql_log::OpenMysqlChangeLog(FleetUri(), {}, options);
+  }
+
+  // Whether `log` reads from `server`.
+  bool ReadsFrom(ChangeLog& log, const MariaDbSettings& server) const {
+    const std::string endpoint =
+        set_->AsReader(server).user + "@" + server.host + ":" + std::to_string(server.port);
+    const std::string now = mysql_log::MysqlReadServer(log);
+    return now == endpoint || now.starts_with(endpoint + " ");
+  }
+
+  // Appends `count` batches, waits for the replicas, and reads them with `machine`.
+  void AppendAndRead(ChangeLog& machine, int count, uint64_t* applied) {
+    Append(count);
+    set_->WaitForReplicas();
+    *applied = ReadToEnd(machine, *applied);
+    EXPECT_EQ(*applied, appended_.rbegin()->first);
+  }
+
+  // Reads on until `log` reads from `server`, for at most a minute; false if it never does.
+  bool ReadUntilOn(ChangeLog& log, const MariaDbSettings& server, uint64_t* applied) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+    for (;;) {
+      *applied = ReadToEnd(log, *applied);
+      if (ReadsFrom(log, server)) return true;
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+
+  // Connections of the reader user on `server`, counted by the server itself.
+  int64_t ReaderConnections(const MariaDbSettings& server) {
+    auto root = testing::ConnectAsRoot(server);
+    return QueryInt(*root, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = '" +
+                               set_->AsReader(server).user + "'");
   }
 
   int64_t ReaderSyncs() {
@@ -194,6 +273,106 @@ TEST_F(MysqlReplicaTest, WithoutABinaryLogReadsMakeWhatTheyReturnDurable) {
       OpenChangeLog(ReaderUri(*primary_, "&durable_reads=0"));
   EXPECT_EQ(ReadToEnd(*risk_accepted, 0), head);
   EXPECT_EQ(ReaderSyncs(), syncs);
+}
+
+// Each machine reads from the replica it prefers, so a fleet spreads over the replicas; the
+// replicas' own connection lists are the oracle.
+TEST_F(MysqlReplicaTest, ReadsSpreadOverTheReplicas) {
+  StartSet(2);
+  Append(5);
+  set_->WaitForReplicas();
+  const mysql_log::MysqlUri uri = mysql_log::ParseMysqlUri(FleetUri());
+  std::vector<std::unique_ptr<ChangeLog>> machines;
+  int64_t preferring[2] = {0, 0};
+  for (int i = 0; i < 16; ++i) {
+    const std::string name = "host-" + std::to_string(i);
+    const size_t preferred = mysql_log::ReplicaPreference(uri, name)[0];
+    ++preferring[preferred];
+    machines.push_back(OpenMachine(FleetOptions(name, std::chrono::hours(1))));
+    EXPECT_EQ(ReadToEnd(*machines.back(), 0), appended_.rbegin()->first);
+    EXPECT_EQ(machines.back()->HeadId(), appended_.rbegin()->first);
+    EXPECT_TRUE(ReadsFrom(*machines.back(), set_->replica_settings(static_cast<int>(preferred))))
+        << mysql_log::MysqlReadServer(*machines.back());
+  }
+  EXPECT_GT(preferring[0], 0);
+  EXPECT_GT(preferring[1], 0);
+  EXPECT_EQ(ReaderConnections(set_->replica_settings(0)), preferring[0]);
+  EXPECT_EQ(ReaderConnections(set_->replica_settings(1)), preferring[1]);
+}
+
+// A killed replica: reads go on from the other one and come back once it serves again.
+TEST_F(MysqlReplicaTest, AKilledReplicaMakesReadsFailOverAndComeBack) {
+  StartSet(2);
+  auto machine = OpenMachine(FleetOptions(MachinePreferring(0), std::chrono::hours(1)));
+  uint64_t applied = 0;
+  AppendAndRead(*machine, 5, &applied);
+  EXPECT_TRUE(ReadsFrom(*machine, set_->replica_settings(0)));
+
+  set_->KillReplica(0);
+  AppendAndRead(*machine, 5, &applied);
+  EXPECT_TRUE(ReadsFrom(*machine, set_->replica_settings(1)))
+      << mysql_log::MysqlReadServer(*machine);
+
+  set_->StartReplica(0);
+  Append(3);
+  set_->WaitForReplicas();
+  EXPECT_TRUE(ReadUntilOn(*machine, set_->replica_settings(0), &applied))
+      << mysql_log::MysqlReadServer(*machine);
+  AppendAndRead(*machine, 2, &applied);
+}
+
+// A replica whose replication stopped falls behind; once it is behind by more than the bound,
+// reads move to the other replica, and they come back once it has caught up.
+TEST_F(MysqlReplicaTest, ALaggingReplicaIsSkippedOnceItIsBehindByTheBound) {
+  StartSet(2);
+  auto machine = OpenMachine(FleetOptions(MachinePreferring(0), std::chrono::milliseconds(500)));
+  uint64_t applied = 0;
+  AppendAndRead(*machine, 3, &applied);
+  EXPECT_TRUE(ReadsFrom(*machine, set_->replica_settings(0)));
+
+  set_->StopReplication(0);
+  Append(1);
+  set_->WaitForReplicas();
+  EXPECT_TRUE(ReadUntilOn(*machine, set_->replica_settings(1), &applied))
+      << mysql_log::MysqlReadServer(*machine);
+  EXPECT_EQ(applied, appended_.rbegin()->first);
+
+  set_->StartReplication(0);
+  set_->WaitForReplicas();
+  EXPECT_TRUE(ReadUntilOn(*machine, set_->replica_settings(0), &applied))
+      << mysql_log::MysqlReadServer(*machine);
+  AppendAndRead(*machine, 2, &applied);
+}
+
+// Reads move from a replica ahead to one behind: nothing is returned until that one catches
+// up, the head id does not go back, and no batch comes twice.
+TEST_F(MysqlReplicaTest, FailingOverToAReplicaBehindNeverGoesBack) {
+  StartSet(2);
+  auto machine = OpenMachine(FleetOptions(MachinePreferring(0), std::chrono::hours(1)));
+  set_->StopReplication(1);
+  Append(10);
+  set_->WaitForReplicas();
+  uint64_t applied = ReadToEnd(*machine, 0);
+  ASSERT_EQ(applied, appended_.rbegin()->first);
+  EXPECT_TRUE(ReadsFrom(*machine, set_->replica_settings(0)));
+  auto behind = testing::ConnectAsRoot(set_->replica_settings(1));
+  ASSERT_LT(QueryInt(*behind, "SELECT head_id FROM " + set_->replica_settings(1).database + "." +
+                                  kPrefix + "_meta WHERE id = 1"),
+            static_cast<int64_t>(applied));
+
+  set_->KillReplica(0);
+  EXPECT_TRUE(machine->ReadAfter(applied, 100).empty());
+  EXPECT_TRUE(ReadsFrom(*machine, set_->replica_settings(1)))
+      << mysql_log::MysqlReadServer(*machine);
+  EXPECT_EQ(machine->HeadId(), applied);
+  EXPECT_EQ(machine->Horizon(), writer_->Horizon());
+  EXPECT_GE(machine->CompactedBelow(), writer_->CompactedBelow());
+
+  set_->StartReplication(1);
+  Append(5);
+  set_->WaitForReplicas();
+  EXPECT_EQ(ReadToEnd(*machine, applied), appended_.rbegin()->first);
+  EXPECT_TRUE(ReadsFrom(*machine, set_->replica_settings(1)));
 }
 
 }  // namespace

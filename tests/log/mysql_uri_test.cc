@@ -60,6 +60,48 @@ TEST(MysqlUriTest, DurableReadsAreLeftToTheOptionsUnlessNamed) {
             std::string::npos);
 }
 
+TEST(MysqlUriTest, NamesReplicasForReads) {
+  MysqlUri uri = ParseMysqlUri("mysql://app@db1:3307/flags?replicas=db2:3306,db3,10.0.0.4:3310");
+  ASSERT_EQ(uri.replicas.size(), 3u);
+  EXPECT_EQ(uri.replicas[0], (MysqlServer{"db2", 3306}));
+  EXPECT_EQ(uri.replicas[1], (MysqlServer{"db3", 3306}));
+  EXPECT_EQ(uri.replicas[2], (MysqlServer{"10.0.0.4", 3310}));
+  EXPECT_EQ(uri.Describe(),
+            "mysql://app@db1:3307/flags?table=whycache&replicas=db2:3306,db3:3306,10.0.0.4:3310");
+  EXPECT_EQ(ParseMysqlUri(uri.Describe()).Describe(), uri.Describe());
+
+  MysqlUri replica = uri.ReplicaUri(2);
+  EXPECT_EQ(replica.Endpoint(), "app@10.0.0.4:3310");
+  EXPECT_EQ(replica.database, "flags");
+  EXPECT_TRUE(replica.replicas.empty());
+  // A primary reached through its socket is not its TCP address.
+  MysqlUri local = ParseMysqlUri("mysql://app@localhost/db?socket=/run/m.sock&replicas=localhost");
+  EXPECT_EQ(local.ReplicaUri(0).socket, "");
+  EXPECT_TRUE(ParseMysqlUri("mysql://app@h/db").replicas.empty());
+}
+
+TEST(MysqlUriTest, RejectsMalformedReplicaListsNamingThem) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"mysql://u@h/db?replicas=", "has no value"},
+      {"mysql://u@h/db?replicas=r1,", "empty entry"},
+      {"mysql://u@h/db?replicas=,r1", "empty entry"},
+      {"mysql://u@h/db?replicas=r1,,r2", "empty entry"},
+      {"mysql://u@h/db?replicas=:3306", "replica ':3306' has an empty host"},
+      {"mysql://u@h/db?replicas=r1:0", "port of replica 'r1:0'"},
+      {"mysql://u@h/db?replicas=r1:65536", "port of replica 'r1:65536'"},
+      {"mysql://u@h/db?replicas=r1:x", "port of replica 'r1:x'"},
+      {"mysql://u@h/db?replicas=r1:", "port of replica 'r1:'"},
+      {"mysql://u@h/db?replicas=r1,r1:3306", "replica 'r1:3306' is listed twice"},
+      {"mysql://u@h:3307/db?replicas=h:3307", "replica 'h:3307' is the primary"},
+      {"mysql://u@h/db?replicas=r1&replicas=r2", "replicas is given twice"},
+  };
+  for (const auto& [bad, why] : cases) {
+    std::string message = ParseError(bad);
+    EXPECT_NE(message.find(bad), std::string::npos) << message;
+    EXPECT_NE(message.find(why), std::string::npos) << message;
+  }
+}
+
 TEST(MysqlUriTest, DefaultsPortAndTablePrefix) {
   MysqlUri uri = ParseMysqlUri("mysql://app@localhost/db");
   EXPECT_EQ(uri.port, 3306);

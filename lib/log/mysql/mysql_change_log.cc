@@ -13,6 +13,7 @@
 #include "lib/log/mysql/connection.h"
 #include "lib/log/mysql/mysql_compaction.h"
 #include "lib/log/mysql/mysql_uri.h"
+#include "lib/log/mysql/read_servers.h"
 #include "lib/log/mysql/row_codec.h"
 #include "lib/log/mysql/schema.h"
 #include "lib/log/mysql/server_settings.h"
@@ -36,6 +37,7 @@ class MysqlChangeLog final : public ChangeLog {
   MysqlChangeLog(MysqlUri uri, const MysqlLogOptions& options)
       : options_(options),
         connection_(std::move(uri), options.reconnect_budget),
+        reads_(connection_.uri(), connection_, options),
         meta_table_(connection_.uri().table_prefix + "_meta"),
         batch_table_(connection_.uri().table_prefix + "_batch"),
         log_table_(connection_.uri().table_prefix + "_log"),
@@ -75,14 +77,19 @@ class MysqlChangeLog final : public ChangeLog {
   }
   uint64_t Append(std::span<const Mutation> batch, const AppendToken& token) override;
   std::vector<Update> ReadAfter(uint64_t after_id, size_t max_updates) override;
-  uint64_t HeadId() override { return ReadMeta("head_id"); }
-  uint64_t Horizon() override { return ReadMeta("horizon"); }
-  uint64_t CompactedBelow() override { return ReadMeta("compacted_below"); }
+  uint64_t HeadId() override { return ReadMeta("head_id", &head_seen_); }
+  uint64_t Horizon() override { return ReadMeta("horizon", &horizon_seen_); }
+  uint64_t CompactedBelow() override { return ReadMeta("compacted_below", &compacted_below_seen_); }
   std::string DatasetId() override;
   CompactionResult Compact(const CompactionOptions& options) override {
     return CompactMysqlLog(connection_, options, options_);
   }
   std::string Describe() const override { return connection_.uri().Describe(); }
+
+  std::string ReadServer() {
+    const std::string& why = reads_.last_failover();
+    return reads_.Endpoint() + (why.empty() ? "" : " (last failover: " + why + ")");
+  }
 
  private:
   void CheckWriterSession();
@@ -93,9 +100,10 @@ class MysqlChangeLog final : public ChangeLog {
   void InsertRows(uint64_t id, std::span<const Mutation> batch,
                   const std::vector<StoredValue>& values, int64_t write_time_us);
   std::optional<uint64_t> FindToken(const std::string& token);
-  std::vector<Update> ReadOnce(uint64_t after_id, size_t max_updates);
-  bool ReadPages(uint64_t after_id, size_t max_updates, std::vector<Update>* out);
-  uint64_t ReadMeta(const std::string& column);
+  std::vector<Update> ReadOnce(MysqlConnection& server, uint64_t after_id, size_t max_updates);
+  bool ReadPages(MysqlConnection& server, uint64_t after_id, size_t max_updates,
+                 std::vector<Update>* out);
+  uint64_t ReadMeta(const std::string& column, uint64_t* seen);
   void MakeDurable();
   // MakeDurable for a read, with an error that says what to do when the account may not write.
   void MakeDurableForReader();
@@ -104,7 +112,8 @@ class MysqlChangeLog final : public ChangeLog {
   bool ReadsMustBeDurable();
 
   MysqlLogOptions options_;
-  MysqlConnection connection_;
+  MysqlConnection connection_;  // To the primary: writes, and reads when no replica serves.
+  ReadServers reads_;
   const std::string meta_table_;
   const std::string batch_table_;
   const std::string log_table_;
@@ -122,6 +131,12 @@ class MysqlChangeLog final : public ChangeLog {
   // they return durable (MysqlConnection::sessions(); 0 before the first decision).
   bool reads_durable_ = true;
   uint64_t reads_decided_session_ = 0;
+  // The largest values this object has seen, from any server. Reads may move to a server that
+  // is behind the one they left; these keep what they return from going back (ids the caller
+  // has applied, a horizon or compaction mark it has been shown).
+  uint64_t head_seen_ = 0;
+  uint64_t horizon_seen_ = 0;
+  uint64_t compacted_below_seen_ = 0;
   // LogOptions::allow_unsafe_server_settings or the URI parameter.
   bool allow_unsafe_server_ = false;
   // The connection session (MysqlConnection::sessions()) whose settings a writer checked.
@@ -277,13 +292,15 @@ std::optional<uint64_t> MysqlChangeLog::FindToken(const std::string& token) {
   return rows->getUInt64(1);
 }
 
+// A server behind `after_id` (a replica reads moved to) has no rows above it and returns none,
+// as a log with nothing new would; the caller reads on from after_id once it catches up.
 std::vector<Update> MysqlChangeLog::ReadAfter(uint64_t after_id, size_t max_updates) {
   if (max_updates == 0) return {};
-  try {
-    return connection_.Run([&](int) { return ReadOnce(after_id, max_updates); });
-  } catch (const sql::SQLException& e) {
-    connection_.Fail("reading the updates after id " + std::to_string(after_id), e);
-  }
+  std::vector<Update> updates =
+      reads_.Run([&](MysqlConnection& server) { return ReadOnce(server, after_id, max_updates); },
+                 [&] { return "reading the updates after id " + std::to_string(after_id); });
+  if (!updates.empty()) head_seen_ = std::max(head_seen_, updates.back().id);
+  return updates;
 }
 
 // A read takes several statements when it pages, and a compaction may run between them. Taking
@@ -296,26 +313,32 @@ std::vector<Update> MysqlChangeLog::ReadAfter(uint64_t after_id, size_t max_upda
 // not, the read is made again in one snapshot, which no compaction can straddle. Paging in
 // autocommit statements is the rule because it is cheaper (no transaction to open and close)
 // and because it never keeps old row versions from being purged.
-std::vector<Update> MysqlChangeLog::ReadOnce(uint64_t after_id, size_t max_updates) {
+//
+// The horizon and compaction mark read with the rows are kept (horizon_seen_,
+// compacted_below_seen_): a Horizon() that follows on another server, one behind, still covers
+// them. A durability write (make_reads_durable) is made on the primary only.
+std::vector<Update> MysqlChangeLog::ReadOnce(MysqlConnection& server, uint64_t after_id,
+                                             size_t max_updates) {
   std::vector<Update> updates;
-  if (!ReadPages(after_id, max_updates, &updates)) {
+  if (!ReadPages(server, after_id, max_updates, &updates)) {
     updates.clear();
     try {
-      connection_.Execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ");
-      connection_.Execute("START TRANSACTION READ ONLY, WITH CONSISTENT SNAPSHOT");
-      if (!ReadPages(after_id, max_updates, &updates)) {
+      server.Execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ");
+      server.Execute("START TRANSACTION READ ONLY, WITH CONSISTENT SNAPSHOT");
+      if (!ReadPages(server, after_id, max_updates, &updates)) {
         throw Error(Error::Code::kUnavailable,
                     "the MySQL log " + Describe() +
                         " showed two horizons inside one REPEATABLE READ snapshot: the server "
                         "must provide InnoDB's consistent snapshots");
       }
-      connection_.Execute("COMMIT");
+      server.Execute("COMMIT");
     } catch (...) {
-      connection_.RollbackQuietly();
+      server.RollbackQuietly();
       throw;
     }
   }
-  if (!updates.empty() && updates.back().id > durable_through_ && ReadsMustBeDurable()) {
+  if (!updates.empty() && updates.back().id > durable_through_ && &server == &connection_ &&
+      ReadsMustBeDurable()) {
     io::CrashPoint("mysql_log.read.before_durable_write");
     MakeDurableForReader();
     durable_through_ = updates.back().id;
@@ -337,7 +360,8 @@ std::vector<Update> MysqlChangeLog::ReadOnce(uint64_t after_id, size_t max_updat
 //
 // Returns false, with *out incomplete, when two statements that returned rows read different
 // horizons.
-bool MysqlChangeLog::ReadPages(uint64_t after_id, size_t max_updates, std::vector<Update>* out) {
+bool MysqlChangeLog::ReadPages(MysqlConnection& server, uint64_t after_id, size_t max_updates,
+                               std::vector<Update>* out) {
   std::vector<Update>& updates = *out;
   std::optional<uint64_t> horizon;  // As the first statement that returned rows read it.
   Update partial;                   // The batch being assembled; empty mutations when none is.
@@ -348,13 +372,14 @@ bool MysqlChangeLog::ReadPages(uint64_t after_id, size_t max_updates, std::vecto
   size_t bytes = 0;
   size_t rows_seen = 0;
   size_t batches_seen = 0;
-  const std::string columns =
-      log_columns_ + ", (SELECT horizon FROM " + meta_table_ + " WHERE id = 1)";
+  const std::string columns = log_columns_ + ", (SELECT horizon FROM " + meta_table_ +
+                              " WHERE id = 1), (SELECT compacted_below FROM " + meta_table_ +
+                              " WHERE id = 1)";
   sql::PreparedStatement& next_rows =
-      connection_.Prepare("SELECT " + columns + " FROM " + log_table_ +
-                          " WHERE update_id > ? ORDER BY update_id, pos LIMIT ?");
-  sql::PreparedStatement& whole_batch = connection_.Prepare(
-      "SELECT " + columns + " FROM " + log_table_ + " WHERE update_id = ? ORDER BY pos LIMIT ?");
+      server.Prepare("SELECT " + columns + " FROM " + log_table_ +
+                     " WHERE update_id > ? ORDER BY update_id, pos LIMIT ?");
+  sql::PreparedStatement& whole_batch = server.Prepare("SELECT " + columns + " FROM " + log_table_ +
+                                                       " WHERE update_id = ? ORDER BY pos LIMIT ?");
   auto corrupt = [&](uint64_t id, const std::string& what) {
     throw Error(Error::Code::kCorruption, "corrupt MySQL log " + Describe() + ": update id " +
                                               std::to_string(id) + " " + what +
@@ -401,6 +426,8 @@ bool MysqlChangeLog::ReadPages(uint64_t after_id, size_t max_updates, std::vecto
         ++page_rows;
         if (!horizon) horizon = rows->getUInt64(kLogColumns + 1);
         if (*horizon != rows->getUInt64(kLogColumns + 1)) return false;
+        horizon_seen_ = std::max(horizon_seen_, *horizon);
+        compacted_below_seen_ = std::max(compacted_below_seen_, rows->getUInt64(kLogColumns + 2));
         StoredRow row;
         row.update_id = rows->getUInt64(1);
         row.pos = rows->getUInt(2);
@@ -522,22 +549,12 @@ void MysqlChangeLog::MakeDurableForReader() {
   }
 }
 
-uint64_t MysqlChangeLog::ReadMeta(const std::string& column) {
-  try {
-    return connection_.Run([&](int) -> uint64_t {
-      sql::PreparedStatement& read =
-          connection_.Prepare("SELECT " + column + " FROM " + meta_table_ + " WHERE id = 1");
-      std::unique_ptr<sql::ResultSet> rows(read.executeQuery());
-      if (!rows->next()) {
-        throw Error(Error::Code::kCorruption, "the MySQL log " + Describe() + " has no row 1 in " +
-                                                  meta_table_ +
-                                                  ": run `whycache init` to restore it");
-      }
-      return rows->getUInt64(1);
-    });
-  } catch (const sql::SQLException& e) {
-    connection_.Fail("reading " + column + " from " + meta_table_, e);
-  }
+uint64_t MysqlChangeLog::ReadMeta(const std::string& column, uint64_t* seen) {
+  const uint64_t value =
+      reads_.Run([&](MysqlConnection& server) { return ReadMetaColumn(server, column); },
+                 [&] { return "reading " + column + " from " + meta_table_; });
+  *seen = std::max(*seen, value);
+  return *seen;
 }
 
 std::string MysqlChangeLog::DatasetId() {
@@ -561,6 +578,15 @@ std::string MysqlChangeLog::DatasetId() {
 }
 
 }  // namespace
+
+std::string MysqlReadServer(ChangeLog& log) {
+  auto* mysql = dynamic_cast<MysqlChangeLog*>(&log);
+  if (mysql == nullptr) {
+    throw Error(Error::Code::kInvalidArgument,
+                "the log " + log.Describe() + " is not a MySQL log: it has no read server");
+  }
+  return mysql->ReadServer();
+}
 
 std::unique_ptr<ChangeLog> OpenMysqlChangeLog(std::string_view uri, const LogOptions& options,
                                               const MysqlLogOptions& mysql_options) {

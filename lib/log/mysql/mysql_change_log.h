@@ -28,6 +28,12 @@ namespace whycache::mysql_log {
 std::unique_ptr<ChangeLog> OpenMysqlChangeLog(std::string_view uri, const LogOptions& options,
                                               const MysqlLogOptions& mysql_options = {});
 
+// "user@host:port" of the server `log` reads from now (a replica, or the primary), followed by
+// " (last failover: ENDPOINT: REASON)" once reads have left a server. Throws
+// Error(kInvalidArgument) for a log that OpenMysqlChangeLog did not open. Same thread rules as
+// `log`.
+std::string MysqlReadServer(ChangeLog& log);
+
 }  // namespace whycache::mysql_log
 
 #endif  // WHYCACHE_LIB_LOG_MYSQL_MYSQL_CHANGE_LOG_H_

@@ -14,6 +14,7 @@
 #include "lib/io/clock.h"
 #include "lib/io/crash_point.h"
 #include "lib/log/mysql/row_codec.h"
+#include "lib/log/mysql/schema.h"
 #include "whycache/error.h"
 
 namespace whycache::mysql_log {
@@ -163,17 +164,7 @@ void Compactor::HoldLock() {
                                           std::to_string(kLockWaitSeconds * kMaxLockWaits) + " s");
 }
 
-uint64_t Compactor::ReadHead() {
-  sql::PreparedStatement& read =
-      connection_.Prepare("SELECT head_id FROM " + meta_table_ + " WHERE id = 1");
-  std::unique_ptr<sql::ResultSet> rows(read.executeQuery());
-  if (!rows->next()) {
-    throw Error(Error::Code::kCorruption, "the MySQL log " + connection_.uri().Describe() +
-                                              " has no row 1 in " + meta_table_ +
-                                              ": run `whycache init` to restore it");
-  }
-  return rows->getUInt64(1);
-}
+uint64_t Compactor::ReadHead() { return ReadMetaColumn(connection_, "head_id"); }
 
 void Compactor::Measure(uint64_t before_id, uint64_t* rows_below, uint64_t* bytes) {
   sql::PreparedStatement& measure = connection_.Prepare(

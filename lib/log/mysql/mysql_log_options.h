@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <string>
 
 namespace whycache::mysql_log {
 
@@ -32,6 +33,19 @@ struct MysqlLogOptions {
   //             back batches a machine has applied, whose ids then go to other batches.
   enum class DurableReads { kAuto, kAlways, kNever };
   DurableReads durable_reads = DurableReads::kAuto;
+
+  // Reads from replicas (replicas= in the URI; read_servers.h). The name that picks this
+  // machine's preferred replica; empty means the host name.
+  std::string machine_name;
+  // A replica whose head id is below the head id the primary had this long ago is skipped.
+  std::chrono::milliseconds max_replica_lag{10'000};
+  // Reads sample the primary's head id (and their replica's) at most this often.
+  std::chrono::milliseconds lag_sample_interval{1'000};
+  // How long reads keep reconnecting to a replica before they move on (at most the reconnect
+  // budget); the primary, the last resort, gets the whole reconnect budget.
+  std::chrono::milliseconds replica_reconnect_budget{1'000};
+  // How often a machine reading elsewhere tries its preferred replica again.
+  std::chrono::milliseconds replica_retry_interval{10'000};
 
   // Compaction removes a batch whose mutations are all superseded, together with its
   // idempotency token, only once it was written at least this long ago: a writer that lost the

@@ -1,5 +1,6 @@
 #include "lib/log/mysql/mysql_uri.h"
 
+#include <algorithm>
 #include <charconv>
 
 #include "lib/format/escape.h"
@@ -14,7 +15,8 @@ constexpr std::string_view kScheme = "mysql://";
   throw Error(Error::Code::kInvalidArgument,
               "malformed MySQL log URI '" + RedactedUri(uri) + "': " + why +
                   " (expected mysql://USER@HOST:PORT/DATABASE[?table=NAME][&socket=PATH]"
-                  "[&defaults-file=PATH][&allow_unsafe_server_settings=1][&durable_reads=0|1])");
+                  "[&defaults-file=PATH][&allow_unsafe_server_settings=1][&durable_reads=0|1]"
+                  "[&replicas=HOST:PORT,HOST:PORT])");
 }
 
 // The value of a 0-or-1 parameter.
@@ -25,6 +27,47 @@ bool ParseFlag(std::string_view uri, std::string_view name, std::string_view val
 
 bool IsIdentifierChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+// Parses "HOST[:PORT]"; `what` names it in messages ("the host", "replica 'X'").
+MysqlServer ParseServer(std::string_view uri, std::string_view text, const std::string& what) {
+  MysqlServer server;
+  std::string_view host = text;
+  if (size_t colon = text.rfind(':'); colon != std::string_view::npos) {
+    host = text.substr(0, colon);
+    std::string_view port = text.substr(colon + 1);
+    int value = 0;
+    auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+    if (port.empty() || ec != std::errc() || end != port.data() + port.size() || value < 1 ||
+        value > 65535) {
+      Malformed(uri, "the port of " + what + " is not a number from 1 to 65535");
+    }
+    server.port = value;
+  }
+  if (host.empty()) Malformed(uri, what + " has an empty host");
+  server.host = std::string(host);
+  return server;
+}
+
+std::vector<MysqlServer> ParseReplicas(std::string_view uri, std::string_view list,
+                                       const MysqlUri& primary) {
+  std::vector<MysqlServer> replicas;
+  for (;;) {
+    const size_t comma = list.find(',');
+    const std::string_view entry = list.substr(0, comma);
+    if (entry.empty()) Malformed(uri, "replicas has an empty entry");
+    const std::string what = "replica '" + format::EscapeBytes(entry) + "'";
+    MysqlServer replica = ParseServer(uri, entry, what);
+    if (primary.socket.empty() && replica.host == primary.host && replica.port == primary.port) {
+      Malformed(uri, what + " is the primary");
+    }
+    if (std::find(replicas.begin(), replicas.end(), replica) != replicas.end()) {
+      Malformed(uri, what + " is listed twice");
+    }
+    replicas.push_back(std::move(replica));
+    if (comma == std::string_view::npos) return replicas;
+    list = list.substr(comma + 1);
+  }
 }
 
 }  // namespace
@@ -59,7 +102,19 @@ std::string MysqlUri::Describe() const {
     s += "&" + std::string(kAllowUnsafeServerSettingsParameter) + "=1";
   }
   if (durable_reads) s += *durable_reads ? "&durable_reads=1" : "&durable_reads=0";
+  for (size_t i = 0; i < replicas.size(); ++i) {
+    s += (i == 0 ? "&replicas=" : ",") + replicas[i].Address();
+  }
   return s;
+}
+
+MysqlUri MysqlUri::ReplicaUri(size_t i) const {
+  MysqlUri replica = *this;
+  replica.host = replicas[i].host;
+  replica.port = replicas[i].port;
+  replica.socket.clear();
+  replica.replicas.clear();
+  return replica;
 }
 
 MysqlUri ParseMysqlUri(std::string_view uri) {
@@ -91,21 +146,11 @@ MysqlUri ParseMysqlUri(std::string_view uri) {
   if (database.find('/') != std::string_view::npos) Malformed(uri, "the database name has a '/'");
   result.database = std::string(database);
 
-  std::string_view host = host_port;
-  if (size_t colon = host_port.rfind(':'); colon != std::string_view::npos) {
-    host = host_port.substr(0, colon);
-    std::string_view port = host_port.substr(colon + 1);
-    int value = 0;
-    auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
-    if (port.empty() || ec != std::errc() || end != port.data() + port.size() || value < 1 ||
-        value > 65535) {
-      Malformed(uri, "the port is not a number from 1 to 65535");
-    }
-    result.port = value;
-  }
-  if (host.empty()) Malformed(uri, "the host is empty");
-  result.host = std::string(host);
+  MysqlServer primary = ParseServer(uri, host_port, "the primary");
+  result.host = std::move(primary.host);
+  result.port = primary.port;
 
+  std::string_view replicas;
   while (!query.empty()) {
     size_t amp = query.find('&');
     std::string_view param = query.substr(0, amp);
@@ -130,10 +175,15 @@ MysqlUri ParseMysqlUri(std::string_view uri) {
       result.allow_unsafe_server_settings = ParseFlag(uri, name, value);
     } else if (name == "durable_reads") {
       result.durable_reads = ParseFlag(uri, name, value);
+    } else if (name == "replicas") {
+      if (!replicas.empty()) Malformed(uri, "replicas is given twice");
+      replicas = param.substr(eq + 1);
     } else {
       Malformed(uri, "unknown parameter '" + std::string(name) + "'");
     }
   }
+  // After the loop: whether a replica is the primary depends on &socket=, wherever it stands.
+  if (!replicas.empty()) result.replicas = ParseReplicas(uri, replicas, result);
   return result;
 }
 

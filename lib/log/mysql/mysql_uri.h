@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace whycache::mysql_log {
 
@@ -14,8 +15,20 @@ inline constexpr size_t kMaxTablePrefixBytes = 32;
 inline constexpr std::string_view kAllowUnsafeServerSettingsParameter =
     "allow_unsafe_server_settings";
 
+// A server reached over TCP.
+struct MysqlServer {
+  std::string host;
+  int port = 3306;
+
+  std::string Address() const { return host + ":" + std::to_string(port); }
+  friend bool operator==(const MysqlServer&, const MysqlServer&) = default;
+};
+
 // mysql://USER@HOST[:PORT]/DATABASE[?table=NAME][&socket=PATH][&defaults-file=PATH]
-//     [&allow_unsafe_server_settings=1][&durable_reads=0|1]
+//     [&allow_unsafe_server_settings=1][&durable_reads=0|1][&replicas=HOST[:PORT],...]
+//
+// HOST:PORT (or socket) names the primary; replicas names read replicas of it, reached over TCP
+// with the same user, password source and database.
 struct MysqlUri {
   std::string user;
   std::string host;
@@ -30,16 +43,22 @@ struct MysqlUri {
   // durable_reads=1 or 0: whether reads make what they return durable always or never
   // (MysqlLogOptions::durable_reads); unset, the options decide.
   std::optional<bool> durable_reads;
+  // Replicas of the primary that reads go to (see read_servers.h), in the order given.
+  std::vector<MysqlServer> replicas;
 
   // "user@host:port": names the server and account in messages.
   std::string Endpoint() const;
   // The URI in canonical form; never contains a password (the URI cannot hold one).
   std::string Describe() const;
+  // This URI with replica i as its server (over TCP) and no replicas.
+  // REQUIRES: i < replicas.size().
+  MysqlUri ReplicaUri(size_t i) const;
 };
 
 // Parses `uri`. Throws Error(kInvalidArgument) naming the URI (with any password part blanked
 // out) for anything malformed: wrong scheme, missing user, host or database, bad port, an
-// unknown parameter, a flag other than 0 or 1, a table prefix that is not a valid identifier, or a
+// unknown parameter, a flag other than 0 or 1, a table prefix that is not a valid identifier, a
+// replica list with an empty, malformed or repeated entry or one that is the primary, or a
 // password in the URI.
 MysqlUri ParseMysqlUri(std::string_view uri);
 

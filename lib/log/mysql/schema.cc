@@ -160,4 +160,17 @@ void CheckSchema(MysqlConnection& connection) {
   }
 }
 
+uint64_t ReadMetaColumn(MysqlConnection& connection, const std::string& column) {
+  const std::string meta_table = connection.uri().table_prefix + "_meta";
+  sql::PreparedStatement& read =
+      connection.Prepare("SELECT " + column + " FROM " + meta_table + " WHERE id = 1");
+  std::unique_ptr<sql::ResultSet> rows(read.executeQuery());
+  if (!rows->next()) {
+    throw Error(Error::Code::kCorruption, "the MySQL log " + connection.uri().Describe() +
+                                              " has no row 1 in " + meta_table +
+                                              ": run `whycache init` to restore it");
+  }
+  return rows->getUInt64(1);
+}
+
 }  // namespace whycache::mysql_log

@@ -44,6 +44,11 @@ void ApplySchema(MysqlConnection& connection);
 // to upgrade whycache (a newer version).
 void CheckSchema(MysqlConnection& connection);
 
+// The value of `column` (e.g. "head_id") in row 1 of {prefix}_meta. Throws Error(kCorruption)
+// naming the log when the row is missing. REQUIRES: called inside connection.Run()'s work;
+// `column` is a column of the meta table (it is spliced into the statement).
+uint64_t ReadMetaColumn(MysqlConnection& connection, const std::string& column);
+
 }  // namespace whycache::mysql_log
 
 #endif  // WHYCACHE_LIB_LOG_MYSQL_SCHEMA_H_
