@@ -158,8 +158,12 @@ class MysqlReplicaTest : public ::testing::Test {
   bool ReadsFrom(ChangeLog& log, const MariaDbSettings& server) const {
     const std::string endpoint =
         set_->AsReader(server).user + "@" + server.host + ":" + std::to_string(server.port);
-    const std::string now = mysql_log::MysqlReadServer(log);
-    return now == endpoint || now.starts_with(endpoint + " ");
+    return mysql_log::MysqlReadServer(log).server == endpoint;
+  }
+
+  static std::string Status(ChangeLog& log) {
+    const mysql_log::MysqlReadStatus status = mysql_log::MysqlReadServer(log);
+    return status.server + ", last failover: " + status.last_failover;
   }
 
   // Appends `count` batches, waits for the replicas, and reads them with `machine`.
@@ -292,7 +296,7 @@ TEST_F(MysqlReplicaTest, ReadsSpreadOverTheReplicas) {
     EXPECT_EQ(ReadToEnd(*machines.back(), 0), appended_.rbegin()->first);
     EXPECT_EQ(machines.back()->HeadId(), appended_.rbegin()->first);
     EXPECT_TRUE(ReadsFrom(*machines.back(), set_->replica_settings(static_cast<int>(preferred))))
-        << mysql_log::MysqlReadServer(*machines.back());
+        << Status(*machines.back());
   }
   EXPECT_GT(preferring[0], 0);
   EXPECT_GT(preferring[1], 0);
@@ -310,14 +314,12 @@ TEST_F(MysqlReplicaTest, AKilledReplicaMakesReadsFailOverAndComeBack) {
 
   set_->KillReplica(0);
   AppendAndRead(*machine, 5, &applied);
-  EXPECT_TRUE(ReadsFrom(*machine, set_->replica_settings(1)))
-      << mysql_log::MysqlReadServer(*machine);
+  EXPECT_TRUE(ReadsFrom(*machine, set_->replica_settings(1))) << Status(*machine);
 
   set_->StartReplica(0);
   Append(3);
   set_->WaitForReplicas();
-  EXPECT_TRUE(ReadUntilOn(*machine, set_->replica_settings(0), &applied))
-      << mysql_log::MysqlReadServer(*machine);
+  EXPECT_TRUE(ReadUntilOn(*machine, set_->replica_settings(0), &applied)) << Status(*machine);
   AppendAndRead(*machine, 2, &applied);
 }
 
@@ -333,14 +335,12 @@ TEST_F(MysqlReplicaTest, ALaggingReplicaIsSkippedOnceItIsBehindByTheBound) {
   set_->StopReplication(0);
   Append(1);
   set_->WaitForReplicas();
-  EXPECT_TRUE(ReadUntilOn(*machine, set_->replica_settings(1), &applied))
-      << mysql_log::MysqlReadServer(*machine);
+  EXPECT_TRUE(ReadUntilOn(*machine, set_->replica_settings(1), &applied)) << Status(*machine);
   EXPECT_EQ(applied, appended_.rbegin()->first);
 
   set_->StartReplication(0);
   set_->WaitForReplicas();
-  EXPECT_TRUE(ReadUntilOn(*machine, set_->replica_settings(0), &applied))
-      << mysql_log::MysqlReadServer(*machine);
+  EXPECT_TRUE(ReadUntilOn(*machine, set_->replica_settings(0), &applied)) << Status(*machine);
   AppendAndRead(*machine, 2, &applied);
 }
 
@@ -356,17 +356,27 @@ TEST_F(MysqlReplicaTest, FailingOverToAReplicaBehindNeverGoesBack) {
   ASSERT_EQ(applied, appended_.rbegin()->first);
   EXPECT_TRUE(ReadsFrom(*machine, set_->replica_settings(0)));
   auto behind = testing::ConnectAsRoot(set_->replica_settings(1));
-  ASSERT_LT(QueryInt(*behind, "SELECT head_id FROM " + set_->replica_settings(1).database + "." +
-                                  kPrefix + "_meta WHERE id = 1"),
-            static_cast<int64_t>(applied));
+  const int64_t behind_head =
+      QueryInt(*behind, "SELECT head_id FROM " + set_->replica_settings(1).database + "." +
+                            kPrefix + "_meta WHERE id = 1");
+  ASSERT_LT(behind_head, static_cast<int64_t>(applied));
 
   set_->KillReplica(0);
   EXPECT_TRUE(machine->ReadAfter(applied, 100).empty());
-  EXPECT_TRUE(ReadsFrom(*machine, set_->replica_settings(1)))
-      << mysql_log::MysqlReadServer(*machine);
+  EXPECT_TRUE(ReadsFrom(*machine, set_->replica_settings(1))) << Status(*machine);
   EXPECT_EQ(machine->HeadId(), applied);
   EXPECT_EQ(machine->Horizon(), writer_->Horizon());
   EXPECT_GE(machine->CompactedBelow(), writer_->CompactedBelow());
+  // The machine measures how far behind it reads, at its next lag sample.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+  while (mysql_log::MysqlReadServer(*machine).updates_behind < 0 &&
+         std::chrono::steady_clock::now() < deadline) {
+    EXPECT_TRUE(machine->ReadAfter(applied, 100).empty());
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(mysql_log::MysqlReadServer(*machine).updates_behind,
+            static_cast<int64_t>(applied) - behind_head);
+  EXPECT_FALSE(mysql_log::MysqlReadServer(*machine).on_primary);
 
   set_->StartReplication(1);
   Append(5);

@@ -86,9 +86,8 @@ class MysqlChangeLog final : public ChangeLog {
   }
   std::string Describe() const override { return connection_.uri().Describe(); }
 
-  std::string ReadServer() {
-    const std::string& why = reads_.last_failover();
-    return reads_.Endpoint() + (why.empty() ? "" : " (last failover: " + why + ")");
+  MysqlReadStatus ReadServer() {
+    return {reads_.Endpoint(), reads_.OnPrimary(), reads_.updates_behind(), reads_.last_failover()};
   }
 
  private:
@@ -579,7 +578,7 @@ std::string MysqlChangeLog::DatasetId() {
 
 }  // namespace
 
-std::string MysqlReadServer(ChangeLog& log) {
+MysqlReadStatus MysqlReadServer(ChangeLog& log) {
   auto* mysql = dynamic_cast<MysqlChangeLog*>(&log);
   if (mysql == nullptr) {
     throw Error(Error::Code::kInvalidArgument,

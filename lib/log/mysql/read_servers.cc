@@ -64,9 +64,11 @@ void ReadServers::Refresh() {
   const Clock::time_point now = Clock::now();
   if (now >= next_sample_) {
     next_sample_ = now + options_.lag_sample_interval;
+    std::optional<uint64_t> primary_head;
     try {
       const uint64_t head = probe_->Run([&](int) { return ReadMetaColumn(*probe_, "head_id"); });
       primary_heads_.emplace_back(now, head);
+      primary_head = head;
       // Keep the newest sample at or before the cutoff, and all after it.
       while (primary_heads_.size() >= 2 &&
              primary_heads_[1].first <= now - options_.max_replica_lag) {
@@ -77,7 +79,13 @@ void ReadServers::Refresh() {
     } catch (const sql::SQLException&) {
     }
     std::string why;
-    if (!OnPrimary() && !Usable(current_, &why)) MoveOn(why);
+    uint64_t head = 0;
+    if (!OnPrimary() && !Usable(current_, &why, &head)) {
+      MoveOn(why);
+    } else if (!OnPrimary()) {
+      updates_behind_ =
+          primary_head ? static_cast<int64_t>(*primary_head - std::min(*primary_head, head)) : -1;
+    }
   }
   if (current_ != 0 && now >= retry_at_) SelectFrom(0);
 }
@@ -88,21 +96,23 @@ void ReadServers::MoveOn(const std::string& why) {
 }
 
 void ReadServers::SelectFrom(size_t from) {
+  const size_t previous = current_;
   current_ = from;
   std::string why;
-  while (!OnPrimary() && !Usable(current_, &why)) {
+  uint64_t head = 0;
+  while (!OnPrimary() && !Usable(current_, &why, &head)) {
     last_failover_ = replicas_[current_]->uri().Endpoint() + ": " + why;
     ++current_;
   }
+  if (current_ != previous) updates_behind_ = -1;
   retry_at_ = Clock::now() + options_.replica_retry_interval;
 }
 
-bool ReadServers::Usable(size_t i, std::string* why) {
+bool ReadServers::Usable(size_t i, std::string* why, uint64_t* head) {
   MysqlConnection& replica = *replicas_[i];
-  uint64_t head = 0;
   try {
     try {
-      head = replica.Run([&](int) { return ReadMetaColumn(replica, "head_id"); });
+      *head = replica.Run([&](int) { return ReadMetaColumn(replica, "head_id"); });
     } catch (const sql::SQLException& e) {
       replica.Fail("reading head_id", e);
     }
@@ -111,8 +121,8 @@ bool ReadServers::Usable(size_t i, std::string* why) {
     return false;
   }
   const std::optional<uint64_t> bound = LagBound(Clock::now());
-  if (bound && head < *bound) {
-    *why = "its head id " + std::to_string(head) + " is below " + std::to_string(*bound) +
+  if (bound && *head < *bound) {
+    *why = "its head id " + std::to_string(*head) + " is below " + std::to_string(*bound) +
            ", the primary's head id more than " + std::to_string(options_.max_replica_lag.count()) +
            " ms ago";
     return false;

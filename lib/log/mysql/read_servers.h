@@ -79,6 +79,10 @@ class ReadServers {
 
   // "user@host:port" of the server reads go to now.
   std::string Endpoint() { return Current().uri().Endpoint(); }
+  bool OnPrimary() const { return current_ == replicas_.size(); }
+  // How many update ids the replica reads go to was behind the primary's head at the last lag
+  // sample taken since reads went to it: 0 on the primary, -1 while not measured.
+  int64_t updates_behind() const { return OnPrimary() ? 0 : updates_behind_; }
   // Why reads last left a server ("" if they never did).
   const std::string& last_failover() const { return last_failover_; }
 
@@ -86,15 +90,14 @@ class ReadServers {
   using Clock = std::chrono::steady_clock;
 
   MysqlConnection& Current() { return OnPrimary() ? primary_ : *replicas_[current_]; }
-  bool OnPrimary() const { return current_ == replicas_.size(); }
   // Samples lag when due, and goes back to the top of the order when the retry is due.
   void Refresh();
   // Leaves the current server for the next usable one after it.
   void MoveOn(const std::string& why);
   // The first usable server at or after `from`; the primary when no replica is.
   void SelectFrom(size_t from);
-  // Whether replica i answers and is not lagging; sets *why otherwise.
-  bool Usable(size_t i, std::string* why);
+  // Whether replica i answers and is not lagging, with its head id in *head; sets *why otherwise.
+  bool Usable(size_t i, std::string* why, uint64_t* head);
   // The head id the primary had max_replica_lag ago, if the samples reach back that far.
   std::optional<uint64_t> LagBound(Clock::time_point now) const;
 
@@ -103,6 +106,7 @@ class ReadServers {
   std::vector<std::unique_ptr<MysqlConnection>> replicas_;  // In this machine's order.
   std::unique_ptr<MysqlConnection> probe_;                  // To the primary, for lag samples.
   size_t current_ = 0;
+  int64_t updates_behind_ = -1;
   std::deque<std::pair<Clock::time_point, uint64_t>> primary_heads_;  // Oldest first.
   Clock::time_point next_sample_{};
   Clock::time_point retry_at_{};
