@@ -55,5 +55,16 @@ TEST(ReplicaPreferenceTest, ChangingTheListMovesOnlyTheMachinesItMust) {
   }
 }
 
+// The URI's machine= names the machine for its replica choice, over the options and the host.
+TEST(ReplicaPreferenceTest, TheUriCanNameTheMachine) {
+  MysqlLogOptions options;
+  options.machine_name = "from-options";
+  EXPECT_EQ(MachineName(ParseMysqlUri("mysql://app@db1/flags?replicas=db2&machine=web-7"), options),
+            "web-7");
+  const MysqlUri unnamed = ParseMysqlUri("mysql://app@db1/flags?replicas=db2");
+  EXPECT_EQ(MachineName(unnamed, options), "from-options");
+  EXPECT_FALSE(MachineName(unnamed, {}).empty());
+}
+
 }  // namespace
 }  // namespace whycache::mysql_log

@@ -78,6 +78,10 @@ TEST(MysqlUriTest, NamesReplicasForReads) {
   MysqlUri local = ParseMysqlUri("mysql://app@localhost/db?socket=/run/m.sock&replicas=localhost");
   EXPECT_EQ(local.ReplicaUri(0).socket, "");
   EXPECT_TRUE(ParseMysqlUri("mysql://app@h/db").replicas.empty());
+
+  MysqlUri named = ParseMysqlUri("mysql://app@db1/flags?replicas=db2&machine=web-7");
+  EXPECT_EQ(named.machine, "web-7");
+  EXPECT_EQ(ParseMysqlUri(named.Describe()).machine, "web-7");
 }
 
 TEST(MysqlUriTest, RejectsMalformedReplicaListsNamingThem) {

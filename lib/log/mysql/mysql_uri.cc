@@ -16,7 +16,7 @@ constexpr std::string_view kScheme = "mysql://";
               "malformed MySQL log URI '" + RedactedUri(uri) + "': " + why +
                   " (expected mysql://USER@HOST:PORT/DATABASE[?table=NAME][&socket=PATH]"
                   "[&defaults-file=PATH][&allow_unsafe_server_settings=1][&durable_reads=0|1]"
-                  "[&replicas=HOST:PORT,HOST:PORT])");
+                  "[&replicas=HOST:PORT,HOST:PORT][&machine=NAME])");
 }
 
 // The value of a 0-or-1 parameter.
@@ -105,6 +105,7 @@ std::string MysqlUri::Describe() const {
   for (size_t i = 0; i < replicas.size(); ++i) {
     s += (i == 0 ? "&replicas=" : ",") + replicas[i].Address();
   }
+  if (!machine.empty()) s += "&machine=" + machine;
   return s;
 }
 
@@ -178,6 +179,8 @@ MysqlUri ParseMysqlUri(std::string_view uri) {
     } else if (name == "replicas") {
       if (!replicas.empty()) Malformed(uri, "replicas is given twice");
       replicas = param.substr(eq + 1);
+    } else if (name == "machine") {
+      result.machine = value;
     } else {
       Malformed(uri, "unknown parameter '" + std::string(name) + "'");
     }

@@ -26,6 +26,7 @@ struct MysqlServer {
 
 // mysql://USER@HOST[:PORT]/DATABASE[?table=NAME][&socket=PATH][&defaults-file=PATH]
 //     [&allow_unsafe_server_settings=1][&durable_reads=0|1][&replicas=HOST[:PORT],...]
+//     [&machine=NAME]
 //
 // HOST:PORT (or socket) names the primary; replicas names read replicas of it, reached over TCP
 // with the same user, password source and database.
@@ -45,6 +46,9 @@ struct MysqlUri {
   std::optional<bool> durable_reads;
   // Replicas of the primary that reads go to (see read_servers.h), in the order given.
   std::vector<MysqlServer> replicas;
+  // The name that picks this machine's preferred replica (MysqlLogOptions::machine_name); empty
+  // means the options decide.
+  std::string machine;
 
   // "user@host:port": names the server and account in messages.
   std::string Endpoint() const;

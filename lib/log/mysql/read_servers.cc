@@ -39,7 +39,8 @@ std::vector<size_t> ReplicaPreference(const MysqlUri& uri, std::string_view mach
   return order;
 }
 
-std::string MachineName(const MysqlLogOptions& options) {
+std::string MachineName(const MysqlUri& uri, const MysqlLogOptions& options) {
+  if (!uri.machine.empty()) return uri.machine;
   if (!options.machine_name.empty()) return options.machine_name;
   char name[256] = {};
   if (gethostname(name, sizeof(name) - 1) != 0) return "";
@@ -51,7 +52,7 @@ ReadServers::ReadServers(const MysqlUri& uri, MysqlConnection& primary,
     : options_(options), primary_(primary) {
   if (uri.replicas.empty()) return;
   const auto budget = std::min(options.reconnect_budget, options.replica_reconnect_budget);
-  for (size_t i : ReplicaPreference(uri, MachineName(options))) {
+  for (size_t i : ReplicaPreference(uri, MachineName(uri, options))) {
     replicas_.push_back(std::make_unique<MysqlConnection>(uri.ReplicaUri(i), budget));
   }
   MysqlUri probe = uri;

@@ -43,8 +43,9 @@ namespace whycache::mysql_log {
 // The indices of uri.replicas in the order a machine named `machine` tries them.
 std::vector<size_t> ReplicaPreference(const MysqlUri& uri, std::string_view machine);
 
-// The name of this machine for ReplicaPreference: options.machine_name, else the host name.
-std::string MachineName(const MysqlLogOptions& options);
+// The name of this machine for ReplicaPreference: uri.machine, else options.machine_name, else
+// the host name.
+std::string MachineName(const MysqlUri& uri, const MysqlLogOptions& options);
 
 // Thread-safety: none; it belongs to one MysqlChangeLog.
 class ReadServers {
