@@ -177,6 +177,24 @@ class ChangeLog {
   // into an empty state needs no check for its first call.
   virtual std::vector<Update> ReadAfter(uint64_t after_id, size_t max_updates) = 0;
 
+  // What ReadAfter returns, and a horizon to check it against in its place.
+  struct Tail {
+    std::vector<Update> updates;
+    uint64_t horizon = 0;
+  };
+  // ReadAfter(after_id, max_updates) and the horizon that the rule above asks for, in one call:
+  // a caller whose after_id is below `horizon` discards `updates` and resyncs. The horizon may
+  // come from the same consistent read as the updates, which answers the same question (the
+  // horizon rises before the tombstones it covers go, so a read that saw one change saw the
+  // other) at a lower cost: this is the call for a machine that polls. By default ReadAfter,
+  // then Horizon().
+  virtual Tail ReadTail(uint64_t after_id, size_t max_updates) {
+    Tail tail;
+    tail.updates = ReadAfter(after_id, max_updates);
+    tail.horizon = Horizon();
+    return tail;
+  }
+
   // The largest committed update id, or 0 for an empty log.
   virtual uint64_t HeadId() = 0;
 

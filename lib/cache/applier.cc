@@ -121,9 +121,9 @@ ApplyResult ApplyFromLog(tree::Tree& tree, ChangeLog& log, bool wait, size_t max
       // A state being built is seen by no reader before it is whole, so it may stop anywhere.
       if (!within_budget && (building || !InsideCompactedRange(log, previous))) break;
       const size_t want = within_budget ? std::min(kPageUpdates, max_updates - used) : kPageUpdates;
-      std::vector<Update> read;
+      ChangeLog::Tail read;
       try {
-        read = log.ReadAfter(previous, want);
+        read = log.ReadTail(previous, want);
       } catch (...) {
         read_error = std::current_exception();
         if (batches == 0) std::rethrow_exception(read_error);
@@ -137,12 +137,12 @@ ApplyResult ApplyFromLog(tree::Tree& tree, ChangeLog& log, bool wait, size_t max
       }
       // A transaction that copies lets go of each page once it is applied.
       if (building) pages.clear();
-      const std::vector<Update>& page = pages.emplace_back(std::move(read));
+      const std::vector<Update>& page = pages.emplace_back(std::move(read.updates));
       if (result.updates == 0 && previous == applied) {
         control->polls.fetch_add(1, std::memory_order_relaxed);
       }
       control->last_poll_wall_us.store(io::NowMicros(), std::memory_order_relaxed);
-      if (previous > 0 && BelowHorizon(previous, log.Horizon(), *control)) {
+      if (previous > 0 && BelowHorizon(previous, read.horizon, *control)) {
         result.below_horizon = true;
         return result;
       }

@@ -234,6 +234,30 @@ TEST_P(ChangeLogConformanceTest, PagingNeverSkipsOrRepeats) {
   EXPECT_TRUE(reader->ReadAfter(ids.back() + 1000, 10).empty());
 }
 
+// ReadTail pages like ReadAfter and reports the horizon, for an empty poll too.
+TEST_P(ChangeLogConformanceTest, ReadTailReadsWhatReadAfterReadsWithTheHorizon) {
+  auto log = OpenLog();
+  ChangeLog::Tail empty = log->ReadTail(0, 10);
+  EXPECT_TRUE(empty.updates.empty());
+  EXPECT_EQ(empty.horizon, 0u);
+  std::vector<uint64_t> ids;
+  for (int i = 0; i < 12; ++i) {
+    ids.push_back(log->Append(std::vector<Mutation>{Mutation::Set("k" + std::to_string(i), "v")}));
+  }
+  auto reader = OpenLog();
+  uint64_t after = 0;
+  for (int page = 0; page < 10 && after != ids.back(); ++page) {
+    const ChangeLog::Tail tail = reader->ReadTail(after, 5);
+    ASSERT_FALSE(tail.updates.empty()) << "after " << after;
+    EXPECT_EQ(tail.updates, log->ReadAfter(after, 5));
+    EXPECT_EQ(tail.horizon, log->Horizon());
+    after = tail.updates.back().id;
+  }
+  EXPECT_EQ(after, ids.back());
+  EXPECT_TRUE(reader->ReadTail(after, 5).updates.empty());
+  EXPECT_TRUE(reader->ReadTail(after, 0).updates.empty());
+}
+
 TEST_P(ChangeLogConformanceTest, ReaderSeesBatchesAppendedByAnotherProcess) {
   auto reader = OpenLog();
   EXPECT_TRUE(reader->ReadAfter(0, 10).empty());

@@ -763,8 +763,9 @@ class HorizonCheckingMachine {
   // Reads one page of at most `page` updates, or resyncs; false if there was nothing new.
   bool Step(size_t page) {
     if (applied_ == 0) replay_horizon_ = log_->Horizon();
-    std::vector<Update> updates = log_->ReadAfter(applied_, page);
-    const uint64_t horizon = log_->Horizon();
+    ChangeLog::Tail tail = log_->ReadTail(applied_, page);
+    const std::vector<Update>& updates = tail.updates;
+    const uint64_t horizon = tail.horizon;
     if (applied_ > 0 && applied_ < horizon && horizon != replay_horizon_) {
       state_.clear();
       applied_ = 0;
@@ -822,6 +823,30 @@ TEST(MysqlCompactionTest, AFirstReplayReadStraddlingACompactionNeverKeepsADelete
   EXPECT_GE(calls, 1) << "the read took one statement: the compaction never ran inside it";
   EXPECT_EQ(machine.state(), full)
       << "the machine kept a deleted key without learning it must resync";
+}
+
+// A poll that finds a new head, and then no rows above its applied id because a compaction in
+// between dropped them (a set and its expired delete): the horizon it reports is the one that
+// compaction raised, not the one read with the head, so the machine learns it must resync.
+TEST(MysqlCompactionTest, APollWhoseNewRowsWereCompactedAwayReportsTheRaisedHorizon) {
+  Log log;
+  Mutation m = Mutation::Set("k", "v");
+  const uint64_t set = log->Append({&m, 1});
+  m = Mutation::Delete("k");
+  const uint64_t del = log->Append({&m, 1});
+  MysqlLogOptions settings = Log::Settings();
+  int calls = 0;
+  settings.between_read_queries = [&] {
+    if (calls++ == 0) {
+      CompactionOptions expire;
+      expire.tombstone_retention = std::chrono::seconds(0);
+      EXPECT_EQ(log->Compact(expire).horizon, del);
+    }
+  };
+  const ChangeLog::Tail tail = log.Open(settings)->ReadTail(set, 10);
+  EXPECT_EQ(calls, 1) << "the poll read no new head, or read it twice";
+  EXPECT_TRUE(tail.updates.empty());
+  EXPECT_EQ(tail.horizon, del) << "a machine at " << set << " would keep the deleted key";
 }
 
 // Reads paging one to three rows at a time, with compactions that drop tombstones run at random

@@ -77,6 +77,7 @@ class MysqlChangeLog final : public ChangeLog {
   }
   uint64_t Append(std::span<const Mutation> batch, const AppendToken& token) override;
   std::vector<Update> ReadAfter(uint64_t after_id, size_t max_updates) override;
+  Tail ReadTail(uint64_t after_id, size_t max_updates) override;
   uint64_t HeadId() override { return ReadMeta("head_id", &head_seen_); }
   uint64_t Horizon() override { return ReadMeta("horizon", &horizon_seen_); }
   uint64_t CompactedBelow() override { return ReadMeta("compacted_below", &compacted_below_seen_); }
@@ -99,9 +100,11 @@ class MysqlChangeLog final : public ChangeLog {
   void InsertRows(uint64_t id, std::span<const Mutation> batch,
                   const std::vector<StoredValue>& values, int64_t write_time_us);
   std::optional<uint64_t> FindToken(const std::string& token);
-  std::vector<Update> ReadOnce(MysqlConnection& server, uint64_t after_id, size_t max_updates);
+  // ReadAfter on `server`. *horizon is the horizon read with the rows, unset when none came.
+  std::vector<Update> ReadOnce(MysqlConnection& server, uint64_t after_id, size_t max_updates,
+                               std::optional<uint64_t>* horizon);
   bool ReadPages(MysqlConnection& server, uint64_t after_id, size_t max_updates,
-                 std::vector<Update>* out);
+                 std::vector<Update>* out, std::optional<uint64_t>* horizon);
   uint64_t ReadMeta(const std::string& column, uint64_t* seen);
   void MakeDurable();
   // MakeDurable for a read, with an error that says what to do when the account may not write.
@@ -295,11 +298,41 @@ std::optional<uint64_t> MysqlChangeLog::FindToken(const std::string& token) {
 // as a log with nothing new would; the caller reads on from after_id once it catches up.
 std::vector<Update> MysqlChangeLog::ReadAfter(uint64_t after_id, size_t max_updates) {
   if (max_updates == 0) return {};
-  std::vector<Update> updates =
-      reads_.Run([&](MysqlConnection& server) { return ReadOnce(server, after_id, max_updates); },
-                 [&] { return "reading the updates after id " + std::to_string(after_id); });
+  std::optional<uint64_t> horizon;
+  std::vector<Update> updates = reads_.Run(
+      [&](MysqlConnection& server) { return ReadOnce(server, after_id, max_updates, &horizon); },
+      [&] { return "reading the updates after id " + std::to_string(after_id); });
   if (!updates.empty()) head_seen_ = std::max(head_seen_, updates.back().id);
   return updates;
+}
+
+// A machine polls 20 times a second and almost always finds nothing new, so an empty poll is
+// one primary-key read of the meta row, which holds the head id and the horizon: appends raise
+// the head in the transaction that adds their rows, so a head at or below after_id proves that
+// no row above it is visible. Only a newer head costs the statement that reads rows, whose
+// horizon (read with them) is the one returned. When that statement returns no rows after all
+// (compaction dropped the batches above after_id), the horizon is read again: the one read
+// before it may predate the compaction that dropped them.
+ChangeLog::Tail MysqlChangeLog::ReadTail(uint64_t after_id, size_t max_updates) {
+  Tail tail;
+  if (max_updates == 0) return tail;
+  tail = reads_.Run(
+      [&](MysqlConnection& server) {
+        Tail read;
+        const std::vector<uint64_t> meta = ReadMetaColumns(server, {"head_id", "horizon"});
+        read.horizon = meta[1];
+        if (meta[0] <= after_id) return read;
+        if (options_.between_read_queries) options_.between_read_queries();
+        std::optional<uint64_t> horizon;
+        read.updates = ReadOnce(server, after_id, max_updates, &horizon);
+        read.horizon = horizon ? *horizon : ReadMetaColumn(server, "horizon");
+        return read;
+      },
+      [&] { return "reading the updates after id " + std::to_string(after_id); });
+  if (!tail.updates.empty()) head_seen_ = std::max(head_seen_, tail.updates.back().id);
+  horizon_seen_ = std::max(horizon_seen_, tail.horizon);
+  tail.horizon = horizon_seen_;
+  return tail;
 }
 
 // A read takes several statements when it pages, and a compaction may run between them. Taking
@@ -317,14 +350,14 @@ std::vector<Update> MysqlChangeLog::ReadAfter(uint64_t after_id, size_t max_upda
 // compacted_below_seen_): a Horizon() that follows on another server, one behind, still covers
 // them. A durability write (make_reads_durable) is made on the primary only.
 std::vector<Update> MysqlChangeLog::ReadOnce(MysqlConnection& server, uint64_t after_id,
-                                             size_t max_updates) {
+                                             size_t max_updates, std::optional<uint64_t>* horizon) {
   std::vector<Update> updates;
-  if (!ReadPages(server, after_id, max_updates, &updates)) {
+  if (!ReadPages(server, after_id, max_updates, &updates, horizon)) {
     updates.clear();
     try {
       server.Execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ");
       server.Execute("START TRANSACTION READ ONLY, WITH CONSISTENT SNAPSHOT");
-      if (!ReadPages(server, after_id, max_updates, &updates)) {
+      if (!ReadPages(server, after_id, max_updates, &updates, horizon)) {
         throw Error(Error::Code::kUnavailable,
                     "the MySQL log " + Describe() +
                         " showed two horizons inside one REPEATABLE READ snapshot: the server "
@@ -360,10 +393,11 @@ std::vector<Update> MysqlChangeLog::ReadOnce(MysqlConnection& server, uint64_t a
 // Returns false, with *out incomplete, when two statements that returned rows read different
 // horizons.
 bool MysqlChangeLog::ReadPages(MysqlConnection& server, uint64_t after_id, size_t max_updates,
-                               std::vector<Update>* out) {
+                               std::vector<Update>* out, std::optional<uint64_t>* read_horizon) {
   std::vector<Update>& updates = *out;
-  std::optional<uint64_t> horizon;  // As the first statement that returned rows read it.
-  Update partial;                   // The batch being assembled; empty mutations when none is.
+  std::optional<uint64_t>& horizon = *read_horizon;  // As the first statement with rows read it.
+  horizon.reset();
+  Update partial;  // The batch being assembled; empty mutations when none is.
   uint32_t partial_size = 0;
   size_t partial_bytes = 0;          // As stored: what the page size counts.
   size_t partial_decoded_bytes = 0;  // Decoded keys and values: what kMaxBatchBytes bounds.

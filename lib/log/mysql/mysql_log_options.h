@@ -62,8 +62,8 @@ struct MysqlLogOptions {
   // sql::SQLException (e.g. 2013) thrown here stands for a COMMIT whose answer never arrived.
   std::function<void()> after_commit;
 
-  // Test hook: runs inside ReadAfter between two of its queries (e.g. to compact the log
-  // while a read has a batch half read).
+  // Test hook: runs inside ReadAfter and ReadTail between two of their queries (e.g. to compact
+  // the log while a read has a batch half read).
   std::function<void()> between_read_queries;
 
   // Test only: allocate update ids the way AUTO_INCREMENT does, in a statement of their own

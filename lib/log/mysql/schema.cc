@@ -160,17 +160,26 @@ void CheckSchema(MysqlConnection& connection) {
   }
 }
 
-uint64_t ReadMetaColumn(MysqlConnection& connection, const std::string& column) {
+std::vector<uint64_t> ReadMetaColumns(MysqlConnection& connection,
+                                      std::initializer_list<std::string_view> columns) {
   const std::string meta_table = connection.uri().table_prefix + "_meta";
+  std::string list;
+  for (std::string_view column : columns) list += (list.empty() ? "" : ", ") + std::string(column);
   sql::PreparedStatement& read =
-      connection.Prepare("SELECT " + column + " FROM " + meta_table + " WHERE id = 1");
+      connection.Prepare("SELECT " + list + " FROM " + meta_table + " WHERE id = 1");
   std::unique_ptr<sql::ResultSet> rows(read.executeQuery());
   if (!rows->next()) {
     throw Error(Error::Code::kCorruption, "the MySQL log " + connection.uri().Describe() +
                                               " has no row 1 in " + meta_table +
                                               ": run `whycache init` to restore it");
   }
-  return rows->getUInt64(1);
+  std::vector<uint64_t> values;
+  for (uint32_t i = 1; i <= columns.size(); ++i) values.push_back(rows->getUInt64(i));
+  return values;
+}
+
+uint64_t ReadMetaColumn(MysqlConnection& connection, std::string_view column) {
+  return ReadMetaColumns(connection, {column})[0];
 }
 
 }  // namespace whycache::mysql_log

@@ -4,6 +4,7 @@
 #define WHYCACHE_LIB_LOG_MYSQL_SCHEMA_H_
 
 #include <cstdint>
+#include <initializer_list>
 #include <span>
 #include <string>
 #include <string_view>
@@ -44,10 +45,14 @@ void ApplySchema(MysqlConnection& connection);
 // to upgrade whycache (a newer version).
 void CheckSchema(MysqlConnection& connection);
 
-// The value of `column` (e.g. "head_id") in row 1 of {prefix}_meta. Throws Error(kCorruption)
-// naming the log when the row is missing. REQUIRES: called inside connection.Run()'s work;
-// `column` is a column of the meta table (it is spliced into the statement).
-uint64_t ReadMetaColumn(MysqlConnection& connection, const std::string& column);
+// The values of `columns` (e.g. "head_id") in row 1 of {prefix}_meta, read by one statement, in
+// the order given. Throws Error(kCorruption) naming the log when the row is missing.
+// REQUIRES: called inside connection.Run()'s work; each column is a column of the meta table
+// (they are spliced into the statement).
+std::vector<uint64_t> ReadMetaColumns(MysqlConnection& connection,
+                                      std::initializer_list<std::string_view> columns);
+// ReadMetaColumns for one column.
+uint64_t ReadMetaColumn(MysqlConnection& connection, std::string_view column);
 
 }  // namespace whycache::mysql_log
 
