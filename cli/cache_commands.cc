@@ -21,6 +21,9 @@ namespace {
 using format::EscapeBytes;
 using format::JsonString;
 
+// How long `stats` waits for a log that does not answer before it reports it unreachable.
+constexpr std::chrono::milliseconds kStatsLogBudget{1000};
+
 // Reading commands work from the state file alone; the log is used when one is given.
 std::unique_ptr<Cache> OpenCache(const Invocation& inv) {
   CacheOptions options;
@@ -153,6 +156,20 @@ int RunUpdate(const Invocation& inv) {
   return kExitOk;
 }
 
+// Where this machine reads the log from now and how far that server is behind the primary:
+// `stats` asks the log once (a read of its head, which also samples the lag) rather than show
+// what some poll of another process saw. Empty with *error set when the log cannot be read.
+ChangeLog::ReadServer AskReadServer(const std::string& log_uri, std::string* error) {
+  try {
+    std::unique_ptr<ChangeLog> log = OpenChangeLog(log_uri, {.reconnect_budget = kStatsLogBudget});
+    log->HeadId();
+    return log->CurrentReadServer();
+  } catch (const Error& e) {
+    *error = e.what();
+    return {};
+  }
+}
+
 int RunStats(const Invocation& inv) {
   CommandArgs args("stats", inv.args, {"--json", "--prometheus"}, {});
   args.ExpectPositional(0, 0, "no arguments besides --json or --prometheus");
@@ -161,7 +178,11 @@ int RunStats(const Invocation& inv) {
                 "stats: choose one of --json and --prometheus (see whycache stats --help)");
   }
   auto cache = OpenCache(inv);
-  const CacheStats s = cache->Stats();
+  CacheStats s = cache->Stats();
+  std::string read_server_error;
+  if (inv.log_uri && !inv.log_uri->empty()) {
+    s.read_server = AskReadServer(*inv.log_uri, &read_server_error);
+  }
   if (args.Has("--prometheus")) {
     std::cout << PrometheusText(s, inv.RequireStatePath());
     return kExitOk;
@@ -185,10 +206,20 @@ int RunStats(const Invocation& inv) {
       {"apply_us", s.apply_us},
       {"resyncs", s.resyncs},
   };
+  const ChangeLog::ReadServer& reads = s.read_server;
+  const std::string role = reads.server.empty() ? "" : reads.on_primary ? "primary" : "replica";
+  const bool lag_measured = !reads.server.empty() && reads.updates_behind >= 0;
   const std::pair<const char*, const std::string&> notes[] = {
       {"last_error", s.last_error},
       {"resync_snapshot_unused", s.resync_snapshot_unused},
+      {"read_server", reads.server},
+      {"read_server_role", role},
+      {"read_server_lag_unmeasured", reads.lag_unmeasured},
+      {"read_server_last_failover", reads.last_failover},
+      {"read_server_error", read_server_error},
   };
+  // Update ids the read server is behind the primary; JSON null when not measured.
+  const std::string behind = lag_measured ? std::to_string(reads.updates_behind) : "";
   if (args.Has("--json")) {
     std::cout << "{";
     for (const auto& [name, value] : figures) std::cout << "\"" << name << "\":" << value << ",";
@@ -197,7 +228,7 @@ int RunStats(const Invocation& inv) {
       std::cout << separator << "\"" << name << "\":" << JsonString(text);
       separator = ",";
     }
-    std::cout << "}\n";
+    std::cout << ",\"read_server_updates_behind\":" << (lag_measured ? behind : "null") << "}\n";
   } else {
     const auto print = [](std::string label, const auto& value) {
       label.resize(24, ' ');
@@ -207,6 +238,7 @@ int RunStats(const Invocation& inv) {
     for (const auto& [name, text] : notes) {
       if (!text.empty()) print(name, text);
     }
+    if (lag_measured) print("read_server_updates_behind", behind);
   }
   return kExitOk;
 }

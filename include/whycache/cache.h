@@ -83,6 +83,9 @@ struct CacheStats {
   uint64_t hits = 0;
   uint64_t misses = 0;
   std::string last_error;  // Empty when the last poll succeeded.
+  // Where this process's last poll read the log (a MySQL replica or the primary) and how far
+  // that server was behind the primary (ChangeLog::ReadServer); empty before this process polled.
+  ChangeLog::ReadServer read_server;
 };
 
 // What a snapshot file holds (see Cache::CreateSnapshot).

@@ -232,6 +232,21 @@ class ChangeLog {
 
   // A description safe to print (no password), e.g. "file:/var/lib/app/log".
   virtual std::string Describe() const = 0;
+
+  // Where this object's reads go, as of its last read (no I/O): what `stats` shows.
+  struct ReadServer {
+    // "user@host:port" of the MySQL server reads go to: a replica named in the URI, or the
+    // primary. Empty for a log with one place to read from (a file log).
+    std::string server;
+    bool on_primary = false;
+    // How many update ids that server was behind the primary's head when last sampled, since
+    // reads went to it: 0 on the primary, -1 while not measured.
+    int64_t updates_behind = -1;
+    std::string lag_unmeasured;  // Why updates_behind is -1 ("" when it is measured).
+    std::string last_failover;   // "SERVER: REASON" of the last time reads left a server, or "".
+  };
+  // By default: an empty server.
+  virtual ReadServer CurrentReadServer() const { return {}; }
 };
 
 // Opens the log named by `uri`. Throws Error(kInvalidArgument) for a malformed URI and

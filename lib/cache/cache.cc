@@ -248,6 +248,8 @@ class CacheImpl final : public Cache {
       s.last_error = cache::LastError(c).message;
     }
     s.resync_snapshot_unused = cache::ResyncSnapshotUnused(c).message;
+    std::lock_guard lock(read_server_mu_);
+    s.read_server = read_server_;
     return s;
   }
 
@@ -284,11 +286,32 @@ class CacheImpl final : public Cache {
   // Applies what is new in the log; a state below the log's horizon is rebuilt first.
   // REQUIRES: log_mu_ held.
   cache::ApplyResult Poll(bool wait) {
+    try {
+      cache::ApplyResult r = PollOnce(wait);
+      NoteReadServer();
+      return r;
+    } catch (...) {
+      NoteReadServer();
+      throw;
+    }
+  }
+
+  // REQUIRES: log_mu_ held.
+  cache::ApplyResult PollOnce(bool wait) {
     if (AppliedId() == 0) FillFromStart();
     cache::ApplyResult r = cache::ApplyFromLog(*tree_, Log(), wait, options_.max_updates_per_poll);
     if (!r.below_horizon) return r;
     Resync();
     return cache::ApplyFromLog(*tree_, Log(), wait, options_.max_updates_per_poll);
+  }
+
+  // Keeps where this process's last poll read the log for Stats(), which must not wait for the
+  // log lock that a poll holds. REQUIRES: log_mu_ held.
+  void NoteReadServer() {
+    if (log_ == nullptr) return;
+    ChangeLog::ReadServer now = log_->CurrentReadServer();
+    std::lock_guard lock(read_server_mu_);
+    read_server_ = std::move(now);
   }
 
   // Fills a state that has applied nothing yet with the whole log, in a file of its own that is
@@ -393,6 +416,8 @@ class CacheImpl final : public Cache {
 
   const CacheOptions options_;
   std::mutex log_mu_;  // The log object is used by one thread at a time.
+  std::mutex read_server_mu_;
+  ChangeLog::ReadServer read_server_;  // Guarded by read_server_mu_.
   std::unique_ptr<ChangeLog> log_;
   pid_t log_pid_;  // The process that opened log_.
   std::unique_ptr<tree::Tree> tree_;

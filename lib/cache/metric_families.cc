@@ -80,6 +80,9 @@ void AppendCacheMetrics(const CacheStats& s, std::string_view state,
       {"whycache_resync_snapshot_unused_info",
        "Why the last resync replayed the log instead of starting from the resync snapshot.",
        "reason", s.resync_snapshot_unused},
+      {"whycache_read_server_info",
+       "The MySQL server the machine's last poll read from: a replica, or the primary.", "server",
+       s.read_server.server},
   };
   const std::string state_value = format::EscapeBytes(state);
   for (const Figure& f : figures) {
@@ -91,6 +94,16 @@ void AppendCacheMetrics(const CacheStats& s, std::string_view state,
     if (f.text.empty()) continue;
     family.samples.push_back(
         {.labels = {{"state", state_value}, {f.label, format::EscapeBytes(f.text)}}, .value = 1});
+  }
+  MetricFamily& behind = FamilyNamed(
+      "whycache_read_server_updates_behind",
+      "Update ids the read server was behind the primary's head when last sampled; absent "
+      "while not measured.",
+      kGauge, families);
+  if (!s.read_server.server.empty() && s.read_server.updates_behind >= 0) {
+    behind.samples.push_back(
+        {.labels = {{"state", state_value}, {"server", format::EscapeBytes(s.read_server.server)}},
+         .value = static_cast<double>(s.read_server.updates_behind)});
   }
 }
 

@@ -8,6 +8,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -22,6 +24,7 @@
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_mariadb.h"
 #include "tests/support/test_mariadb_replication.h"
+#include "whycache/cache.h"
 #include "whycache/change_log.h"
 #include "whycache/error.h"
 
@@ -158,11 +161,11 @@ class MysqlReplicaTest : public ::testing::Test {
   bool ReadsFrom(ChangeLog& log, const MariaDbSettings& server) const {
     const std::string endpoint =
         set_->AsReader(server).user + "@" + server.host + ":" + std::to_string(server.port);
-    return mysql_log::MysqlReadServer(log).server == endpoint;
+    return log.CurrentReadServer().server == endpoint;
   }
 
   static std::string Status(ChangeLog& log) {
-    const mysql_log::MysqlReadStatus status = mysql_log::MysqlReadServer(log);
+    const ChangeLog::ReadServer status = log.CurrentReadServer();
     return status.server + ", last failover: " + status.last_failover;
   }
 
@@ -190,6 +193,22 @@ class MysqlReplicaTest : public ::testing::Test {
     auto root = testing::ConnectAsRoot(server);
     return QueryInt(*root, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = '" +
                                set_->AsReader(server).user + "'");
+  }
+
+  // The output of `whycache --log LOG --state STATE stats --json` (the binary the build gives the
+  // test in WHYCACHE_BIN).
+  static std::string StatsJson(const std::string& log, const std::string& state) {
+    const char* binary = std::getenv("WHYCACHE_BIN");
+    if (binary == nullptr) throw std::runtime_error("WHYCACHE_BIN is not set");
+    const std::string command =
+        std::string(binary) + " --log '" + log + "' --state '" + state + "' stats --json 2>&1";
+    FILE* pipe = ::popen(command.c_str(), "r");
+    if (pipe == nullptr) throw std::runtime_error("cannot run " + command);
+    std::string output;
+    char buffer[4096];
+    for (size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) output.append(buffer, n);
+    EXPECT_EQ(::pclose(pipe), 0) << output;
+    return output;
   }
 
   int64_t ReaderSyncs() {
@@ -369,20 +388,74 @@ TEST_F(MysqlReplicaTest, FailingOverToAReplicaBehindNeverGoesBack) {
   EXPECT_GE(machine->CompactedBelow(), writer_->CompactedBelow());
   // The machine measures how far behind it reads, at its next lag sample.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(1);
-  while (mysql_log::MysqlReadServer(*machine).updates_behind < 0 &&
+  while (machine->CurrentReadServer().updates_behind < 0 &&
          std::chrono::steady_clock::now() < deadline) {
     EXPECT_TRUE(machine->ReadAfter(applied, 100).empty());
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  EXPECT_EQ(mysql_log::MysqlReadServer(*machine).updates_behind,
+  EXPECT_EQ(machine->CurrentReadServer().updates_behind,
             static_cast<int64_t>(applied) - behind_head);
-  EXPECT_FALSE(mysql_log::MysqlReadServer(*machine).on_primary);
+  EXPECT_FALSE(machine->CurrentReadServer().on_primary);
 
   set_->StartReplication(1);
   Append(5);
   set_->WaitForReplicas();
   EXPECT_EQ(ReadToEnd(*machine, applied), appended_.rbegin()->first);
   EXPECT_TRUE(ReadsFrom(*machine, set_->replica_settings(1)));
+}
+
+// What a machine shows about where it reads: the library's stats after a poll, and `whycache
+// stats`, which asks the log itself; the lag in update ids against the replica's own head, and
+// the reason it cannot be measured while the primary is down.
+TEST_F(MysqlReplicaTest, StatsShowTheReadServerAndItsLag) {
+  StartSet(2);
+  Append(5);
+  set_->WaitForReplicas();
+  const MariaDbSettings& preferred = set_->replica_settings(0);
+  const std::string endpoint =
+      reader_.user + "@" + preferred.host + ":" + std::to_string(preferred.port);
+  const std::string uri = FleetUri() + "&machine=" + MachinePreferring(0);
+  CacheOptions options;
+  options.state_path = dir_.path() + "/state";
+  options.log_uri = uri;
+  std::unique_ptr<Cache> cache = Cache::Open(options);
+  EXPECT_TRUE(cache->Stats().read_server.server.empty()) << "no poll yet";
+  EXPECT_EQ(cache->UpdateNow(), appended_.rbegin()->first);
+  ChangeLog::ReadServer reads = cache->Stats().read_server;
+  EXPECT_EQ(reads.server, endpoint);
+  EXPECT_FALSE(reads.on_primary);
+  EXPECT_EQ(reads.updates_behind, 0) << reads.lag_unmeasured;
+
+  std::string json = StatsJson(uri, options.state_path);
+  EXPECT_NE(json.find("\"read_server\":\"" + endpoint + "\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"read_server_role\":\"replica\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"read_server_updates_behind\":0}"), std::string::npos) << json;
+
+  // Within the lag bound a lagging replica keeps serving, and shows how far behind it is.
+  set_->StopReplication(0);
+  Append(3);
+  json = StatsJson(uri, options.state_path);
+  EXPECT_NE(json.find("\"read_server\":\"" + endpoint + "\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"read_server_updates_behind\":3}"), std::string::npos) << json;
+  set_->StartReplication(0);
+  set_->WaitForReplicas();
+
+  // The primary down: the machine keeps reading its replica and says why the lag is unknown.
+  set_->primary().Kill();
+  const std::string primary_address = primary_->host + ":" + std::to_string(primary_->port);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  do {
+    EXPECT_EQ(cache->UpdateNow(), appended_.rbegin()->first);
+    reads = cache->Stats().read_server;
+    if (!reads.lag_unmeasured.empty()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  } while (std::chrono::steady_clock::now() < deadline);
+  EXPECT_EQ(reads.server, endpoint);
+  EXPECT_EQ(reads.updates_behind, -1);
+  EXPECT_NE(reads.lag_unmeasured.find("the primary cannot be read"), std::string::npos)
+      << reads.lag_unmeasured;
+  EXPECT_NE(reads.lag_unmeasured.find(primary_address), std::string::npos) << reads.lag_unmeasured;
+  set_->primary().Start();
 }
 
 }  // namespace

@@ -87,9 +87,7 @@ class MysqlChangeLog final : public ChangeLog {
   }
   std::string Describe() const override { return connection_.uri().Describe(); }
 
-  MysqlReadStatus ReadServer() {
-    return {reads_.Endpoint(), reads_.OnPrimary(), reads_.updates_behind(), reads_.last_failover()};
-  }
+  ReadServer CurrentReadServer() const override { return reads_.Status(); }
 
  private:
   void CheckWriterSession();
@@ -611,15 +609,6 @@ std::string MysqlChangeLog::DatasetId() {
 }
 
 }  // namespace
-
-MysqlReadStatus MysqlReadServer(ChangeLog& log) {
-  auto* mysql = dynamic_cast<MysqlChangeLog*>(&log);
-  if (mysql == nullptr) {
-    throw Error(Error::Code::kInvalidArgument,
-                "the log " + log.Describe() + " is not a MySQL log: it has no read server");
-  }
-  return mysql->ReadServer();
-}
 
 std::unique_ptr<ChangeLog> OpenMysqlChangeLog(std::string_view uri, const LogOptions& options,
                                               const MysqlLogOptions& mysql_options) {

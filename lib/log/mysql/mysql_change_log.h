@@ -30,21 +30,6 @@ namespace whycache::mysql_log {
 std::unique_ptr<ChangeLog> OpenMysqlChangeLog(std::string_view uri, const LogOptions& options,
                                               const MysqlLogOptions& mysql_options = {});
 
-// Where a MySQL log's reads go, e.g. for `stats`.
-struct MysqlReadStatus {
-  std::string server;  // "user@host:port" of the server reads go to now.
-  bool on_primary = false;
-  // How many update ids that server was behind the primary's head at the last lag sample since
-  // reads went to it (read_servers.h): 0 on the primary, -1 while not measured yet or while the
-  // primary cannot be read.
-  int64_t updates_behind = -1;
-  std::string last_failover;  // "ENDPOINT: REASON" of the last time reads left a server, or "".
-};
-
-// Throws Error(kInvalidArgument) for a log that OpenMysqlChangeLog did not open. Same thread
-// rules as `log`.
-MysqlReadStatus MysqlReadServer(ChangeLog& log);
-
 }  // namespace whycache::mysql_log
 
 #endif  // WHYCACHE_LIB_LOG_MYSQL_MYSQL_CHANGE_LOG_H_

@@ -75,17 +75,21 @@ void ReadServers::Refresh() {
              primary_heads_[1].first <= now - options_.max_replica_lag) {
         primary_heads_.pop_front();
       }
-    } catch (const Error&) {
+    } catch (const Error& e) {
       // The primary is down or unreadable: lag cannot be judged; replicas keep serving.
-    } catch (const sql::SQLException&) {
+      lag_unmeasured_ = std::string("the primary cannot be read: ") + e.what();
+    } catch (const sql::SQLException& e) {
+      lag_unmeasured_ = std::string("the primary cannot be read: ") + e.what();
     }
     std::string why;
     uint64_t head = 0;
     if (!OnPrimary() && !Usable(current_, &why, &head)) {
       MoveOn(why);
+    } else if (!OnPrimary() && primary_head) {
+      updates_behind_ = static_cast<int64_t>(*primary_head - std::min(*primary_head, head));
+      lag_unmeasured_.clear();
     } else if (!OnPrimary()) {
-      updates_behind_ =
-          primary_head ? static_cast<int64_t>(*primary_head - std::min(*primary_head, head)) : -1;
+      updates_behind_ = -1;
     }
   }
   if (current_ != 0 && now >= retry_at_) SelectFrom(0);
@@ -105,8 +109,23 @@ void ReadServers::SelectFrom(size_t from) {
     last_failover_ = replicas_[current_]->uri().Endpoint() + ": " + why;
     ++current_;
   }
-  if (current_ != previous) updates_behind_ = -1;
+  if (current_ != previous) {
+    updates_behind_ = -1;
+    lag_unmeasured_ = "not sampled since reads moved here";
+  }
   retry_at_ = Clock::now() + options_.replica_retry_interval;
+}
+
+ChangeLog::ReadServer ReadServers::Status() const {
+  ChangeLog::ReadServer status;
+  status.server = Current().uri().Endpoint();
+  status.on_primary = OnPrimary();
+  status.updates_behind = OnPrimary() ? 0 : updates_behind_;
+  if (status.updates_behind < 0) {
+    status.lag_unmeasured = lag_unmeasured_.empty() ? "not sampled yet" : lag_unmeasured_;
+  }
+  status.last_failover = last_failover_;
+  return status;
 }
 
 bool ReadServers::Usable(size_t i, std::string* why, uint64_t* head) {

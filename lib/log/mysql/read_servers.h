@@ -36,6 +36,7 @@
 #include "lib/log/mysql/connection.h"
 #include "lib/log/mysql/mysql_log_options.h"
 #include "lib/log/mysql/mysql_uri.h"
+#include "whycache/change_log.h"
 #include "whycache/error.h"
 
 namespace whycache::mysql_log {
@@ -78,19 +79,16 @@ class ReadServers {
     }
   }
 
-  // "user@host:port" of the server reads go to now.
-  std::string Endpoint() { return Current().uri().Endpoint(); }
+  // The server reads go to now and how far behind the primary it was at the last lag sample
+  // taken since reads went to it (ChangeLog::ReadServer).
+  ChangeLog::ReadServer Status() const;
   bool OnPrimary() const { return current_ == replicas_.size(); }
-  // How many update ids the replica reads go to was behind the primary's head at the last lag
-  // sample taken since reads went to it: 0 on the primary, -1 while not measured.
-  int64_t updates_behind() const { return OnPrimary() ? 0 : updates_behind_; }
-  // Why reads last left a server ("" if they never did).
-  const std::string& last_failover() const { return last_failover_; }
 
  private:
   using Clock = std::chrono::steady_clock;
 
   MysqlConnection& Current() { return OnPrimary() ? primary_ : *replicas_[current_]; }
+  const MysqlConnection& Current() const { return OnPrimary() ? primary_ : *replicas_[current_]; }
   // Samples lag when due, and goes back to the top of the order when the retry is due.
   void Refresh();
   // Leaves the current server for the next usable one after it.
@@ -108,6 +106,7 @@ class ReadServers {
   std::unique_ptr<MysqlConnection> probe_;                  // To the primary, for lag samples.
   size_t current_ = 0;
   int64_t updates_behind_ = -1;
+  std::string lag_unmeasured_;  // Why the last sample measured no lag.
   std::deque<std::pair<Clock::time_point, uint64_t>> primary_heads_;  // Oldest first.
   Clock::time_point next_sample_{};
   Clock::time_point retry_at_{};
