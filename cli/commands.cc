@@ -93,11 +93,15 @@ constexpr std::array kCommands = {
             "resyncs and the last poll error. --json gives one object for monitoring;\n"
             "--prometheus the Prometheus text format (whycache_* metrics labelled with\n"
             "state=PATH), e.g. for node_exporter's textfile collector. Reads the state as\n"
-            "the machine's processes keep it, without polling the log.\n"
+            "the machine's processes keep it, without polling the log. With a MySQL log,\n"
+            "also asks it where this machine reads from now: read_server, its role\n"
+            "(replica or primary), read_server_updates_behind (its lag behind the\n"
+            "primary in update ids) and the last failover.\n"
             "\n"
             "examples:\n"
             "  whycache stats\n"
             "  whycache stats --json | jq .lag_us\n"
+            "  whycache stats --json | jq .read_server_updates_behind\n"
             "  whycache stats --prometheus > /var/lib/node_exporter/whycache.prom.tmp",
             RunStats},
     Command{"exporter", "--listen ADDRESS:PORT [--state PATH ...]",

@@ -2,7 +2,7 @@
 //
 //   bazel run --config=opt //tests/cache:fleet_bench -- --benchmark_counters_tabular=true
 //
-//   BM_Fleet/binlog:B/machines:N/writes:W
+//   BM_Fleet/binlog:B/qc:Q/machines:N/writes:W
 //                 N simulated machines, each a Cache with its own state file and its own
 //                 connection to one throwaway MariaDB server, polling (UpdateNow) on its own 50 ms
 //                 schedule, for WHYCACHE_FLEET_SECONDS (default 10) seconds. With W = 0 nothing
@@ -10,19 +10,33 @@
 //                 of 10 sets (100-byte random values) every 100 ms, a steady trickle. With B = 1
 //                 the server writes a binary log (sync_binlog=1), so machines only read; with
 //                 B = 0 it writes none, so a poll that reads new batches also commits a write
-//                 that makes them durable (MysqlLogOptions::durable_reads).
+//                 that makes them durable (MysqlLogOptions::durable_reads). With Q = 1 the
+//                 server's query cache is on (16 MiB), which answers a poll that finds nothing
+//                 new without running its statement.
+//
+//   BM_FleetOnReplicas/replicas:R/qc:1/machines:N/writes:W
+//                 The same machines reading from R replicas of a primary with a binary log
+//                 (log URI &replicas=, each machine named by &machine=, so that they spread over
+//                 the replicas), whose query caches are on; writes go to the primary.
+//
+// WHYCACHE_FLEET_SERVER_OPTIONS adds mariadbd options to BM_Fleet's server, e.g.
+// "--thread-handling=pool-of-threads".
 //
 // Counters:
 //   polls_per_s       polls completed per second; the schedule asks N * 20. A machine whose poll
 //                     is due while its previous one still runs polls as soon as that ends, so
 //                     a server (or client) that cannot keep up shows here.
-//   server_us_per_poll  CPU time (user + system) of the server process over the run, from
-//                     /proc/PID/stat, per poll completed.
+//   server_us_per_poll  CPU time (user + system) of the servers machines read from (the server,
+//                     or every replica) over the run, from /proc/PID/stat, per poll completed.
+//   primary_us_per_poll  with replicas: the same for the primary, which every machine asks for
+//                     its head id once a second to judge its replica's lag.
 //   client_us_per_poll  the same for this process (every machine and the writer).
 //   p50_ms, p99_ms    duration of one machine's poll (UpdateNow), over every poll of the run.
 //
 // Machines and the server share this machine's cores, so the figures of interest are the
 // server's CPU per poll and polls served against polls asked, not throughput alone.
+#include <cppconn/connection.h>
+#include <cppconn/statement.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -46,6 +60,7 @@
 #include "lib/bench/workload.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_mariadb.h"
+#include "tests/support/test_mariadb_replication.h"
 #include "whycache/cache.h"
 #include "whycache/change_log.h"
 
@@ -60,6 +75,13 @@ constexpr auto kPollInterval = std::chrono::milliseconds(50);
 // poll waiting on the server does not hold up the others' schedules.
 constexpr int kDriverThreads = 32;
 constexpr int kInitialKeys = 1000;
+
+// Options for the one server of BM_Fleet, from WHYCACHE_FLEET_SERVER_OPTIONS (e.g.
+// "--thread-handling=pool-of-threads"), so that server settings can be compared.
+std::string ExtraServerOptions() {
+  const char* s = std::getenv("WHYCACHE_FLEET_SERVER_OPTIONS");
+  return s != nullptr ? std::string(" ") + s : "";
+}
 
 std::chrono::seconds RunLength() {
   const char* s = std::getenv("WHYCACHE_FLEET_SECONDS");
@@ -96,41 +118,97 @@ int64_t ProcessCpuMicros(int pid) {
   return (utime + stime) * 1'000'000 / sysconf(_SC_CLK_TCK);
 }
 
-// The server and up to kMaxMachines machines on it, set up once for the benchmarks of one server.
+// The servers and up to kMaxMachines machines reading from them, set up once for the benchmarks
+// of one arrangement: one server, or a primary (with a binary log) and `replicas` replicas of it
+// that the machines read from, spread over them by their machine names.
 struct Fleet {
-  explicit Fleet(bool binlog) : binlog(binlog) {
-    server = TestMariaDb::StartPrivate(
-        "--max-connections=" + std::to_string(kMaxMachines + 50) +
-        (binlog ? " --log-bin=fleet-bin --server-id=1 --binlog-format=ROW --sync-binlog=1" : ""));
-    log_uri = server->settings().Uri("fleet");
+  Fleet(bool binlog, int replicas) : binlog(binlog), replicas(replicas) {
+    const std::string max_connections = std::to_string(kMaxMachines + 50);
+    std::string machine_uri;
+    if (replicas == 0) {
+      server = TestMariaDb::StartPrivate(
+          "--max-connections=" + max_connections +
+          (binlog ? " --log-bin=fleet-bin --server-id=1 --binlog-format=ROW --sync-binlog=1" : "") +
+          ExtraServerOptions());
+      log_uri = server->settings().Uri("fleet");
+      machine_uri = log_uri;
+      primary_pid = server->settings().pid;
+      read_pids.push_back(primary_pid);
+    } else {
+      set = TestReplicaSet::Start(replicas, {});
+      log_uri = set->primary_settings().Uri("fleet");
+      machine_uri = log_uri + "&replicas=";
+      primary_pid = set->primary_settings().pid;
+      // Every machine also keeps a connection to the primary, for its lag samples.
+      SetMaxConnections(set->primary_settings(), max_connections);
+      for (int r = 0; r < replicas; ++r) {
+        const MariaDbSettings& replica = set->replica_settings(r);
+        SetMaxConnections(replica, max_connections);
+        machine_uri += (r == 0 ? "" : ",") + replica.host + ":" + std::to_string(replica.port);
+        read_pids.push_back(replica.pid);
+      }
+    }
     writer = OpenChangeLog(log_uri, {.create_if_missing = true});
     std::mt19937_64 rng(1);
     for (int i = 0; i < kInitialKeys / 10; ++i) writer->Append(RandomBatch(rng, 10));
+    if (set != nullptr) set->WaitForReplicas();
     for (int i = 0; i < kMaxMachines; ++i) {
+      const std::string name = "machine-" + std::to_string(i);
       CacheOptions options;
-      options.state_path = dir.File("machine-" + std::to_string(i));
-      options.log_uri = log_uri;
+      options.state_path = dir.File(name);
+      options.log_uri = replicas == 0 ? machine_uri : machine_uri + "&machine=" + name;
       options.poll_interval = kPollInterval;
       machines.push_back(Cache::Open(options));
       machines.back()->UpdateNow();
     }
   }
 
+  static void SetMaxConnections(const MariaDbSettings& server, const std::string& value) {
+    SetGlobal(server, "max_connections = " + value);
+  }
+
+  static void SetGlobal(const MariaDbSettings& server, const std::string& assignment) {
+    std::unique_ptr<sql::Connection> root = ConnectAsRoot(server);
+    std::unique_ptr<sql::Statement> statement(root->createStatement());
+    statement->execute("SET GLOBAL " + assignment);
+  }
+
+  // Turns the query cache of the servers machines read from on or off.
+  void SetQueryCache(bool on) {
+    std::vector<const MariaDbSettings*> servers;
+    if (set == nullptr) servers.push_back(&server->settings());
+    for (int r = 0; r < replicas; ++r) servers.push_back(&set->replica_settings(r));
+    for (const MariaDbSettings* s : servers) {
+      SetGlobal(*s, on ? "query_cache_size = 16777216" : "query_cache_size = 0");
+      SetGlobal(*s, on ? "query_cache_type = ON" : "query_cache_type = OFF");
+    }
+  }
+
   const bool binlog;
-  std::unique_ptr<TestMariaDb> server;
+  const int replicas;
+  std::unique_ptr<TestMariaDb> server;  // With no replicas.
+  std::unique_ptr<TestReplicaSet> set;  // With replicas.
   std::string log_uri;
+  int primary_pid = 0;
+  std::vector<int> read_pids;  // The servers machines read from.
   std::unique_ptr<ChangeLog> writer;
   TempDir dir{"/dev/shm"};
   std::vector<std::unique_ptr<Cache>> machines;
 };
 
-Fleet& FleetOn(bool binlog) {
+Fleet& FleetOn(bool binlog, int replicas) {
   static std::unique_ptr<Fleet> fleet;
-  if (fleet == nullptr || fleet->binlog != binlog) {
-    fleet.reset();  // One server at a time.
-    fleet = std::make_unique<Fleet>(binlog);
+  if (fleet == nullptr || fleet->binlog != binlog || fleet->replicas != replicas) {
+    fleet.reset();  // One arrangement at a time.
+    fleet = std::make_unique<Fleet>(binlog, replicas);
   }
   return *fleet;
+}
+
+int64_t ReadServersCpuMicros(const Fleet& fleet) {
+  int64_t total = 0;
+  for (int pid : fleet.read_pids) total += ProcessCpuMicros(pid);
+  return total;
 }
 
 int64_t ThisProcessCpuMicros() {
@@ -140,15 +218,15 @@ int64_t ThisProcessCpuMicros() {
          usage.ru_utime.tv_usec + usage.ru_stime.tv_usec;
 }
 
-void BM_Fleet(benchmark::State& state) {
-  Fleet& fleet = FleetOn(state.range(0) != 0);
-  const int machines = static_cast<int>(state.range(1));
-  const bool writes = state.range(2) != 0;
+// Polls `machines` machines of `fleet` on their schedules for RunLength(), with a writer when
+// `writes`, and reports the counters.
+void RunFleet(benchmark::State& state, Fleet& fleet, int machines, bool writes) {
   for (auto _ : state) {
     std::atomic<bool> stop{false};
     std::vector<std::vector<int64_t>> durations(kDriverThreads);
     std::atomic<int> failures{0};
-    const int64_t server_before = ProcessCpuMicros(fleet.server->settings().pid);
+    const int64_t server_before = ReadServersCpuMicros(fleet);
+    const int64_t primary_before = ProcessCpuMicros(fleet.primary_pid);
     const int64_t client_before = ThisProcessCpuMicros();
     const Clock::time_point start = Clock::now();
     const Clock::time_point end = start + RunLength();
@@ -193,7 +271,8 @@ void BM_Fleet(benchmark::State& state) {
     for (std::thread& d : drivers) d.join();
     if (writer.joinable()) writer.join();
     const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-    const int64_t server_us = ProcessCpuMicros(fleet.server->settings().pid) - server_before;
+    const int64_t server_us = ReadServersCpuMicros(fleet) - server_before;
+    const int64_t primary_us = ProcessCpuMicros(fleet.primary_pid) - primary_before;
     const int64_t client_us = ThisProcessCpuMicros() - client_before;
     state.SetIterationTime(seconds);
 
@@ -206,18 +285,47 @@ void BM_Fleet(benchmark::State& state) {
     state.counters["asked_per_s"] = machines * 1000.0 / kPollInterval.count();
     state.counters["polls_per_s"] = polls / seconds;
     state.counters["server_us_per_poll"] = server_us / polls;
+    if (fleet.replicas > 0) state.counters["primary_us_per_poll"] = primary_us / polls;
     state.counters["client_us_per_poll"] = client_us / polls;
     state.counters["p50_ms"] = bench::Percentile(all, 0.50) / 1e6;
     state.counters["p99_ms"] = bench::Percentile(all, 0.99) / 1e6;
   }
 }
+void BM_Fleet(benchmark::State& state) {
+  Fleet& fleet = FleetOn(state.range(0) != 0, 0);
+  fleet.SetQueryCache(state.range(1) != 0);
+  RunFleet(state, fleet, static_cast<int>(state.range(2)), state.range(3) != 0);
+}
+
+void BM_FleetOnReplicas(benchmark::State& state) {
+  Fleet& fleet = FleetOn(true, static_cast<int>(state.range(0)));
+  fleet.SetQueryCache(state.range(1) != 0);
+  RunFleet(state, fleet, static_cast<int>(state.range(2)), state.range(3) != 0);
+}
+
 BENCHMARK(BM_Fleet)
-    ->ArgNames({"binlog", "machines", "writes"})
+    ->ArgNames({"binlog", "qc", "machines", "writes"})
     ->Apply([](benchmark::internal::Benchmark* b) {
       // Each server's runs together, so that it is set up once.
       for (int binlog : {0, 1}) {
-        for (int machines : {50, 200, kMaxMachines}) {
-          for (int writes : {0, 1}) b->Args({binlog, machines, writes});
+        for (int query_cache : {0, 1}) {
+          if (query_cache == 1 && binlog == 0) continue;
+          for (int machines : {50, 200, kMaxMachines}) {
+            for (int writes : {0, 1}) b->Args({binlog, query_cache, machines, writes});
+          }
+        }
+      }
+    })
+    ->Iterations(1)
+    ->UseManualTime()
+    ->Unit(benchmark::kSecond);
+
+BENCHMARK(BM_FleetOnReplicas)
+    ->ArgNames({"replicas", "qc", "machines", "writes"})
+    ->Apply([](benchmark::internal::Benchmark* b) {
+      for (int replicas : {1, 2}) {
+        for (int machines : {500, kMaxMachines}) {
+          for (int writes : {0, 1}) b->Args({replicas, 1, machines, writes});
         }
       }
     })

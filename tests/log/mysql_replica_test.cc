@@ -321,6 +321,8 @@ TEST_F(MysqlReplicaTest, ReadsSpreadOverTheReplicas) {
   EXPECT_GT(preferring[1], 0);
   EXPECT_EQ(ReaderConnections(set_->replica_settings(0)), preferring[0]);
   EXPECT_EQ(ReaderConnections(set_->replica_settings(1)), preferring[1]);
+  // On the primary, one each for the lag samples: none kept idle for writes.
+  EXPECT_EQ(ReaderConnections(set_->primary_settings()), 16);
 }
 
 // A killed replica: reads go on from the other one and come back once it serves again.

@@ -2,6 +2,7 @@
 // where a writer appends: a server that acknowledges commits before they are on disk is refused
 // with a message naming the setting, its value, the value needed and the override; the override
 // (URI parameter or LogOptions) accepts it; the fixture's server passes.
+#include <cstdio>
 #include <memory>
 #include <string>
 #include <vector>
@@ -30,6 +31,7 @@ void ExpectRefusedForFlushSetting(Work work) {
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), Error::Code::kUnavailable) << e.what();
     const std::string message = e.what();
+    std::printf("refused: %s\n", message.c_str());
     for (const char* part : {"innodb_flush_log_at_trx_commit is 2", "must be 1", kOverride}) {
       EXPECT_NE(message.find(part), std::string::npos) << "no '" << part << "' in: " << message;
     }

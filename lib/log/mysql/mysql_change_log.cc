@@ -70,6 +70,13 @@ class MysqlChangeLog final : public ChangeLog {
       ApplySchema(connection_);
     }
     CheckSchema(connection_);
+    if (!connection_.uri().replicas.empty()) {
+      // A machine reading from replicas needs the primary only to write (and for its lag
+      // samples, on a connection of their own): it keeps no idle connection there, which a
+      // fleet would otherwise hold one of per machine, and connects again to write.
+      DatasetId();
+      connection_.Drop();
+    }
   }
 
   uint64_t Append(std::span<const Mutation> batch) override {
