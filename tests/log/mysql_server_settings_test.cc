@@ -119,6 +119,35 @@ TEST(ServerSettingsTest, TheBinaryLogSyncIsChecked) {
   EXPECT_EQ(OpenMysqlChangeLog(server->settings().Uri("binlog"), {})->ReadAfter(0, 10).size(), 1u);
 }
 
+// Semi-synchronous replication that makes a commit visible before a replica has it is named;
+// waiting for the replica first (AFTER_SYNC) passes.
+TEST(ServerSettingsTest, SemiSynchronousReplicationMustWaitBeforeCommitsAreVisible) {
+  // No replica acknowledges here: a commit waits the timeout (100 ms), then goes on without.
+  const std::string binlog =
+      "--log-bin --sync-binlog=1 --rpl-semi-sync-master-enabled=ON "
+      "--rpl-semi-sync-master-timeout=100 ";
+  std::unique_ptr<TestMariaDb> after_commit =
+      TestMariaDb::StartPrivate(binlog + "--rpl-semi-sync-master-wait-point=AFTER_COMMIT");
+  LogOptions create;
+  create.create_if_missing = true;
+  try {
+    OpenMysqlChangeLog(after_commit->settings().Uri("semisync"), create);
+    ADD_FAILURE() << "semi-synchronous replication with AFTER_COMMIT was accepted";
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    std::printf("refused: %s\n", message.c_str());
+    EXPECT_NE(message.find("rpl_semi_sync_master_wait_point is AFTER_COMMIT but must be "
+                           "AFTER_SYNC while rpl_semi_sync_master_enabled is ON"),
+              std::string::npos)
+        << message;
+  }
+  after_commit.reset();
+  std::unique_ptr<TestMariaDb> after_sync =
+      TestMariaDb::StartPrivate(binlog + "--rpl-semi-sync-master-wait-point=AFTER_SYNC");
+  auto log = OpenMysqlChangeLog(after_sync->settings().Uri("semisync"), create);
+  EXPECT_EQ(log->Append(std::vector<Mutation>{Mutation::Set("k", "v")}), 1u);
+}
+
 TEST(FixtureServerSettingsTest, TheFixtureServerPasses) {
   std::unique_ptr<ChangeLog> log = testing::CreateFreshLog();
   const uint64_t id = log->Append(std::vector<Mutation>{Mutation::Set("k", "v")});

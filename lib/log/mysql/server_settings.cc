@@ -31,7 +31,8 @@ std::vector<UnsafeSetting> FindUnsafeServerSettings(MysqlConnection& connection)
   std::map<std::string, std::string> values =
       ShowVariables(connection,
                     "'innodb_flush_log_at_trx_commit', 'log_bin', 'sync_binlog', 'autocommit', "
-                    "'tx_isolation', 'transaction_isolation'");
+                    "'tx_isolation', 'transaction_isolation', 'rpl_semi_sync_master_enabled', "
+                    "'rpl_semi_sync_master_wait_point'");
 
   std::vector<UnsafeSetting> unsafe;
   const std::string flush = values["innodb_flush_log_at_trx_commit"];
@@ -43,6 +44,14 @@ std::vector<UnsafeSetting> FindUnsafeServerSettings(MysqlConnection& connection)
   if (values["log_bin"] == "ON" && sync_binlog != "1") {
     unsafe.push_back({"sync_binlog", sync_binlog, "1 while log_bin is ON",
                       "crash recovery rolls back committed batches missing from the binary log"});
+  }
+  const std::string wait_point = values["rpl_semi_sync_master_wait_point"];
+  if (values["rpl_semi_sync_master_enabled"] == "ON" && wait_point != "AFTER_SYNC") {
+    unsafe.push_back({"rpl_semi_sync_master_wait_point",
+                      wait_point.empty() ? "unknown" : wait_point,
+                      "AFTER_SYNC while rpl_semi_sync_master_enabled is ON",
+                      "readers can apply a batch that no replica has received, which a failover "
+                      "to a replica then loses"});
   }
   const std::string autocommit = values["autocommit"];
   if (autocommit != "ON" && autocommit != "1") {

@@ -6,7 +6,10 @@
 // log on, sync_binlog = 1 too, since crash recovery keeps only transactions found in the binary
 // log). Readers read in autocommit mode and must see committed rows only: autocommit on, and
 // an isolation level other than READ-UNCOMMITTED, which would let them apply a batch that is
-// later rolled back and whose id then goes to another batch.
+// later rolled back and whose id then goes to another batch. Where semi-synchronous replication
+// is on, a commit must wait for a replica's acknowledgement before it becomes visible
+// (rpl_semi_sync_master_wait_point = AFTER_SYNC): otherwise readers of the primary may apply a
+// batch that a failover to a replica loses.
 #ifndef WHYCACHE_LIB_LOG_MYSQL_SERVER_SETTINGS_H_
 #define WHYCACHE_LIB_LOG_MYSQL_SERVER_SETTINGS_H_
 
