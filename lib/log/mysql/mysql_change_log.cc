@@ -353,7 +353,8 @@ ChangeLog::Tail MysqlChangeLog::ReadTail(uint64_t after_id, size_t max_updates) 
 //
 // The horizon and compaction mark read with the rows are kept (horizon_seen_,
 // compacted_below_seen_): a Horizon() that follows on another server, one behind, still covers
-// them. A durability write (make_reads_durable) is made on the primary only.
+// them. A durability write (durable_reads) is made on the primary only: a replica holds only
+// what the primary made durable.
 std::vector<Update> MysqlChangeLog::ReadOnce(MysqlConnection& server, uint64_t after_id,
                                              size_t max_updates, std::optional<uint64_t>* horizon) {
   std::vector<Update> updates;

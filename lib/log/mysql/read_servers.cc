@@ -75,10 +75,8 @@ void ReadServers::Refresh() {
              primary_heads_[1].first <= now - options_.max_replica_lag) {
         primary_heads_.pop_front();
       }
-    } catch (const Error& e) {
+    } catch (const std::exception& e) {  // Error, or sql::SQLException from the statement.
       // The primary is down or unreadable: lag cannot be judged; replicas keep serving.
-      lag_unmeasured_ = std::string("the primary cannot be read: ") + e.what();
-    } catch (const sql::SQLException& e) {
       lag_unmeasured_ = std::string("the primary cannot be read: ") + e.what();
     }
     std::string why;
