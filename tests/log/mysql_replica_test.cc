@@ -406,6 +406,25 @@ TEST_F(MysqlReplicaTest, FailingOverToAReplicaBehindNeverGoesBack) {
   EXPECT_TRUE(ReadsFrom(*machine, set_->replica_settings(1)));
 }
 
+// A new machine starts while the primary is down: it opens the log on its replica (schema and
+// dataset id), fills its state from there, and connects to the primary only for lag samples.
+TEST_F(MysqlReplicaTest, AMachineStartsWhileThePrimaryIsDown) {
+  StartSet(2);
+  Append(12);
+  set_->WaitForReplicas();
+  set_->primary().Kill();
+  CacheOptions options;
+  options.state_path = dir_.path() + "/state";
+  options.log_uri = FleetUri() + "&machine=" + MachinePreferring(1);
+  std::unique_ptr<Cache> cache = Cache::Open(options);
+  EXPECT_EQ(cache->UpdateNow(), appended_.rbegin()->first);
+  for (const auto& [id, key] : appended_) EXPECT_EQ(cache->Get(key), "v") << key;
+  const MariaDbSettings& replica = set_->replica_settings(1);
+  EXPECT_EQ(cache->Stats().read_server.server,
+            reader_.user + "@" + replica.host + ":" + std::to_string(replica.port));
+  set_->primary().Start();
+}
+
 // What a machine shows about where it reads: the library's stats after a poll, and `whycache
 // stats`, which asks the log itself; the lag in update ids against the replica's own head, and
 // the reason it cannot be measured while the primary is down.

@@ -68,15 +68,25 @@ class MysqlChangeLog final : public ChangeLog {
         connection_.Fail("reading the server's settings", e);
       }
       ApplySchema(connection_);
+      try {
+        connection_.Run([&](int) {
+          CheckSchema(connection_);
+          return 0;
+        });
+      } catch (const sql::SQLException& e) {
+        connection_.Fail("reading the schema version", e);
+      }
+      return;
     }
-    CheckSchema(connection_);
-    if (!connection_.uri().replicas.empty()) {
-      // A machine reading from replicas needs the primary only to write (and for its lag
-      // samples, on a connection of their own): it keeps no idle connection there, which a
-      // fleet would otherwise hold one of per machine, and connects again to write.
-      DatasetId();
-      connection_.Drop();
-    }
+    // A machine that reads from replicas opens the log there: it starts while the primary is
+    // down, and keeps no idle connection to the primary (one per machine, for a fleet), which
+    // it needs only to write.
+    reads_.Run(
+        [&](MysqlConnection& server) {
+          CheckSchema(server);
+          return 0;
+        },
+        [] { return std::string("reading the schema version"); });
   }
 
   uint64_t Append(std::span<const Mutation> batch) override {
@@ -598,21 +608,19 @@ uint64_t MysqlChangeLog::ReadMeta(const std::string& column, uint64_t* seen) {
 
 std::string MysqlChangeLog::DatasetId() {
   if (!dataset_id_.empty()) return dataset_id_;
-  try {
-    dataset_id_ = connection_.Run([&](int) -> std::string {
-      sql::PreparedStatement& read =
-          connection_.Prepare("SELECT dataset_id FROM " + meta_table_ + " WHERE id = 1");
-      std::unique_ptr<sql::ResultSet> rows(read.executeQuery());
-      if (!rows->next() || rows->getString(1).length() == 0) {
-        throw Error(Error::Code::kCorruption, "the MySQL log " + Describe() +
-                                                  " has no dataset id in row 1 of " + meta_table_ +
-                                                  ": run `whycache init` to restore it");
-      }
-      return std::string(rows->getString(1));
-    });
-  } catch (const sql::SQLException& e) {
-    connection_.Fail("reading dataset_id from " + meta_table_, e);
-  }
+  dataset_id_ = reads_.Run(
+      [&](MysqlConnection& server) -> std::string {
+        sql::PreparedStatement& read =
+            server.Prepare("SELECT dataset_id FROM " + meta_table_ + " WHERE id = 1");
+        std::unique_ptr<sql::ResultSet> rows(read.executeQuery());
+        if (!rows->next() || rows->getString(1).length() == 0) {
+          throw Error(Error::Code::kCorruption,
+                      "the MySQL log " + Describe() + " has no dataset id in row 1 of " +
+                          meta_table_ + ": run `whycache init` to restore it");
+        }
+        return std::string(rows->getString(1));
+      },
+      [&] { return "reading dataset_id from " + meta_table_; });
   return dataset_id_;
 }
 

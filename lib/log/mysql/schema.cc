@@ -146,9 +146,9 @@ void ApplySchema(MysqlConnection& connection) {
 void CheckSchema(MysqlConnection& connection) {
   uint32_t version = 0;
   try {
-    version = connection.Run([&](int) { return AppliedVersion(connection); });
+    version = AppliedVersion(connection);
   } catch (const sql::SQLException& e) {
-    if (e.getErrorCode() != 1146) connection.Fail("reading the schema version", e);
+    if (e.getErrorCode() != 1146) throw;  // 1146: no such table, the log is not initialized.
   }
   if (version > kMysqlSchemaVersion) ThrowNewerSchema(connection, version);
   if (version < kMysqlSchemaVersion) {

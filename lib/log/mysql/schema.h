@@ -42,7 +42,8 @@ void ApplySchema(MysqlConnection& connection);
 
 // Returns normally if the log's tables exist at kMysqlSchemaVersion. Otherwise throws
 // Error(kUnavailable) saying to run `whycache init` (never initialized, or an older version) or
-// to upgrade whycache (a newer version).
+// to upgrade whycache (a newer version). REQUIRES: called inside connection.Run()'s work; SQL
+// errors other than a missing table propagate.
 void CheckSchema(MysqlConnection& connection);
 
 // The values of `columns` (e.g. "head_id") in row 1 of {prefix}_meta, read by one statement, in
