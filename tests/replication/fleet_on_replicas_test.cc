@@ -4,6 +4,9 @@
 // is killed and restarted. The oracle is the writers' own record, in memory shared with the test,
 // of every id an append returned and the batch it carried (each batch is derived from the run's
 // seed, the writer and its sequence number, so the test can make it again).
+#include <cppconn/connection.h>
+#include <cppconn/resultset.h>
+#include <cppconn/statement.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -83,8 +86,8 @@ struct Seen {
 struct TailerBoard {
   std::atomic<uint64_t> count;  // Entries of `seen` written.
   std::atomic<uint64_t> last_id;
-  std::atomic<int32_t> server;  // Replica index, kOnPrimary, or -1 before the first read.
-  std::atomic<int64_t> updates_behind;
+  std::atomic<int32_t> server;          // Replica index, kOnPrimary, or -1 before the first read.
+  std::atomic<int64_t> updates_behind;  // As MysqlReadServer() says.
   std::atomic<uint64_t> failovers;
   std::atomic<uint64_t> failed_reads;
   Seen seen[kMaxRecords];
@@ -347,10 +350,9 @@ int RunTailer(const Context& c, int t, const std::string& uri,
   std::unique_ptr<ChangeLog> log = mysql_log::OpenMysqlChangeLog(uri, {}, options);
   uint64_t after = 0;
   int server = -1;
-  const auto finish_by = [&] { return Clock::now() + kWait; };
-  std::optional<Clock::time_point> deadline;
+  std::optional<Clock::time_point> deadline;  // Once told to finish.
   while (!(board.finish.load() != 0 && after >= board.final_head.load())) {
-    if (board.finish.load() != 0 && !deadline) deadline = finish_by();
+    if (board.finish.load() != 0 && !deadline) deadline = Clock::now() + kWait;
     if (!c.Alive() || (deadline && Clock::now() > *deadline)) {
       return Fail("tailer", t,
                   "stopped at id " + std::to_string(after) + " of " +
@@ -383,9 +385,9 @@ int RunTailer(const Context& c, int t, const std::string& uri,
     if (now == 3) return Fail("tailer", t, "reads from an unknown server " + status.server);
     if (server != -1 && now != server) {
       me.failovers.fetch_add(1);
-      std::fprintf(stderr, "tailer %d: reads moved from %s to %s at id %" PRIu64 " (%s)\n", t,
-                   c.endpoints[server].c_str(), status.server.c_str(), after,
-                   status.last_failover.c_str());
+      std::fprintf(
+          stderr, "tailer %d: reads moved from %s to %s at id %" PRIu64 " (last failover: %s)\n", t,
+          c.endpoints[server].c_str(), status.server.c_str(), after, status.last_failover.c_str());
     }
     server = now;
     me.server.store(now);
@@ -422,6 +424,42 @@ class FleetOnReplicasTest : public ::testing::Test {
   void Run(const FleetPlan& plan) {
     const auto started = Clock::now();
     set_ = TestReplicaSet::Start(2, plan.replication);
+    ASSERT_NO_FATAL_FAILURE(StartFleet());
+    if (plan.failures) {
+      ASSERT_NO_FATAL_FAILURE(Disrupt(plan.batches));
+    }
+    ASSERT_NO_FATAL_FAILURE(AwaitRecorded(plan.batches, "the batches of the run"));
+    const auto written = Clock::now();
+
+    board_->stop_writers.store(1);
+    ASSERT_NO_FATAL_FAILURE(AwaitExits(writers_, "writer"));
+    const std::vector<Record*> oracle = Oracle(*board_);
+    ASSERT_FALSE(oracle.empty());
+    const uint64_t head = oracle.back()->id;
+    set_->WaitForReplicas(std::chrono::seconds(60));
+    // With every replica up to date, reads go back to the replica each tailer prefers.
+    for (int t = 0; t < kTailers; ++t) {
+      ASSERT_NO_FATAL_FAILURE(Await([&] { return board_->tailers[t].server.load() == t; },
+                                    "tailer " + std::to_string(t) + " reads from its replica"));
+    }
+    board_->final_head.store(head);
+    board_->finish.store(1);
+    ASSERT_NO_FATAL_FAILURE(AwaitExits(readers_, "reader"));
+
+    for (size_t i = 1; i < oracle.size(); ++i) {
+      ASSERT_LT(oracle[i - 1]->id, oracle[i]->id) << "two appends returned the same id";
+    }
+    for (int t = 0; t < kTailers; ++t) CheckTailer(t, oracle);
+    const std::map<std::string, std::string> expected = Replay(oracle, seed_);
+    for (size_t m = 0; m < machines_.size(); ++m) {
+      CheckMachine(static_cast<int>(m), machines_[m].state_path, expected, head);
+    }
+    PrintSummary(oracle, written - started, Clock::now() - started);
+  }
+
+  // Makes the log (with the sentinel batch) and starts the writers, the machines and the
+  // tailers.
+  void StartFleet() {
     const MariaDbSettings& primary = set_->primary_settings();
     const MariaDbSettings reader = set_->AsReader(primary);
     const std::string defaults_file = dir_.path() + "/reader.cnf";
@@ -455,26 +493,24 @@ class FleetOnReplicasTest : public ::testing::Test {
       fleet_uri += (i == 0 ? "" : ",") + replica.host + ":" + std::to_string(replica.port);
     }
     // Two machines preferring each replica, and one reading from the primary alone.
-    std::vector<CacheOptions> machines;
-    std::vector<int> preferred;
     for (int replica : {0, 1, 0, 1}) {
-      const std::string name = MachinePreferring(fleet_uri, replica, machines.size());
-      machines.push_back(MachineOptions(fleet_uri + "&machine=" + name, machines.size()));
-      preferred.push_back(replica);
+      const std::string name = MachinePreferring(fleet_uri, replica, machines_.size());
+      machines_.push_back(MachineOptions(fleet_uri + "&machine=" + name));
     }
-    const int on_primary = static_cast<int>(machines.size());
-    machines.push_back(MachineOptions(reader_uri, machines.size()));
-    machine_count_ = static_cast<int>(machines.size());
+    on_primary_ = machines_.size();
+    machines_.push_back(MachineOptions(reader_uri));
+    ASSERT_LE(machines_.size(), static_cast<size_t>(kMaxMachines));
 
     for (uint32_t w = 0; w < kWriters; ++w) {
       writers_.emplace_back([&c, w] { return RunWriter(c, w); });
     }
-    for (int m = 0; m < machine_count_; ++m) {
-      readers_.emplace_back([&c, m, &machines, on_primary] {
-        return RunMachine(c, m, machines[m], m == on_primary);
+    for (size_t m = 0; m < machines_.size(); ++m) {
+      readers_.emplace_back([&c, m, this] {
+        return RunMachine(c, static_cast<int>(m), machines_[m], m == on_primary_);
       });
     }
     for (int t = 0; t < kTailers; ++t) {
+      board_->tailers[t].server.store(-1);
       mysql_log::MysqlLogOptions options;
       options.machine_name = MachinePreferring(fleet_uri, t, 100);
       options.reconnect_budget = milliseconds(10'000);
@@ -485,39 +521,13 @@ class FleetOnReplicasTest : public ::testing::Test {
       readers_.emplace_back(
           [&c, t, &fleet_uri, options] { return RunTailer(c, t, fleet_uri, options); });
     }
+  }
 
-    if (plan.failures) {
-      ASSERT_NO_FATAL_FAILURE(Disrupt(plan.batches, on_primary));
-    }
-    ASSERT_NO_FATAL_FAILURE(AwaitRecorded(plan.batches, "the batches of the run"));
-    const auto written = Clock::now();
-
-    board_->stop_writers.store(1);
-    ASSERT_NO_FATAL_FAILURE(AwaitExits(writers_, "writer"));
-    const std::vector<Record*> oracle = Oracle(*board_);
-    ASSERT_FALSE(oracle.empty());
-    const uint64_t head = oracle.back()->id;
-    set_->WaitForReplicas(std::chrono::seconds(60));
-    // With every replica up to date, reads go back to the replica each tailer prefers.
-    for (int t = 0; t < kTailers; ++t) {
-      ASSERT_NO_FATAL_FAILURE(Await([&] { return board_->tailers[t].server.load() == t; },
-                                    "tailer " + std::to_string(t) + " reads from its replica"));
-    }
-    board_->final_head.store(head);
-    board_->finish.store(1);
-    ASSERT_NO_FATAL_FAILURE(AwaitExits(readers_, "reader"));
-
-    for (size_t i = 1; i < oracle.size(); ++i) {
-      ASSERT_LT(oracle[i - 1]->id, oracle[i]->id) << "two appends returned the same id";
-    }
-    for (int t = 0; t < kTailers; ++t) CheckTailer(t, oracle);
-    const std::map<std::string, std::string> expected = Replay(oracle, seed_);
-    for (int m = 0; m < machine_count_; ++m)
-      CheckMachine(m, machines[m].state_path, expected, head);
-
+  void PrintSummary(const std::vector<Record*>& oracle, Clock::duration writing,
+                    Clock::duration in_all) {
     uint64_t polls = 0;
     uint64_t checks = 0;
-    for (int m = 0; m < machine_count_; ++m) {
+    for (size_t m = 0; m < machines_.size(); ++m) {
       polls += board_->machines[m].polls.load();
       checks += board_->machines[m].checks.load();
     }
@@ -525,12 +535,12 @@ class FleetOnReplicasTest : public ::testing::Test {
       return std::chrono::duration_cast<milliseconds>(d).count() / 1000.0;
     };
     std::printf("%zu batches (ids %" PRIu64 "..%" PRIu64
-                ") in %.1f s, %.1f s in all; %d machines: "
+                ") in %.1f s, %.1f s in all; %zu machines: "
                 "%" PRIu64 " polls, %" PRIu64 " applied-id checks; tailer failovers %" PRIu64
                 " and %" PRIu64 ", failed tail reads %" PRIu64 " and %" PRIu64
                 "; appends retried %" PRIu64 " (%" PRIu64 " while the primary was down)\n",
-                oracle.size(), oracle.front()->id, head, seconds(written - started),
-                seconds(Clock::now() - started), machine_count_, polls, checks,
+                oracle.size(), oracle.front()->id, oracle.back()->id, seconds(writing),
+                seconds(in_all), machines_.size(), polls, checks,
                 board_->tailers[0].failovers.load(), board_->tailers[1].failovers.load(),
                 board_->tailers[0].failed_reads.load(), board_->tailers[1].failed_reads.load(),
                 board_->failed_appends.load(), board_->failed_appends_while_down.load());
@@ -586,22 +596,32 @@ class FleetOnReplicasTest : public ::testing::Test {
   // The failures, each at a share of the batches written: replica 0 killed and restarted,
   // replica 1's replication stopped until the tailer preferring it has moved away, the primary
   // killed until every machine has shown what it must, then restarted.
-  void Disrupt(uint64_t batches, int on_primary) {
+  void Disrupt(uint64_t batches) {
     ASSERT_NO_FATAL_FAILURE(AwaitRecorded(batches / 10, "batches before replica 0 is killed"));
     set_->KillReplica(0);
-    ASSERT_NO_FATAL_FAILURE(Await([&] { return board_->tailers[0].server.load() > 0; },
-                                  "the tailer preferring replica 0 leaves it once it is killed"));
+    // The replica held at most what the primary holds now: batches past it come from elsewhere.
+    const uint64_t killed_head = HeadOn(set_->primary_settings());
+    ASSERT_NO_FATAL_FAILURE(Await(
+        [&] {
+          return board_->tailers[0].last_id.load() > killed_head &&
+                 board_->tailers[0].server.load() > 0;
+        },
+        "the tailer preferring replica 0 to read past " + std::to_string(killed_head) +
+            " from another server once it is killed"));
     ASSERT_NO_FATAL_FAILURE(AwaitRecorded(batches / 4, "batches while replica 0 is down"));
     set_->StartReplica(0);
 
     ASSERT_NO_FATAL_FAILURE(AwaitRecorded(batches * 35 / 100, "batches before replica 1 lags"));
     set_->StopReplication(1);
+    // Batches past the head of the stopped replica can only come from another server.
+    const uint64_t stopped_head = HeadOn(set_->replica_settings(1));
     ASSERT_NO_FATAL_FAILURE(Await(
         [&] {
           const int server = board_->tailers[1].server.load();
-          return server == 0 || server == kOnPrimary;
+          return board_->tailers[1].last_id.load() > stopped_head && server != 1;
         },
-        "the tailer preferring replica 1 leaves it while it lags"));
+        "the tailer preferring replica 1 to read past its head " + std::to_string(stopped_head) +
+            " from another server while it lags"));
     set_->StartReplication(1);
 
     ASSERT_NO_FATAL_FAILURE(AwaitRecorded(batches * 55 / 100, "batches before the primary dies"));
@@ -609,11 +629,11 @@ class FleetOnReplicasTest : public ::testing::Test {
     board_->primary_down.store(1);
     ASSERT_NO_FATAL_FAILURE(Await(
         [&] {
-          for (int m = 0; m < machine_count_; ++m) {
+          for (size_t m = 0; m < machines_.size(); ++m) {
             const MachineBoard& machine = board_->machines[m];
             if (machine.served_while_down.load() == 0) return false;
-            if (m == on_primary ? machine.named_primary.load() == 0
-                                : machine.polled_while_down.load() == 0) {
+            if (m == on_primary_ ? machine.named_primary.load() == 0
+                                 : machine.polled_while_down.load() == 0) {
               return false;
             }
           }
@@ -640,10 +660,25 @@ class FleetOnReplicasTest : public ::testing::Test {
           }
         }
       }
-      ASSERT_LT(Clock::now(), deadline) << "waited " << kWait.count() << " ms for " << what << " ("
-                                        << board_->recorded.load() << " batches so far)";
+      ASSERT_LT(Clock::now(), deadline)
+          << "waited " << kWait.count() << " ms for " << what << "; " << Progress();
       std::this_thread::sleep_for(milliseconds(20));
     }
+  }
+
+  // Where the children are, for messages.
+  std::string Progress() const {
+    std::string s = std::to_string(board_->recorded.load()) + " batches recorded; machines at";
+    for (size_t m = 0; m < machines_.size(); ++m) {
+      s += " " + std::to_string(board_->machines[m].applied_id.load());
+    }
+    for (int t = 0; t < kTailers; ++t) {
+      const TailerBoard& tailer = board_->tailers[t];
+      s += "; tailer " + std::to_string(t) + " at " + std::to_string(tailer.last_id.load()) +
+           " on server " + std::to_string(tailer.server.load()) + ", " +
+           std::to_string(tailer.updates_behind.load()) + " behind";
+    }
+    return s;
   }
 
   void AwaitRecorded(uint64_t batches, const std::string& what) {
@@ -655,10 +690,22 @@ class FleetOnReplicasTest : public ::testing::Test {
     for (ChildProcess& child : children) {
       const auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
       const std::optional<int> status = child.WaitFor(std::max(left, milliseconds(1)));
-      ASSERT_TRUE(status.has_value()) << what << " " << child.pid() << " did not end";
+      ASSERT_TRUE(status.has_value())
+          << what << " " << child.pid() << " did not end; " << Progress();
       ASSERT_TRUE(ChildProcess::Succeeded(*status))
           << what << " " << child.pid() << " " << ChildProcess::Describe(*status);
     }
+  }
+
+  // The head id `server` holds, read as root from the log's meta row.
+  static uint64_t HeadOn(const MariaDbSettings& server) {
+    std::unique_ptr<sql::Connection> root = testing::ConnectAsRoot(server);
+    std::unique_ptr<sql::Statement> statement(root->createStatement());
+    std::unique_ptr<sql::ResultSet> rows(statement->executeQuery(
+        "SELECT head_id FROM `" + server.database + "`." + kPrefix + "_meta WHERE id = 1"));
+    if (!rows->next())
+      throw std::runtime_error("no meta row on port " + std::to_string(server.port));
+    return rows->getUInt64(1);
   }
 
   std::string Endpoint(const MariaDbSettings& server) const {
@@ -678,9 +725,9 @@ class FleetOnReplicasTest : public ::testing::Test {
     throw std::runtime_error("too few machine names prefer replica " + std::to_string(replica));
   }
 
-  CacheOptions MachineOptions(const std::string& uri, size_t m) const {
+  CacheOptions MachineOptions(const std::string& uri) const {
     CacheOptions options;
-    options.state_path = dir_.path() + "/machine-" + std::to_string(m) + ".state";
+    options.state_path = dir_.path() + "/machine-" + std::to_string(machines_.size()) + ".state";
     options.log_uri = uri;
     return options;
   }
@@ -689,7 +736,8 @@ class FleetOnReplicasTest : public ::testing::Test {
   testing::TempDir dir_;
   SharedBoard board_;
   Context context_;
-  int machine_count_ = 0;
+  std::vector<CacheOptions> machines_;
+  size_t on_primary_ = 0;  // The machine that reads from the primary alone.
   // Declared after the board and the servers, so that every child is killed and reaped first.
   std::unique_ptr<TestReplicaSet> set_;
   std::vector<ChildProcess> writers_;
