@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "lib/format/escape.h"
 #include "lib/log/mysql/mysql_change_log.h"
 #include "lib/log/mysql/mysql_log_options.h"
 #include "lib/log/mysql/mysql_uri.h"
@@ -172,18 +173,14 @@ std::vector<Mutation> MakeBatch(uint64_t seed, uint32_t writer, uint64_t seq) {
   return batch;
 }
 
+// A fingerprint of a batch, for a tailer to record what it received.
 uint64_t Hash(const std::vector<Mutation>& batch) {
-  uint64_t h = 14695981039346656037u;
-  auto add = [&](std::string_view bytes) {
-    for (unsigned char c : std::to_string(bytes.size()) + ":") h = (h ^ c) * 1099511628211u;
-    for (unsigned char c : bytes) h = (h ^ c) * 1099511628211u;
-  };
+  std::string bytes;
   for (const Mutation& m : batch) {
-    add(m.op == Mutation::Op::kSet ? "set" : "del");
-    add(m.key);
-    add(m.value);
+    bytes += (m.op == Mutation::Op::kSet ? "set " : "del ") + std::to_string(m.key.size()) + " " +
+             m.key + " " + std::to_string(m.value.size()) + " " + m.value;
   }
-  return h;
+  return std::hash<std::string>()(bytes);
 }
 
 // The oracle: every complete record, in id order.
@@ -212,19 +209,7 @@ std::map<std::string, std::string> Replay(const std::vector<Record*>& oracle, ui
   return state;
 }
 
-std::string Printable(std::string_view bytes) {
-  std::string s;
-  for (unsigned char c : bytes.substr(0, 60)) {
-    if (c >= 0x20 && c < 0x7f) {
-      s += static_cast<char>(c);
-    } else {
-      char hex[8];
-      std::snprintf(hex, sizeof hex, "\\x%02x", c);
-      s += hex;
-    }
-  }
-  return s;
-}
+std::string Printable(std::string_view bytes) { return format::EscapeBytes(bytes.substr(0, 60)); }
 
 // What a child needs to know about the run. Children stop when told to, when the test process
 // is gone, or at the time limit, so that none outlives the test.
