@@ -481,6 +481,7 @@ class FleetOnReplicasTest : public ::testing::Test {
     for (int replica : {0, 1, 0, 1}) {
       const std::string name = MachinePreferring(fleet_uri, replica, machines_.size());
       machines_.push_back(MachineOptions(fleet_uri + "&machine=" + name));
+      preferred_.push_back(replica);
     }
     on_primary_ = machines_.size();
     machines_.push_back(MachineOptions(reader_uri));
@@ -578,9 +579,11 @@ class FleetOnReplicasTest : public ::testing::Test {
     }
   }
 
-  // The failures, each at a share of the batches written: replica 0 killed and restarted,
-  // replica 1's replication stopped until the tailer preferring it has moved away, the primary
-  // killed until every machine has shown what it must, then restarted.
+  // The failures, each at a share of the batches written: replica 0 killed until the machines
+  // and the tailer preferring it read on from elsewhere, and restarted; replica 1's replication
+  // stopped until the tailer preferring it has moved away (machines move only once it is behind
+  // by their default bound of 10 s, which this does not wait for), and started again; the
+  // primary killed until every machine has shown what it must, then restarted.
   void Disrupt(uint64_t batches) {
     ASSERT_NO_FATAL_FAILURE(AwaitRecorded(batches / 10, "batches before replica 0 is killed"));
     set_->KillReplica(0);
@@ -588,11 +591,16 @@ class FleetOnReplicasTest : public ::testing::Test {
     const uint64_t killed_head = HeadOn(set_->primary_settings());
     ASSERT_NO_FATAL_FAILURE(Await(
         [&] {
+          for (size_t m = 0; m < preferred_.size(); ++m) {
+            if (preferred_[m] == 0 && board_->machines[m].applied_id.load() <= killed_head) {
+              return false;
+            }
+          }
           return board_->tailers[0].last_id.load() > killed_head &&
                  board_->tailers[0].server.load() > 0;
         },
-        "the tailer preferring replica 0 to read past " + std::to_string(killed_head) +
-            " from another server once it is killed"));
+        "the machines and the tailer preferring replica 0 to read past " +
+            std::to_string(killed_head) + " from another server once it is killed"));
     ASSERT_NO_FATAL_FAILURE(AwaitRecorded(batches / 4, "batches while replica 0 is down"));
     set_->StartReplica(0);
 
@@ -722,7 +730,8 @@ class FleetOnReplicasTest : public ::testing::Test {
   SharedBoard board_;
   Context context_;
   std::vector<CacheOptions> machines_;
-  size_t on_primary_ = 0;  // The machine that reads from the primary alone.
+  std::vector<int> preferred_;  // The replica each machine on replicas prefers.
+  size_t on_primary_ = 0;       // The machine that reads from the primary alone.
   // Declared after the board and the servers, so that every child is killed and reaped first.
   std::unique_ptr<TestReplicaSet> set_;
   std::vector<ChildProcess> writers_;
