@@ -88,7 +88,7 @@ struct TailerBoard {
   std::atomic<uint64_t> count;  // Entries of `seen` written.
   std::atomic<uint64_t> last_id;
   std::atomic<int32_t> server;          // Replica index, kOnPrimary, or -1 before the first read.
-  std::atomic<int64_t> updates_behind;  // As MysqlReadServer() says.
+  std::atomic<int64_t> updates_behind;  // As ChangeLog::CurrentReadServer() says.
   std::atomic<uint64_t> failovers;
   std::atomic<uint64_t> failed_reads;
   Seen seen[kMaxRecords];
@@ -96,6 +96,10 @@ struct TailerBoard {
 
 struct MachineBoard {
   std::atomic<uint64_t> applied_id;
+  // Where the last poll read, from Stats().read_server: as TailerBoard's.
+  std::atomic<int32_t> server;
+  std::atomic<int64_t> updates_behind;
+  std::atomic<uint64_t> failovers;
   std::atomic<uint64_t> checks;  // Loop rounds, each checking that applied_id did not go back.
   std::atomic<uint64_t> polls;   // Stats().polls of the machine.
   // While the primary is down: a Get of the sentinel answered from the state, a poll that
@@ -224,6 +228,11 @@ struct Context {
   uint64_t sentinel_id = 0;
 
   bool Alive() const { return getppid() == parent && Clock::now() < give_up; }
+  // The index in `endpoints` of a ChangeLog::ReadServer's server, or -1.
+  int ServerIndex(const std::string& server) const {
+    const int i = static_cast<int>(std::find(endpoints, endpoints + 3, server) - endpoints);
+    return i == 3 ? -1 : i;
+  }
 };
 
 int Fail(const char* who, int index, const std::string& what) {
@@ -304,7 +313,15 @@ int RunMachine(const Context& c, int m, const CacheOptions& options, bool on_pri
         me.named_primary.store(1);
       }
     }
-    if (round % 16 == 0) me.polls.store(cache->Stats().polls);
+    const CacheStats stats = cache->Stats();
+    me.polls.store(stats.polls);
+    if (!stats.read_server.server.empty()) {
+      const int server = c.ServerIndex(stats.read_server.server);
+      if (server < 0) return Fail("machine", m, "reads from " + stats.read_server.server);
+      if (server != me.server.load() && me.server.load() >= 0) me.failovers.fetch_add(1);
+      me.server.store(server);
+      me.updates_behind.store(stats.read_server.updates_behind);
+    }
     std::this_thread::sleep_for(milliseconds(5));
   }
   const uint64_t target = board.final_head.load();
@@ -364,10 +381,9 @@ int RunTailer(const Context& c, int t, const std::string& uri,
       after = update.id;
     }
     me.last_id.store(after);
-    const mysql_log::MysqlReadStatus status = mysql_log::MysqlReadServer(*log);
-    const int now =
-        static_cast<int>(std::find(c.endpoints, c.endpoints + 3, status.server) - c.endpoints);
-    if (now == 3) return Fail("tailer", t, "reads from an unknown server " + status.server);
+    const ChangeLog::ReadServer status = log->CurrentReadServer();
+    const int now = c.ServerIndex(status.server);
+    if (now < 0) return Fail("tailer", t, "reads from an unknown server " + status.server);
     if (server != -1 && now != server) {
       me.failovers.fetch_add(1);
       std::fprintf(
@@ -491,6 +507,7 @@ class FleetOnReplicasTest : public ::testing::Test {
       writers_.emplace_back([&c, w] { return RunWriter(c, w); });
     }
     for (size_t m = 0; m < machines_.size(); ++m) {
+      board_->machines[m].server.store(-1);
       readers_.emplace_back([&c, m, this] {
         return RunMachine(c, static_cast<int>(m), machines_[m], m == on_primary_);
       });
@@ -513,20 +530,23 @@ class FleetOnReplicasTest : public ::testing::Test {
                     Clock::duration in_all) {
     uint64_t polls = 0;
     uint64_t checks = 0;
+    uint64_t failovers = 0;
     for (size_t m = 0; m < machines_.size(); ++m) {
       polls += board_->machines[m].polls.load();
       checks += board_->machines[m].checks.load();
+      failovers += board_->machines[m].failovers.load();
     }
     auto seconds = [](Clock::duration d) {
       return std::chrono::duration_cast<milliseconds>(d).count() / 1000.0;
     };
     std::printf("%zu batches (ids %" PRIu64 "..%" PRIu64
                 ") in %.1f s, %.1f s in all; %zu machines: "
-                "%" PRIu64 " polls, %" PRIu64 " applied-id checks; tailer failovers %" PRIu64
-                " and %" PRIu64 ", failed tail reads %" PRIu64 " and %" PRIu64
-                "; appends retried %" PRIu64 " (%" PRIu64 " while the primary was down)\n",
+                "%" PRIu64 " polls, %" PRIu64 " applied-id checks, %" PRIu64
+                " failovers; tailer failovers %" PRIu64 " and %" PRIu64
+                ", failed tail reads %" PRIu64 " and %" PRIu64 "; appends retried %" PRIu64
+                " (%" PRIu64 " while the primary was down)\n",
                 oracle.size(), oracle.front()->id, oracle.back()->id, seconds(writing),
-                seconds(in_all), machines_.size(), polls, checks,
+                seconds(in_all), machines_.size(), polls, checks, failovers,
                 board_->tailers[0].failovers.load(), board_->tailers[1].failovers.load(),
                 board_->tailers[0].failed_reads.load(), board_->tailers[1].failed_reads.load(),
                 board_->failed_appends.load(), board_->failed_appends_while_down.load());
@@ -581,8 +601,8 @@ class FleetOnReplicasTest : public ::testing::Test {
 
   // The failures, each at a share of the batches written: replica 0 killed until the machines
   // and the tailer preferring it read on from elsewhere, and restarted; replica 1's replication
-  // stopped until the tailer preferring it has moved away (machines move only once it is behind
-  // by their default bound of 10 s, which this does not wait for), and started again; the
+  // stopped until the tailer preferring it has moved away and the machines preferring it have
+  // moved away or report the lag (their default bound is 10 s), and started again; the
   // primary killed until every machine has shown what it must, then restarted.
   void Disrupt(uint64_t batches) {
     ASSERT_NO_FATAL_FAILURE(AwaitRecorded(batches / 10, "batches before replica 0 is killed"));
@@ -592,7 +612,9 @@ class FleetOnReplicasTest : public ::testing::Test {
     ASSERT_NO_FATAL_FAILURE(Await(
         [&] {
           for (size_t m = 0; m < preferred_.size(); ++m) {
-            if (preferred_[m] == 0 && board_->machines[m].applied_id.load() <= killed_head) {
+            const MachineBoard& machine = board_->machines[m];
+            if (preferred_[m] == 0 &&
+                (machine.applied_id.load() <= killed_head || machine.server.load() <= 0)) {
               return false;
             }
           }
@@ -606,15 +628,28 @@ class FleetOnReplicasTest : public ::testing::Test {
 
     ASSERT_NO_FATAL_FAILURE(AwaitRecorded(batches * 35 / 100, "batches before replica 1 lags"));
     set_->StopReplication(1);
-    // Batches past the head of the stopped replica can only come from another server.
+    // Batches past the head of the stopped replica can only come from another server. A
+    // machine still reading from it reports at least the lag the stop made.
     const uint64_t stopped_head = HeadOn(set_->replica_settings(1));
+    const int64_t lag =
+        std::max<int64_t>(1, static_cast<int64_t>(HeadOn(set_->primary_settings()) - stopped_head));
     ASSERT_NO_FATAL_FAILURE(Await(
         [&] {
+          for (size_t m = 0; m < preferred_.size(); ++m) {
+            const MachineBoard& machine = board_->machines[m];
+            const int server = machine.server.load();
+            if (preferred_[m] == 1 && server != 0 && server != kOnPrimary &&
+                !(server == 1 && machine.updates_behind.load() >= lag)) {
+              return false;
+            }
+          }
           const int server = board_->tailers[1].server.load();
           return board_->tailers[1].last_id.load() > stopped_head && server != 1;
         },
         "the tailer preferring replica 1 to read past its head " + std::to_string(stopped_head) +
-            " from another server while it lags"));
+            " from another server while it lags, and the machines preferring it to fail over "
+            "or report a lag of " +
+            std::to_string(lag) + " updates"));
     set_->StartReplication(1);
 
     ASSERT_NO_FATAL_FAILURE(AwaitRecorded(batches * 55 / 100, "batches before the primary dies"));
@@ -663,7 +698,10 @@ class FleetOnReplicasTest : public ::testing::Test {
   std::string Progress() const {
     std::string s = std::to_string(board_->recorded.load()) + " batches recorded; machines at";
     for (size_t m = 0; m < machines_.size(); ++m) {
-      s += " " + std::to_string(board_->machines[m].applied_id.load());
+      const MachineBoard& machine = board_->machines[m];
+      s += " " + std::to_string(machine.applied_id.load()) + " (server " +
+           std::to_string(machine.server.load()) + ", " +
+           std::to_string(machine.updates_behind.load()) + " behind)";
     }
     for (int t = 0; t < kTailers; ++t) {
       const TailerBoard& tailer = board_->tailers[t];
