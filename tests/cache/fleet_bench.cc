@@ -122,7 +122,8 @@ int64_t ProcessCpuMicros(int pid) {
 // of one arrangement: one server, or a primary (with a binary log) and `replicas` replicas of it
 // that the machines read from, spread over them by their machine names.
 struct Fleet {
-  Fleet(bool binlog, int replicas) : binlog(binlog), replicas(replicas) {
+  Fleet(bool binlog, int replicas, bool query_cache)
+      : binlog(binlog), replicas(replicas), query_cache(query_cache) {
     const std::string max_connections = std::to_string(kMaxMachines + 50);
     std::string machine_uri;
     if (replicas == 0) {
@@ -152,6 +153,8 @@ struct Fleet {
     std::mt19937_64 rng(1);
     for (int i = 0; i < kInitialKeys / 10; ++i) writer->Append(RandomBatch(rng, 10));
     if (set != nullptr) set->WaitForReplicas();
+    // Before any machine connects: a session takes the server's query_cache_type when it starts.
+    if (query_cache) TurnQueryCacheOn();
     for (int i = 0; i < kMaxMachines; ++i) {
       const std::string name = "machine-" + std::to_string(i);
       CacheOptions options;
@@ -173,19 +176,20 @@ struct Fleet {
     statement->execute("SET GLOBAL " + assignment);
   }
 
-  // Turns the query cache of the servers machines read from on or off.
-  void SetQueryCache(bool on) {
+  // Turns the query cache of the servers machines read from on (16 MiB).
+  void TurnQueryCacheOn() {
     std::vector<const MariaDbSettings*> servers;
     if (set == nullptr) servers.push_back(&server->settings());
     for (int r = 0; r < replicas; ++r) servers.push_back(&set->replica_settings(r));
     for (const MariaDbSettings* s : servers) {
-      SetGlobal(*s, on ? "query_cache_size = 16777216" : "query_cache_size = 0");
-      SetGlobal(*s, on ? "query_cache_type = ON" : "query_cache_type = OFF");
+      SetGlobal(*s, "query_cache_size = 16777216");
+      SetGlobal(*s, "query_cache_type = ON");
     }
   }
 
   const bool binlog;
   const int replicas;
+  const bool query_cache;
   std::unique_ptr<TestMariaDb> server;  // With no replicas.
   std::unique_ptr<TestReplicaSet> set;  // With replicas.
   std::string log_uri;
@@ -196,11 +200,12 @@ struct Fleet {
   std::vector<std::unique_ptr<Cache>> machines;
 };
 
-Fleet& FleetOn(bool binlog, int replicas) {
+Fleet& FleetOn(bool binlog, int replicas, bool query_cache) {
   static std::unique_ptr<Fleet> fleet;
-  if (fleet == nullptr || fleet->binlog != binlog || fleet->replicas != replicas) {
+  if (fleet == nullptr || fleet->binlog != binlog || fleet->replicas != replicas ||
+      fleet->query_cache != query_cache) {
     fleet.reset();  // One arrangement at a time.
-    fleet = std::make_unique<Fleet>(binlog, replicas);
+    fleet = std::make_unique<Fleet>(binlog, replicas, query_cache);
   }
   return *fleet;
 }
@@ -292,14 +297,12 @@ void RunFleet(benchmark::State& state, Fleet& fleet, int machines, bool writes) 
   }
 }
 void BM_Fleet(benchmark::State& state) {
-  Fleet& fleet = FleetOn(state.range(0) != 0, 0);
-  fleet.SetQueryCache(state.range(1) != 0);
+  Fleet& fleet = FleetOn(state.range(0) != 0, 0, state.range(1) != 0);
   RunFleet(state, fleet, static_cast<int>(state.range(2)), state.range(3) != 0);
 }
 
 void BM_FleetOnReplicas(benchmark::State& state) {
-  Fleet& fleet = FleetOn(true, static_cast<int>(state.range(0)));
-  fleet.SetQueryCache(state.range(1) != 0);
+  Fleet& fleet = FleetOn(true, static_cast<int>(state.range(0)), state.range(1) != 0);
   RunFleet(state, fleet, static_cast<int>(state.range(2)), state.range(3) != 0);
 }
 
