@@ -1,5 +1,7 @@
 #include "tests/cache/cache_test_util.h"
 
+#include "lib/format/escape.h"
+
 namespace whycache::testing {
 namespace {
 
@@ -64,14 +66,17 @@ Model ScanAll(Cache& cache) {
 }
 
 std::string FirstDifference(const Model& expected, const Model& actual) {
-  if (expected.size() != actual.size()) {
-    return std::to_string(expected.size()) + " keys expected, " + std::to_string(actual.size()) +
-           " found";
+  const std::string sizes = " (" + std::to_string(expected.size()) + " keys expected, " +
+                            std::to_string(actual.size()) + " found)";
+  auto e = expected.begin();
+  auto a = actual.begin();
+  for (; e != expected.end() && a != actual.end(); ++e, ++a) {
+    if (e->first < a->first) return "key '" + format::EscapeBytes(e->first) + "' missing" + sizes;
+    if (a->first < e->first) return "key '" + format::EscapeBytes(a->first) + "' extra" + sizes;
+    if (e->second != a->second) return "value of '" + format::EscapeBytes(e->first) + "' differs";
   }
-  for (auto e = expected.begin(), a = actual.begin(); e != expected.end(); ++e, ++a) {
-    if (e->first != a->first) return "key '" + e->first + "' expected, '" + a->first + "' found";
-    if (e->second != a->second) return "value of '" + e->first + "' differs";
-  }
+  if (e != expected.end()) return "key '" + format::EscapeBytes(e->first) + "' missing" + sizes;
+  if (a != actual.end()) return "key '" + format::EscapeBytes(a->first) + "' extra" + sizes;
   return "";
 }
 
