@@ -21,90 +21,26 @@ uint64_t EncodeSlot(uint64_t h, Ref leaf) {
 
 }  // namespace
 
-namespace {
-
-// 64x64 -> 128-bit multiply folded to 64 bits (as in wyhash): one multiply mixes two words.
-inline uint64_t Mum(uint64_t a, uint64_t b) {
-  const __uint128_t r = static_cast<__uint128_t>(a) * b;
-  return static_cast<uint64_t>(r) ^ static_cast<uint64_t>(r >> 64);
-}
-
-inline uint64_t Load8(const unsigned char* p) {
-  uint64_t v;
-  std::memcpy(&v, p, 8);
-  return v;
-}
-
-inline uint64_t Load4(const unsigned char* p) {
-  uint32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
-
-constexpr uint64_t kK0 = 0xa0761d6478bd642fULL;
-constexpr uint64_t kK1 = 0xe7037ed1a0b428dbULL;
-constexpr uint64_t kK2 = 0x8ebc6af09c88c6e3ULL;
-
-}  // namespace
-
-uint64_t KeyHash(std::string_view key) {
-  // On the read path of every get: short keys take a few multiplies and overlapping loads
-  // instead of a byte loop.
-  const unsigned char* p = reinterpret_cast<const unsigned char*>(key.data());
-  size_t n = key.size();
-  uint64_t seed = kK0 ^ n;
-  uint64_t a = 0;
-  uint64_t b = 0;
-  if (n <= 16) {
-    if (n >= 8) {
-      a = Load8(p);
-      b = Load8(p + n - 8);
-    } else if (n >= 4) {
-      a = Load4(p) << 32 | Load4(p + n - 4);
-    } else if (n > 0) {
-      a = uint64_t{p[0]} << 16 | uint64_t{p[n / 2]} << 8 | p[n - 1];
-    }
-  } else {
-    const unsigned char* end = p + n;
-    while (end - p > 16) {
-      seed = Mum(Load8(p) ^ kK1, Load8(p + 8) ^ seed);
-      p += 16;
-    }
-    a = Load8(end - 16);
-    b = Load8(end - 8);
-  }
-  return Mum(kK1 ^ n, Mum(a ^ kK2, b ^ seed));
-}
-
-const uint64_t* HashPageAt(const Space& s, uint64_t dir, uint64_t bits, uint64_t page) {
+void CheckHashDir(const Space& s, uint64_t dir, uint64_t bits) {
   if (bits > kMaxHashBits || dir < s.data_offset || (dir & 7) != 0 || dir > s.size ||
       (sizeof(uint64_t) << bits) > s.size - dir) {
     ThrowCorrupt("hash directory at offset " + std::to_string(dir) + " out of bounds");
   }
-  const uint64_t p = reinterpret_cast<const uint64_t*>(s.base + dir)[page];
-  if (p < s.data_offset || (p & 7) != 0 || p > s.size - kHashPageBytes) {
-    ThrowCorrupt("hash page at offset " + std::to_string(p) + " out of bounds");
-  }
-  return reinterpret_cast<const uint64_t*>(s.base + p);
 }
 
-bool HashLookup(const Space& s, uint64_t dir, uint64_t bits, std::string_view key,
-                std::string_view* value) {
-  const uint64_t h = KeyHash(key);
-  const uint64_t* page = HashPageAt(s, dir, bits, HashPage(h, bits));
-  const uint64_t tag = HashTag(h);
-  uint32_t i = HashHome(h);
-  for (uint32_t n = 0; n < kHashPageSlots; ++n, i = (i + 1) & (kHashPageSlots - 1)) {
-    const uint64_t slot = page[i];
-    if (slot == 0) return false;
-    if (SlotTag(slot) != tag) continue;
-    const LeafHeader* l = s.Leaf(SlotLeaf(slot));
-    if (LeafKey(l) == key) {
-      *value = LeafValue(l);
-      return true;
-    }
-  }
-  return false;
+void ThrowBadHashPage(uint64_t offset) {
+  ThrowCorrupt("hash page at offset " + std::to_string(offset) + " out of bounds");
+}
+
+void ThrowBadLeaf(uint64_t offset) {
+  ThrowCorrupt("leaf at offset " + std::to_string(offset) + " out of bounds or malformed");
+}
+
+const uint64_t* HashPageAt(const Space& s, uint64_t dir, uint64_t bits, uint64_t page) {
+  CheckHashDir(s, dir, bits);
+  const uint64_t p = reinterpret_cast<const uint64_t*>(s.base + dir)[page];
+  if (p < s.data_offset || (p & 7) != 0 || p > s.size - kHashPageBytes) ThrowBadHashPage(p);
+  return reinterpret_cast<const uint64_t*>(s.base + p);
 }
 
 uint64_t* HashIndexWriter::MutablePage(uint64_t page) {

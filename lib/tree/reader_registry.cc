@@ -4,14 +4,13 @@
 
 #include <algorithm>
 
+#include "lib/tree/mapped_file.h"
 #include "lib/tree/reader_table.h"
 
 namespace whycache::tree {
 
 namespace {
 
-// Bumped in a forked child: the slots its parent's threads claimed are not the child's.
-std::atomic<uint64_t> g_fork_epoch{0};
 std::once_flag g_atfork_once;
 
 void OnForkChild() { g_fork_epoch.fetch_add(1, std::memory_order_relaxed); }
@@ -28,7 +27,6 @@ void DetachLocked(ReaderAttachment* a) {
 
 struct ThreadReaders {
   std::vector<std::unique_ptr<ThreadReader>> list;
-  ThreadReader* last = nullptr;
 
   ~ThreadReaders() {
     const uint64_t epoch = g_fork_epoch.load(std::memory_order_relaxed);
@@ -65,22 +63,18 @@ void InstallForkHandler() {
 
 ThreadReader* ReaderForThisThread(const std::shared_ptr<TreeShared>& shared) {
   const uint64_t epoch = g_fork_epoch.load(std::memory_order_relaxed);
-  ThreadReader* r = t_readers.last;
-  if (r == nullptr || r->tree_uid != shared->uid) {
-    r = nullptr;
-    for (auto& e : t_readers.list) {
-      if (e->tree_uid == shared->uid) r = e.get();
-    }
-    if (r == nullptr) {
-      // Records of Trees that are gone are dropped here, so the list stays short.
-      std::erase_if(t_readers.list, [](const auto& e) { return e->shared.expired(); });
-      t_readers.list.push_back(std::make_unique<ThreadReader>());
-      r = t_readers.list.back().get();
-      r->tree_uid = shared->uid;
-      r->shared = shared;
-      r->fork_epoch = epoch;
-    }
-    t_readers.last = r;
+  ThreadReader* r = nullptr;
+  for (auto& e : t_readers.list) {
+    if (e->tree_uid == shared->uid) r = e.get();
+  }
+  if (r == nullptr) {
+    // Records of Trees that are gone are dropped here, so the list stays short.
+    std::erase_if(t_readers.list, [](const auto& e) { return e->shared.expired(); });
+    t_readers.list.push_back(std::make_unique<ThreadReader>());
+    r = t_readers.list.back().get();
+    r->tree_uid = shared->uid;
+    r->shared = shared;
+    r->fork_epoch = epoch;
   }
   if (r->fork_epoch != epoch) {
     // Forked: the slots belong to the parent.
@@ -98,6 +92,8 @@ void AttachToCurrentLocked(TreeShared& shared, ThreadReader* r) {
   Mapping* m = shared.current.load(std::memory_order_relaxed);
   a->owner = r;
   a->mapping = m;
+  a->header = m->header;
+  a->space = m->space();
   m->claimed.reserve(m->claimed.size() + 1);
   r->draining.reserve(r->draining.size() + 1);
   a->released_seen = m->header->slots_released.load(std::memory_order_relaxed);
@@ -134,14 +130,9 @@ void Unpin(ReaderAttachment* a) {
   }
 }
 
-void EndRead(ReaderAttachment* a, uint64_t fork_epoch) {
-  // In a forked child, the transaction, its slot and its pin are the parent's (the child's
-  // records of them were dropped at its first read).
-  if (fork_epoch != g_fork_epoch.load(std::memory_order_relaxed)) return;
-  if (--a->depth == 0) {
-    Unpin(a);
-    if (a->draining) EndDraining(a);
-  }
+void EndLastRead(ReaderAttachment* a) {
+  Unpin(a);
+  if (a->draining) EndDraining(a);
 }
 
 void CollectRetiredLocked(TreeShared& shared) {

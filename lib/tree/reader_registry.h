@@ -29,12 +29,27 @@
 #include <mutex>
 #include <vector>
 
+#include "lib/tree/art_node.h"
 #include "lib/tree/file_layout.h"
-#include "lib/tree/mapped_file.h"
 
 namespace whycache::tree {
 
+struct Mapping;
 struct ThreadReader;
+
+// Bumped in a forked child: the slots its parent's threads claimed are not the child's.
+inline std::atomic<uint64_t> g_fork_epoch{0};
+
+// What a read transaction uses of one published version: its meta record's values, the hash
+// directory checked against the file.
+struct VersionView {
+  uint64_t version = ~uint64_t{0};  // No version yet: never equal to `current`.
+  Ref root = 0;
+  const uint64_t* hash_dir = nullptr;  // Null when the version has no hash index.
+  uint64_t hash_bits = 0;
+  uint64_t applied_id = 0;
+  uint64_t key_count = 0;
+};
 
 // Process-wide state of one Tree object, shared with the thread-local reader records so that
 // a thread ending after its Tree is gone can tell.
@@ -51,6 +66,12 @@ struct TreeShared {
 struct ReaderAttachment {
   ThreadReader* owner = nullptr;
   Mapping* mapping = nullptr;
+  // Of `mapping`, kept here so that a read reaches them without going through it.
+  const FileHeader* header = nullptr;
+  Space space;
+  // The version this thread last began a read transaction of here: the next one, most often of
+  // the same version, copies it instead of reading and checking the meta record again.
+  VersionView view;
   ReaderSlot* slot = nullptr;    // Own slot; nullptr when every slot was taken.
   ReaderSlot* shared = nullptr;  // Without an own slot: the shared slot joined while depth > 0.
   uint64_t released_seen = 0;    // Without an own slot: header->slots_released when it looked.
@@ -91,10 +112,21 @@ void ClaimFreedSlot(TreeShared& shared, ReaderAttachment* a);
 // REQUIRES: no read transaction of this thread is open on `a`.
 void Unpin(ReaderAttachment* a);
 
+// EndRead of the last read transaction on `a`, when `a` has no own slot or is draining.
+void EndLastRead(ReaderAttachment* a);
+
 // Ends a read transaction on `a` that began in `fork_epoch`. The last one of the thread
 // unpins, and releases `a` if it is draining. In a forked child, a transaction the parent began
-// ends without touching anything.
-void EndRead(ReaderAttachment* a, uint64_t fork_epoch);
+// ends without touching anything. Inline: it runs once per read transaction.
+inline void EndRead(ReaderAttachment* a, uint64_t fork_epoch) {
+  if (fork_epoch != g_fork_epoch.load(std::memory_order_relaxed)) return;
+  if (--a->depth != 0) return;
+  if (a->slot != nullptr && !a->draining) [[likely]] {
+    a->slot->pinned.store(0, std::memory_order_release);
+    return;
+  }
+  EndLastRead(a);
+}
 
 // Unmaps the mappings no thread or writer is attached to, except the current one.
 // REQUIRES: shared.mu held.

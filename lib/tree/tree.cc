@@ -34,6 +34,10 @@ namespace {
 
 std::atomic<uint64_t> g_next_uid{1};
 
+// This thread's reader record of the Tree it read last. A plain pointer: reaching it costs no
+// check that thread-local objects were constructed, as the registry's records would.
+thread_local ThreadReader* t_last_reader = nullptr;
+
 // How often a process on a superseded file that it could not leave looks at PATH again.
 constexpr int64_t kLookIntervalNs = 10'000'000;
 
@@ -78,6 +82,7 @@ uint64_t EstimateBytes(const std::vector<WriteTxn::Op>& ops) {
 Tree::Tree(std::string path, const TreeOptions& options)
     : path_(std::move(path)), options_(options), shared_(std::make_shared<TreeShared>()) {
   shared_->uid = g_next_uid.fetch_add(1, std::memory_order_relaxed);
+  uid_ = shared_->uid;
 }
 
 Tree::~Tree() = default;
@@ -174,8 +179,47 @@ bool Tree::ShouldLookAtPath(Mapping* m) {
                                                                 std::memory_order_relaxed);
 }
 
+ThreadReader* Tree::Reader() {
+  ThreadReader* r = t_last_reader;
+  if (r == nullptr || r->tree_uid != uid_ ||
+      r->fork_epoch != g_fork_epoch.load(std::memory_order_relaxed)) [[unlikely]] {
+    r = ReaderForThisThread(shared_);
+    t_last_reader = r;
+  }
+  return r;
+}
+
+// The pin protocol (Dekker's): the reader stores its pin, fences, then re-reads `current`; the
+// writer (ScanPins) fences after publishing, then reads every pin. Of two such store-fence-load
+// sequences at least one sees the other's store. So either the writer sees this pin and keeps
+// whatever a version at least this old reaches, or this thread re-reads a `current` that the
+// writer's scan already covered and, finding it moved, pins again. Release orders this thread's
+// earlier reads (of an older version) before the writer's reuse of what they read.
+//
+// Most read transactions pin the version the thread's previous one saw: that path takes a few
+// loads, the pin and the fence, and copies the version's values checked then. Every read
+// transaction costs instructions that would otherwise let the processor overlap the cache misses
+// of consecutive gets, so the rest is out of line.
 ReadTxn Tree::BeginRead() {
-  ThreadReader* r = ReaderForThisThread(shared_);
+  ThreadReader* r = Reader();
+  ReaderAttachment* a = r->active.get();
+  if (a != nullptr && a->depth == 0 && a->slot != nullptr) [[likely]] {
+    const FileHeader* h = a->header;
+    const uint64_t cur = h->current.load(std::memory_order_acquire);
+    if (cur == a->view.version) [[likely]] {
+      a->slot->pinned.store(cur, std::memory_order_release);
+      std::atomic_thread_fence(std::memory_order_seq_cst);
+      if (h->current.load(std::memory_order_relaxed) == cur) [[likely]] {
+        a->depth = 1;
+        return ReadTxn(a, r->fork_epoch, a->space, a->view);
+      }
+      Unpin(a);
+    }
+  }
+  return BeginReadSlow(r);
+}
+
+ReadTxn Tree::BeginReadSlow(ThreadReader* r) {
   bool reattached = false;
   for (;;) {
     ReaderAttachment* a = r->active.get();
@@ -184,7 +228,7 @@ ReadTxn Tree::BeginRead() {
       reattached = true;
       continue;
     }
-    const FileHeader* h = a->mapping->header;
+    const FileHeader* h = a->header;
     uint64_t cur = h->current.load(std::memory_order_acquire);
     if ((cur & kSupersededBit) != 0 && !reattached && ShouldLookAtPath(a->mapping)) {
       Reattach(r);
@@ -197,13 +241,6 @@ ReadTxn Tree::BeginRead() {
           h->slots_released.load(std::memory_order_relaxed) != a->released_seen) {
         ClaimFreedSlot(*shared_, a);
       }
-      // The pin protocol (Dekker's): the reader stores its pin, fences, then re-reads `current`;
-      // the writer (ScanPins) fences after publishing, then reads every pin. Of two such
-      // store-fence-load sequences at least one sees the other's store. So either the writer
-      // sees this pin and keeps whatever a version at least this old reaches, or this thread
-      // re-reads a `current` that the writer's scan already covered and, finding it moved,
-      // pins again. Release orders this thread's earlier reads (of an older version) before the
-      // writer's reuse of what they read.
       if (a->slot != nullptr) {
         a->slot->pinned.store(cur, std::memory_order_release);
       } else {
@@ -213,23 +250,34 @@ ReadTxn Tree::BeginRead() {
       std::atomic_thread_fence(std::memory_order_seq_cst);
     }
     const MetaRecord& meta = h->meta[cur & 1];
-    const uint64_t version = meta.version.load(std::memory_order_relaxed);
-    const Ref root = meta.root.load(std::memory_order_relaxed);
-    const uint64_t applied = meta.applied_id.load(std::memory_order_relaxed);
-    const uint64_t keys = meta.key_count.load(std::memory_order_relaxed);
+    VersionView view;
+    view.version = meta.version.load(std::memory_order_relaxed);
+    view.root = meta.root.load(std::memory_order_relaxed);
+    view.applied_id = meta.applied_id.load(std::memory_order_relaxed);
+    view.key_count = meta.key_count.load(std::memory_order_relaxed);
     const uint64_t hash_dir = meta.hash_dir.load(std::memory_order_relaxed);
-    const uint64_t hash_bits = meta.hash_bits.load(std::memory_order_relaxed);
+    view.hash_bits = meta.hash_bits.load(std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_acquire);
     const bool moved = (h->current.load(std::memory_order_relaxed) & ~kSupersededBit) != cur;
-    if (moved || version != cur) {
+    if (moved || view.version != cur) {
       if (a->depth == 0) Unpin(a);
       if (moved) continue;
       ThrowCorrupt("meta record of " + a->mapping->path + " holds version " +
-                   std::to_string(version) + ", expected " + std::to_string(cur));
+                   std::to_string(view.version) + ", expected " + std::to_string(cur));
     }
+    if (hash_dir != 0) {
+      try {
+        CheckHashDir(a->space, hash_dir, view.hash_bits);
+      } catch (...) {
+        if (a->depth == 0) Unpin(a);
+        throw;
+      }
+      view.hash_dir = reinterpret_cast<const uint64_t*>(a->space.base + hash_dir);
+    }
+    // Only a version that is not superseded: the fast path compares `current` with it whole.
+    if (cur == h->current.load(std::memory_order_relaxed)) a->view = view;
     ++a->depth;
-    return ReadTxn(a, r->fork_epoch, a->mapping->space(), root, hash_dir, hash_bits, cur, applied,
-                   keys);
+    return ReadTxn(a, r->fork_epoch, a->space, view);
   }
 }
 
@@ -523,7 +571,7 @@ TreeStats Tree::Stats() {
 }
 
 unsigned char* Tree::UserArea() {
-  ThreadReader* r = ReaderForThisThread(shared_);
+  ThreadReader* r = Reader();
   if (!r->active || ((r->active->mapping->header->current.load(std::memory_order_acquire) &
                       kSupersededBit) != 0 &&
                      ShouldLookAtPath(r->active->mapping))) {
@@ -535,25 +583,8 @@ unsigned char* Tree::UserArea() {
 // ---------------------------------------------------------------------------------------------
 // ReadTxn
 
-ReadTxn::ReadTxn(ReadTxn&& other) noexcept
-    : reader_(other.reader_),
-      fork_epoch_(other.fork_epoch_),
-      space_(other.space_),
-      root_(other.root_),
-      hash_dir_(other.hash_dir_),
-      hash_bits_(other.hash_bits_),
-      version_(other.version_),
-      applied_id_(other.applied_id_),
-      key_count_(other.key_count_) {
-  other.reader_ = nullptr;
-}
-
-ReadTxn::~ReadTxn() {
-  if (reader_ != nullptr) EndRead(reader_, fork_epoch_);
-}
-
 Iterator ReadTxn::LowerBound(std::string_view key) const {
-  Iterator it(space_, root_);
+  Iterator it(space_, view_.root);
   it.Seek(key);
   return it;
 }

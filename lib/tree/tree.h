@@ -21,6 +21,7 @@
 #include "lib/tree/art_node.h"
 #include "lib/tree/file_layout.h"
 #include "lib/tree/hash_index.h"
+#include "lib/tree/reader_registry.h"
 
 namespace whycache::tree {
 
@@ -60,10 +61,6 @@ using EntrySource =
     std::function<void(const std::function<void(std::string_view key, std::string_view value)>&)>;
 
 class Tree;
-struct ThreadReader;
-struct ReaderAttachment;
-struct Mapping;
-struct TreeShared;
 
 // Entries in byte order (unsigned lexicographic, as std::string compares). Key and value views
 // point into the mapping and stay valid until the ReadTxn that made the iterator ends.
@@ -120,16 +117,26 @@ class Iterator {
 // once; the first one pins its version, which protects every later (newer) one too.
 class ReadTxn {
  public:
-  ReadTxn(ReadTxn&& other) noexcept;
+  ReadTxn(ReadTxn&& other) noexcept
+      : reader_(other.reader_),
+        fork_epoch_(other.fork_epoch_),
+        space_(other.space_),
+        view_(other.view_) {
+    other.reader_ = nullptr;
+  }
   ReadTxn& operator=(ReadTxn&&) = delete;
-  ~ReadTxn();
+  ~ReadTxn() {
+    if (reader_ != nullptr) EndRead(reader_, fork_epoch_);
+  }
 
   // The value of `key` as a view into the mapping, valid until this transaction ends; nothing
   // when the key is absent.
   // Point gets go through the hash index; a file gets one at its first commit.
   std::optional<std::string_view> Get(std::string_view key) const {
     std::string_view v;
-    if (hash_dir_ != 0 && HashLookup(space_, hash_dir_, hash_bits_, key, &v)) return v;
+    if (view_.hash_dir != nullptr && HashLookup(space_, view_.hash_dir, view_.hash_bits, key, &v)) {
+      return v;
+    }
     return std::nullopt;
   }
 
@@ -144,38 +151,24 @@ class ReadTxn {
   }
 
   // An unpositioned iterator over this snapshot: call Seek or SeekToFirst.
-  Iterator NewIterator() const { return Iterator(space_, root_); }
+  Iterator NewIterator() const { return Iterator(space_, view_.root); }
   // An iterator at the first key >= `key`.
   Iterator LowerBound(std::string_view key) const;
 
-  uint64_t AppliedId() const { return applied_id_; }
-  uint64_t Version() const { return version_; }
-  uint64_t KeyCount() const { return key_count_; }
+  uint64_t AppliedId() const { return view_.applied_id; }
+  uint64_t Version() const { return view_.version; }
+  uint64_t KeyCount() const { return view_.key_count; }
 
  private:
   friend class Tree;
-  ReadTxn(ReaderAttachment* reader, uint64_t fork_epoch, const Space& space, Ref root,
-          uint64_t hash_dir, uint64_t hash_bits, uint64_t version, uint64_t applied_id,
-          uint64_t key_count)
-      : reader_(reader),
-        fork_epoch_(fork_epoch),
-        space_(space),
-        root_(root),
-        hash_dir_(hash_dir),
-        hash_bits_(hash_bits),
-        version_(version),
-        applied_id_(applied_id),
-        key_count_(key_count) {}
+  ReadTxn(ReaderAttachment* reader, uint64_t fork_epoch, const Space& space,
+          const VersionView& view)
+      : reader_(reader), fork_epoch_(fork_epoch), space_(space), view_(view) {}
 
   ReaderAttachment* reader_;
   uint64_t fork_epoch_;  // Of the process that began it: a forked child's copy unpins nothing.
   Space space_;
-  Ref root_;
-  uint64_t hash_dir_;
-  uint64_t hash_bits_;
-  uint64_t version_;
-  uint64_t applied_id_;
-  uint64_t key_count_;
+  VersionView view_;
 };
 
 // The fewest ops with which a commit into a tree of `keys` keys merges the batch and the tree's
@@ -261,7 +254,9 @@ class Tree {
   // still the superseded one: a swap under way), it stays on the superseded one, which is intact
   // (writers report the problem), and one of its threads looks again every 10 ms, so reads on it
   // cost no lock or system call. Throws
-  // Error(kCorruption) for a malformed meta record, Error(kIOError) when this process cannot take
+  // Error(kCorruption) for a malformed meta record (a thread checks the record of a version, and
+  // the hash directory it names, at its first read transaction of that version; later ones reuse
+  // what it checked), Error(kIOError) when this process cannot take
   // its reader lock in a new file (liveness_lock.h); this thread then stays on its current file,
   // and the next call tries again. Thread-safe.
   ReadTxn BeginRead();
@@ -323,6 +318,11 @@ class Tree {
   friend class WriteTxn;
 
   Tree(std::string path, const TreeOptions& options);
+  // This thread's reader record for this Tree (reader_registry.h).
+  ThreadReader* Reader();
+  // BeginRead when this thread cannot simply pin the version it read last: another version, a
+  // nested transaction, no own slot, or a superseded file.
+  ReadTxn BeginReadSlow(ThreadReader* r);
   // Whether a thread on `m`, which is superseded, should look for the file at PATH now (take the
   // mutex and stat PATH): no system call or lock.
   bool ShouldLookAtPath(Mapping* m);
@@ -347,6 +347,7 @@ class Tree {
   std::string path_;
   TreeOptions options_;
   std::shared_ptr<TreeShared> shared_;
+  uint64_t uid_;  // shared_->uid, read by every BeginRead.
 };
 
 }  // namespace whycache::tree

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <new>
 #include <string>
+#include <thread>
 
 #include "gtest/gtest.h"
 #include "lib/tree/file_layout.h"
@@ -54,20 +55,26 @@ TEST(ReadTransactionTest, BeginReadThatThrowsLeavesNothingToDestroy) {
     HeaderMapping header(options.state_path);
     const uint64_t good = header.PublishedVersion().load();
     header.PublishedVersion().store(good + 7);
-    // The transaction is built in place here (guaranteed copy elision); what it would find on a
-    // failed begin is this pattern, not zeros.
-    alignas(ReadTransaction) unsigned char storage[sizeof(ReadTransaction)];
-    std::memset(storage, 0x5a, sizeof(storage));
-    try {
-      new (storage) ReadTransaction(cache->BeginRead());
-      std::fprintf(stderr, "BeginRead read a damaged meta record without an error\n");
-      return 2;
-    } catch (const Error& e) {
-      if (e.code() != Error::Code::kCorruption) {
-        std::fprintf(stderr, "BeginRead threw %s, expected kCorruption\n", e.what());
-        return 3;
+    // A thread checks a version's meta record at its first read transaction of that version
+    // (later ones reuse what it checked): this one begins on a thread that has not read yet.
+    int result = 0;
+    std::thread([&] {
+      // The transaction is built in place here (guaranteed copy elision); what it would find on
+      // a failed begin is this pattern, not zeros.
+      alignas(ReadTransaction) unsigned char storage[sizeof(ReadTransaction)];
+      std::memset(storage, 0x5a, sizeof(storage));
+      try {
+        new (storage) ReadTransaction(cache->BeginRead());
+        std::fprintf(stderr, "BeginRead read a damaged meta record without an error\n");
+        result = 2;
+      } catch (const Error& e) {
+        if (e.code() != Error::Code::kCorruption) {
+          std::fprintf(stderr, "BeginRead threw %s, expected kCorruption\n", e.what());
+          result = 3;
+        }
       }
-    }
+    }).join();
+    if (result != 0) return result;
     header.PublishedVersion().store(good);
     ReadTransaction txn = cache->BeginRead();
     if (txn.Get("k") != "v") return 4;
