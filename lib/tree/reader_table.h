@@ -14,6 +14,7 @@
 #ifndef WHYCACHE_LIB_TREE_READER_TABLE_H_
 #define WHYCACHE_LIB_TREE_READER_TABLE_H_
 
+#include <atomic>
 #include <cstdint>
 
 #include "lib/tree/file_layout.h"
@@ -46,6 +47,24 @@ void LeaveSharedSlot(ReaderSlot* slot);
 // Frees the slots whose owner process died. Returns how many were freed. Safe to run
 // concurrently with readers claiming and pinning.
 uint32_t ReapDeadSlots(const Mapping& m);
+
+// How a reader orders its pin before re-reading the published version.
+enum class PinOrder {
+  kFenced,
+  // No fence: unsafe. Only for //tests/tree:pin_protocol_stress_test, which shows it fails.
+  kUnfenced,
+};
+
+// The reader's half of the pin protocol (Dekker's, with ScanPins as the writer's half): stores
+// `version` in `slot`, then fences. The reader re-reads the published version after it: of two
+// store-fence-load sequences at least one sees the other's store, so either the writer's scan
+// sees this pin, or the re-read sees what the writer published before scanning (and the reader
+// pins again). Release orders the reader's earlier reads before a writer's reuse of that space.
+template <PinOrder kOrder = PinOrder::kFenced>
+inline void PublishPin(ReaderSlot* slot, uint64_t version) {
+  slot->pinned.store(version, std::memory_order_release);
+  if constexpr (kOrder == PinOrder::kFenced) std::atomic_thread_fence(std::memory_order_seq_cst);
+}
 
 // Summarizes the pins, freeing the slots of dead processes that pin a version older than
 // `published`. Issues the fence that pairs with the readers' fence between pinning and

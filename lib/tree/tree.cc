@@ -189,15 +189,11 @@ ThreadReader* Tree::Reader() {
   return r;
 }
 
-// The pin protocol (Dekker's): the reader stores its pin, fences, then re-reads `current`; the
-// writer (ScanPins) fences after publishing, then reads every pin. Of two such store-fence-load
-// sequences at least one sees the other's store. So either the writer sees this pin and keeps
-// whatever a version at least this old reaches, or this thread re-reads a `current` that the
-// writer's scan already covered and, finding it moved, pins again. Release orders this thread's
-// earlier reads (of an older version) before the writer's reuse of what they read.
+// The pin protocol is PublishPin's and ScanPins's (reader_table.h): pin, then re-read
+// `current`, and pin again when it moved.
 //
 // Most read transactions pin the version the thread's previous one saw: that path takes a few
-// loads, the pin and the fence, and copies the version's values checked then. Every read
+// loads, the pin and its fence, and copies the version's values checked then. Every read
 // transaction costs instructions that would otherwise let the processor overlap the cache misses
 // of consecutive gets, so the rest is out of line.
 ReadTxn Tree::BeginRead() {
@@ -207,8 +203,7 @@ ReadTxn Tree::BeginRead() {
     const FileHeader* h = a->header;
     const uint64_t cur = h->current.load(std::memory_order_acquire);
     if (cur == a->view.version) [[likely]] {
-      a->slot->pinned.store(cur, std::memory_order_release);
-      std::atomic_thread_fence(std::memory_order_seq_cst);
+      PublishPin(a->slot, cur);
       if (h->current.load(std::memory_order_relaxed) == cur) [[likely]] {
         a->depth = 1;
         return ReadTxn(a, r->fork_epoch, a->space, a->view);
@@ -242,12 +237,12 @@ ReadTxn Tree::BeginReadSlow(ThreadReader* r) {
         ClaimFreedSlot(*shared_, a);
       }
       if (a->slot != nullptr) {
-        a->slot->pinned.store(cur, std::memory_order_release);
+        PublishPin(a->slot, cur);
       } else {
         a->shared = JoinSharedSlot(*a->mapping, cur,
                                    static_cast<uint32_t>(reinterpret_cast<uintptr_t>(r) >> 6));
+        std::atomic_thread_fence(std::memory_order_seq_cst);
       }
-      std::atomic_thread_fence(std::memory_order_seq_cst);
     }
     const MetaRecord& meta = h->meta[cur & 1];
     VersionView view;
