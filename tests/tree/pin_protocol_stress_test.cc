@@ -36,8 +36,12 @@ using testing::ChildProcess;
 using testing::TempDir;
 
 constexpr int kReaders = 2;
-constexpr uint64_t kMaxVersions = 20'000'000;
-constexpr auto kMaxRun = std::chrono::seconds(3);
+// Each reader's turn lasts until the writer has reused blocks this many times and the reader has
+// checked this many reads: counts, not time, so a loaded machine only makes the test slower.
+constexpr uint64_t kReusesPerTurn = 1'000'000;
+constexpr uint64_t kReadsPerTurn = 100'000;
+// Only for a writer or reader that makes no progress at all.
+constexpr auto kGiveUp = std::chrono::seconds(240);
 constexpr int kBlockWords = 8;
 
 // A version's block: its version, words derived from it, and a checksum of those.
@@ -117,7 +121,7 @@ int ReadUntilStopped(const std::string& path, Board* board, int index) {
       me.first_bad_found.store(BlockWord(h, version, 0).load(std::memory_order_relaxed));
     }
     slot->pinned.store(0, std::memory_order_release);
-    ++reads;
+    if ((++reads & 1023) == 0) me.reads.store(reads, std::memory_order_relaxed);
   }
   me.reads.store(reads);
   ReleaseSlot(h, slot);
@@ -150,12 +154,12 @@ TEST(PinProtocolStressTest, ReadersNeverSeeABlockTheWriterReused) {
   while (board->ready.load() < kReaders) std::this_thread::yield();
 
   uint64_t reuses = 0;
-  const auto start = std::chrono::steady_clock::now();
-  for (uint64_t n = 0; n < kMaxVersions; ++n) {
-    if ((n & 1023) == 0) {
-      const auto elapsed = std::chrono::steady_clock::now() - start;
-      if (elapsed > kMaxRun) break;
-      board->turn.store(static_cast<int>(elapsed * kReaders / kMaxRun));
+  const auto give_up = std::chrono::steady_clock::now() + kGiveUp;
+  for (uint64_t n = 0, turn = 0; turn < kReaders; ++n) {
+    if ((n & 1023) == 0 && std::chrono::steady_clock::now() > give_up) {
+      ADD_FAILURE() << "no progress: reader " << turn << " at " << board->readers[turn].reads.load()
+                    << " reads, " << reuses << " reuses";
+      break;
     }
     // The block of the version before `version` is reused for the next one: only once no
     // reader pins a version older than the published one.
@@ -164,6 +168,10 @@ TEST(PinProtocolStressTest, ReadersNeverSeeABlockTheWriterReused) {
     ++version;
     h->current.store(version, std::memory_order_seq_cst);  // As Tree publishes.
     ++reuses;
+    if (reuses >= (turn + 1) * kReusesPerTurn &&
+        board->readers[turn].reads.load(std::memory_order_relaxed) >= kReadsPerTurn) {
+      board->turn.store(static_cast<int>(++turn));
+    }
   }
   board->stop.store(true);
   for (auto& reader : readers) {
@@ -179,10 +187,7 @@ TEST(PinProtocolStressTest, ReadersNeverSeeABlockTheWriterReused) {
         << result.reads.load() << " reads; the first pinned version "
         << result.first_bad_pinned.load() << " and found a block of version "
         << result.first_bad_found.load();
-    // Enough reads racing with enough reuse that a missed pin would have shown.
-    EXPECT_GT(result.reads.load(), 10'000u) << "reader " << r;
   }
-  EXPECT_GT(reuses, 100'000u) << "the writer reused blocks only " << reuses << " times";
   std::printf("%llu versions published, %llu and %llu reads checked, pins %s the fence\n",
               static_cast<unsigned long long>(reuses),
               static_cast<unsigned long long>(board->readers[0].reads.load()),
