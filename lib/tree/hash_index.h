@@ -54,7 +54,8 @@ inline constexpr uint64_t kK2 = 0x8ebc6af09c88c6e3ULL;
 // The hash of a key, which places it in the index. Inline, on the path of every get: short keys
 // take a few multiplies and overlapping loads instead of a byte loop.
 inline uint64_t KeyHash(std::string_view key) {
-  using namespace hash_internal;
+  using hash_internal::kK0, hash_internal::kK1, hash_internal::kK2;
+  using hash_internal::Load4, hash_internal::Load8, hash_internal::Mum;
   const unsigned char* p = reinterpret_cast<const unsigned char*>(key.data());
   const size_t n = key.size();
   uint64_t seed = kK0 ^ n;
