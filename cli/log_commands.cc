@@ -74,10 +74,16 @@ void PrintUpdates(const std::vector<Update>& updates) {
     const std::string id = std::to_string(u.id);
     for (const Mutation& m : u.mutations) {
       out += id;
-      if (m.op == Mutation::Op::kSet) {
-        out += "\tset\t" + format::EscapeBytes(m.key) + "\t" + format::EscapeBytes(m.value);
-      } else {
-        out += "\tdel\t" + format::EscapeBytes(m.key);
+      switch (m.op) {
+        case Mutation::Op::kSet:
+          out += "\tset\t" + format::EscapeBytes(m.key) + "\t" + format::EscapeBytes(m.value);
+          break;
+        case Mutation::Op::kDelete:
+          out += "\tdel\t" + format::EscapeBytes(m.key);
+          break;
+        case Mutation::Op::kErasePrefix:
+          out += "\tdel-prefix\t" + format::EscapeBytes(m.key);
+          break;
       }
       out += '\n';
     }

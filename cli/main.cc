@@ -59,7 +59,9 @@ void PrintCommandHelp(const Command& c) {
 void PrintVersion() {
   std::cout << "whycache " << kVersion << "\n"
             << "state file format " << kStateFormatVersion << "\n"
-            << "log record format " << kLogRecordFormatVersion << "\n"
+            << "log record format " << kLogRecordFormatVersionWithoutPrefixErase << " and "
+            << kLogRecordFormatVersion << " (records with a prefix delete)\n"
+            << "log segment format " << kLogSegmentFormatVersion << "\n"
             << "snapshot format " << kSnapshotFormatVersion << "\n"
             << "mysql schema " << kMysqlSchemaVersion << "\n";
 }

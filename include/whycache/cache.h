@@ -160,6 +160,11 @@ class Cache {
   virtual uint64_t SetMulti(std::span<const std::pair<std::string, std::string>> entries) = 0;
   virtual uint64_t Delete(std::string_view key) = 0;
   virtual uint64_t DeleteMulti(std::span<const std::string> keys) = 0;
+  // Deletes every key that starts with `prefix` (see Mutation::ErasePrefix): one mutation, which
+  // every machine applies by cutting the subtree off, not key by key. To replace a subtree
+  // atomically, Write a batch of Mutation::ErasePrefix followed by the new sets. Throws
+  // Error(kInvalidArgument) for an empty prefix, as for the limits.
+  virtual uint64_t ErasePrefix(std::string_view prefix) = 0;
   virtual uint64_t Write(std::span<const Mutation> batch) = 0;
 
   // Write(batch) that is safe to retry: pass the same `token` (see AppendToken) on every attempt

@@ -24,10 +24,15 @@
 
 namespace whycache {
 
-// One change to one key. Keys and values are arbitrary bytes (NUL included); a value may be
-// empty. A kDelete carries no value; deleting a missing key is not an error.
+// One change to one key, or to every key under a prefix. Keys and values are arbitrary bytes
+// (NUL included); a value may be empty. A kDelete carries no value; deleting a missing key is
+// not an error. A kErasePrefix holds the prefix in `key` and no value: it deletes every key that
+// starts with those bytes (the key equal to them included) in one step, as one mutation of the
+// log, where deleting them one by one would need to read them first and would race with sets.
+// Mutations of a batch apply in order: a prefix delete followed by sets under the prefix
+// replaces the subtree atomically. The prefix must not be empty.
 struct Mutation {
-  enum class Op : uint8_t { kSet = 1, kDelete = 2 };
+  enum class Op : uint8_t { kSet = 1, kDelete = 2, kErasePrefix = 3 };
   Op op = Op::kSet;
   std::string key;
   std::string value;
@@ -36,6 +41,9 @@ struct Mutation {
     return {Op::kSet, std::move(key), std::move(value)};
   }
   static Mutation Delete(std::string key) { return {Op::kDelete, std::move(key), {}}; }
+  static Mutation ErasePrefix(std::string prefix) {
+    return {Op::kErasePrefix, std::move(prefix), {}};
+  }
   friend bool operator==(const Mutation&, const Mutation&) = default;
 };
 

@@ -12,8 +12,14 @@ inline constexpr const char* kVersion = "0.1.0";
 
 // The memory-mapped state file (the shared prefix tree).
 inline constexpr uint32_t kStateFormatVersion = 4;
-// Records of the change log, in file segments and in MySQL rows.
-inline constexpr uint32_t kLogRecordFormatVersion = 1;
+// Records of the change log, in file segments and in MySQL rows. A record that holds a prefix
+// delete (Mutation::Op::kErasePrefix) is written as version 2, any other as version 1, and both
+// are read: so releases that know only version 1 keep reading a log until its first prefix
+// delete, where they stop applying with an error naming the update (in MySQL rows: op 3).
+inline constexpr uint32_t kLogRecordFormatVersion = 2;
+inline constexpr uint32_t kLogRecordFormatVersionWithoutPrefixErase = 1;
+// The header of a file log segment (its records carry their own version).
+inline constexpr uint32_t kLogSegmentFormatVersion = 1;
 // Snapshot files.
 inline constexpr uint32_t kSnapshotFormatVersion = 1;
 // The MySQL schema applied by `whycache init` (schema/NNN_*.sql).

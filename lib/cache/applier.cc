@@ -40,10 +40,16 @@ size_t ApplyOne(tree::WriteTxn& txn, const Update& update, bool copy) {
   try {
     for (const Mutation& m : update.mutations) {
       bytes += m.key.size() + m.value.size();
-      if (m.op == Mutation::Op::kSet) {
-        copy ? txn.Put(m.key, m.value) : txn.PutBorrowed(m.key, m.value);
-      } else {
-        copy ? txn.Erase(m.key) : txn.EraseBorrowed(m.key);
+      switch (m.op) {
+        case Mutation::Op::kSet:
+          copy ? txn.Put(m.key, m.value) : txn.PutBorrowed(m.key, m.value);
+          break;
+        case Mutation::Op::kDelete:
+          copy ? txn.Erase(m.key) : txn.EraseBorrowed(m.key);
+          break;
+        case Mutation::Op::kErasePrefix:
+          copy ? txn.ErasePrefix(m.key) : txn.ErasePrefixBorrowed(m.key);
+          break;
       }
     }
   } catch (const Error& e) {

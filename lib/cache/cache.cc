@@ -159,6 +159,11 @@ class CacheImpl final : public Cache {
     return Write(batch);
   }
 
+  uint64_t ErasePrefix(std::string_view prefix) override {
+    const Mutation m = Mutation::ErasePrefix(std::string(prefix));
+    return Write(std::span(&m, 1));
+  }
+
   uint64_t Write(std::span<const Mutation> batch) override {
     std::lock_guard lock(log_mu_);
     return Log().Append(batch);

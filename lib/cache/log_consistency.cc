@@ -5,6 +5,7 @@
 #include <optional>
 #include <string_view>
 
+#include "lib/format/erased_prefixes.h"
 #include "lib/format/escape.h"
 #include "whycache/error.h"
 
@@ -13,12 +14,22 @@ namespace {
 
 constexpr size_t kPage = 4096;
 
-// The entries of a version with changes laid over it, in key order.
+// Removes the entries of `map` whose keys start with `prefix`.
+template <typename Map>
+void EraseUnder(Map& map, std::string_view prefix) {
+  auto end = map.lower_bound(prefix);
+  while (end != map.end() && std::string_view(end->first).starts_with(prefix)) ++end;
+  map.erase(map.lower_bound(prefix), end);
+}
+
+// The entries of a version with changes laid over it, in key order: the version's keys under
+// an erased prefix are gone, unless a change sets them again.
 class CaughtUpView {
  public:
   CaughtUpView(const tree::ReadTxn& txn,
-               const std::map<std::string, std::optional<std::string>>& changes)
-      : it_(txn.LowerBound("")), change_(changes.begin()), end_(changes.end()) {
+               const std::map<std::string, std::optional<std::string>, std::less<>>& changes,
+               const format::ErasedPrefixes& erased)
+      : it_(txn.LowerBound("")), change_(changes.begin()), end_(changes.end()), erased_(erased) {
     Settle();
   }
 
@@ -47,6 +58,10 @@ class CaughtUpView {
         return;
       }
       from_change_ = changes_left && (!tree_left || change_->first <= it_.key());
+      if (!from_change_ && !erased_.empty() && erased_.NewestCovering(it_.key()).has_value()) {
+        it_.Next();
+        continue;
+      }
       if (!from_change_) {
         key_ = it_.key();
         value_ = it_.value();
@@ -65,8 +80,9 @@ class CaughtUpView {
   }
 
   tree::Iterator it_;
-  std::map<std::string, std::optional<std::string>>::const_iterator change_;
-  const std::map<std::string, std::optional<std::string>>::const_iterator end_;
+  std::map<std::string, std::optional<std::string>, std::less<>>::const_iterator change_;
+  const std::map<std::string, std::optional<std::string>, std::less<>>::const_iterator end_;
+  const format::ErasedPrefixes& erased_;
   bool from_change_ = false;
   bool valid_ = false;
   std::string_view key_;
@@ -84,7 +100,7 @@ void ThrowIfBelowHorizon(uint64_t applied, uint64_t replay_horizon, ChangeLog& l
 }
 
 std::string FirstDifference(CaughtUpView& actual,
-                            const std::map<std::string, std::string>& replayed) {
+                            const std::map<std::string, std::string, std::less<>>& replayed) {
   auto expected = replayed.begin();
   for (; actual.Valid(); actual.Next(), ++expected) {
     if (expected == replayed.end() || expected->first > actual.key()) {
@@ -135,12 +151,18 @@ std::string CompareWithLog(const tree::ReadTxn& txn, ChangeLog& log, uint64_t re
   CheckProgress shown(progress, applied, progress ? log.HeadId() : 0);
   // What the log holds after the state's id, as it would apply it. The horizon is read after
   // the log, since it rises before the deletes it covers disappear.
-  std::map<std::string, std::optional<std::string>> changes;
+  std::map<std::string, std::optional<std::string>, std::less<>> changes;
+  format::ErasedPrefixes erased;  // Prefixes erased after the state's id.
   uint64_t head = applied;
   for (std::vector<Update> page; !(page = log.ReadAfter(head, kPage)).empty();) {
     for (const Update& u : page) {
       for (const Mutation& m : u.mutations) {
-        changes[m.key] = m.op == Mutation::Op::kSet ? std::optional(m.value) : std::nullopt;
+        if (m.op == Mutation::Op::kErasePrefix) {
+          EraseUnder(changes, m.key);
+          erased.Add(m.key, {});
+        } else {
+          changes[m.key] = m.op == Mutation::Op::kSet ? std::optional(m.value) : std::nullopt;
+        }
       }
     }
     head = page.back().id;
@@ -148,7 +170,7 @@ std::string CompareWithLog(const tree::ReadTxn& txn, ChangeLog& log, uint64_t re
   }
   ThrowIfBelowHorizon(applied, replay_horizon, log);
 
-  std::map<std::string, std::string> replayed;
+  std::map<std::string, std::string, std::less<>> replayed;
   uint64_t after = 0;
   while (after < head) {
     std::vector<Update> page = log.ReadAfter(after, kPage);
@@ -156,10 +178,16 @@ std::string CompareWithLog(const tree::ReadTxn& txn, ChangeLog& log, uint64_t re
     for (const Update& u : page) {
       if (u.id > head) break;
       for (const Mutation& m : u.mutations) {
-        if (m.op == Mutation::Op::kSet) {
-          replayed[m.key] = m.value;
-        } else {
-          replayed.erase(m.key);
+        switch (m.op) {
+          case Mutation::Op::kSet:
+            replayed[m.key] = m.value;
+            break;
+          case Mutation::Op::kDelete:
+            replayed.erase(m.key);
+            break;
+          case Mutation::Op::kErasePrefix:
+            EraseUnder(replayed, m.key);
+            break;
         }
       }
       after = u.id;
@@ -173,7 +201,7 @@ std::string CompareWithLog(const tree::ReadTxn& txn, ChangeLog& log, uint64_t re
     return "the log " + log.Describe() + " ends at update " + std::to_string(log.HeadId()) +
            ", before the state's applied id " + std::to_string(head);
   }
-  CaughtUpView actual(txn, changes);
+  CaughtUpView actual(txn, changes, erased);
   std::string difference = FirstDifference(actual, replayed);
   if (!difference.empty() && head != applied) {
     difference += " (compared at update " + std::to_string(head) +

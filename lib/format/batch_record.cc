@@ -31,14 +31,17 @@ uint64_t ReadLength(ByteReader& in, const Update& update, uint64_t i, const char
   return n;
 }
 
-void DecodePayload(ByteReader& in, uint64_t count, Update& update) {
+void DecodePayload(ByteReader& in, uint8_t version, uint64_t count, Update& update) {
   update.mutations.reserve(count);
   uint64_t total = 0;
   for (uint64_t i = 0; i < count; ++i) {
     const uint8_t op = in.ReadU8("mutation op");
     if (op != static_cast<uint8_t>(Mutation::Op::kSet) &&
-        op != static_cast<uint8_t>(Mutation::Op::kDelete)) {
-      in.Fail("unknown mutation op " + std::to_string(op) + " in mutation " + std::to_string(i));
+        op != static_cast<uint8_t>(Mutation::Op::kDelete) &&
+        (op != static_cast<uint8_t>(Mutation::Op::kErasePrefix) ||
+         version == kLogRecordFormatVersionWithoutPrefixErase)) {
+      in.Fail("unknown mutation op " + std::to_string(op) + " in mutation " + std::to_string(i) +
+              " of a version " + std::to_string(version) + " record");
     }
     Mutation& m = update.mutations.emplace_back();
     m.op = static_cast<Mutation::Op>(op);
@@ -50,6 +53,10 @@ void DecodePayload(ByteReader& in, uint64_t count, Update& update) {
           ReadLength(in, update, i, "value length", kMaxValueBytes, "kMaxValueBytes");
       m.value = in.ReadBytes(value_size, "value");
       total += value_size;
+    }
+    if (m.op == Mutation::Op::kErasePrefix && key_size == 0) {
+      in.Fail("update " + std::to_string(update.id) + ", mutation " + std::to_string(i) +
+              ": a prefix delete with an empty prefix");
     }
     if (total > kMaxBatchBytes) {
       in.Fail("update " + std::to_string(update.id) + " holds more than kMaxBatchBytes (" +
@@ -71,15 +78,20 @@ void CheckBatchLimits(std::span<const Mutation> batch) {
   }
   size_t total = 0;
   for (const Mutation& m : batch) {
-    if (m.op != Mutation::Op::kSet && m.op != Mutation::Op::kDelete) {
+    if (m.op != Mutation::Op::kSet && m.op != Mutation::Op::kDelete &&
+        m.op != Mutation::Op::kErasePrefix) {
       throw Invalid("mutation with unknown op " + std::to_string(static_cast<int>(m.op)));
+    }
+    if (m.op == Mutation::Op::kErasePrefix && m.key.empty()) {
+      throw Invalid("a prefix delete needs a prefix: an empty one would delete every key");
     }
     if (m.key.size() > kMaxKeyBytes) {
       throw Invalid("key of " + std::to_string(m.key.size()) + " bytes exceeds the limit of " +
                     std::to_string(kMaxKeyBytes));
     }
-    if (m.op == Mutation::Op::kDelete && !m.value.empty()) {
-      throw Invalid("a delete carries no value");
+    if (m.op != Mutation::Op::kSet && !m.value.empty()) {
+      throw Invalid(m.op == Mutation::Op::kDelete ? "a delete carries no value"
+                                                  : "a prefix delete carries no value");
     }
     if (m.value.size() > kMaxValueBytes) {
       throw Invalid("value of " + std::to_string(m.value.size()) + " bytes exceeds the limit of " +
@@ -108,6 +120,7 @@ EncodedBatch EncodeBatch(std::span<const Mutation> batch, int compression_level)
   encoded.payload.reserve(size);
   ByteWriter out(&encoded.payload);
   for (const Mutation& m : batch) {
+    encoded.erases_prefix |= m.op == Mutation::Op::kErasePrefix;
     out.PutU8(static_cast<uint8_t>(m.op));
     out.PutVarint64(m.key.size());
     out.PutBytes(m.key);
@@ -130,7 +143,8 @@ std::string EncodeRecordHeader(uint64_t update_id, int64_t write_time_us,
                                const EncodedBatch& batch) {
   std::string header(4, '\0');
   ByteWriter out(&header);
-  out.PutU8(static_cast<uint8_t>(kLogRecordFormatVersion));
+  out.PutU8(static_cast<uint8_t>(batch.erases_prefix ? kLogRecordFormatVersion
+                                                     : kLogRecordFormatVersionWithoutPrefixErase));
   out.PutU8(batch.compressed ? kFlagZstd : 0);
   out.PutVarint64(update_id);
   out.PutFixed64(static_cast<uint64_t>(write_time_us));
@@ -158,9 +172,10 @@ Update DecodeBatchRecord(std::string_view record, std::string_view source, uint6
         .Fail("record checksum mismatch (record of " + std::to_string(record.size()) + " bytes)");
   }
   const uint8_t version = in.ReadU8("record format version");
-  if (version != kLogRecordFormatVersion) {
-    in.Fail("record format version " + std::to_string(version) + ", this build reads version " +
-            std::to_string(kLogRecordFormatVersion));
+  if (version != kLogRecordFormatVersion && version != kLogRecordFormatVersionWithoutPrefixErase) {
+    in.Fail("record format version " + std::to_string(version) + ", this build reads versions " +
+            std::to_string(kLogRecordFormatVersionWithoutPrefixErase) + " and " +
+            std::to_string(kLogRecordFormatVersion) + ": upgrade whycache");
   }
   const uint8_t flags = in.ReadU8("record flags");
   if ((flags & ~kFlagZstd) != 0) in.Fail("unknown record flags " + std::to_string(flags));
@@ -184,7 +199,7 @@ Update DecodeBatchRecord(std::string_view record, std::string_view source, uint6
               std::to_string(raw_size));
     }
     ByteReader payload(stored, source, payload_offset);
-    DecodePayload(payload, count, update);
+    DecodePayload(payload, version, count, update);
     return update;
   }
   const std::string where = std::string(source) + " at offset " + std::to_string(payload_offset) +
@@ -197,7 +212,7 @@ Update DecodeBatchRecord(std::string_view record, std::string_view source, uint6
   }
   const std::string inner = where + ", decompressed";
   ByteReader payload(raw, inner, 0);
-  DecodePayload(payload, count, update);
+  DecodePayload(payload, version, count, update);
   return update;
 }
 

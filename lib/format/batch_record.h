@@ -11,8 +11,9 @@
 //   varint   payload size before compression
 //   bytes    payload, to the end of the record
 // Payload, once per mutation, in batch order:
-//   u8       op (1 = set, 2 = delete)
-//   varint   key length, then the key
+//   u8       op (1 = set, 2 = delete, 3 = prefix delete: only in records of format version 2,
+//            which a record holding one is written as; others are written as version 1)
+//   varint   key length, then the key (the prefix, for a prefix delete)
 //   varint   value length, then the value (sets only)
 #ifndef WHYCACHE_LIB_FORMAT_BATCH_RECORD_H_
 #define WHYCACHE_LIB_FORMAT_BATCH_RECORD_H_
@@ -35,10 +36,12 @@ struct EncodedBatch {
   bool compressed =
       false;  // Payloads of kCompressionThreshold bytes or more, if zstd shrinks them.
   std::string payload;
+  bool erases_prefix = false;  // Holds a prefix delete: the record is format version 2.
 };
 
 // Throws Error(kInvalidArgument) naming the limit (whycache/limits.h) if `batch` is empty,
-// exceeds one, or holds a delete with a value. Thread-safe.
+// exceeds one, or holds a delete or prefix delete with a value, or a prefix delete of nothing.
+// Thread-safe.
 void CheckBatchLimits(std::span<const Mutation> batch);
 
 // Checks limits as CheckBatchLimits does (throwing before any work), then encodes, compressing

@@ -25,7 +25,7 @@ std::string EncodeSegmentHeader(uint64_t number) {
   std::string out;
   format::ByteWriter w(&out);
   w.PutBytes(kSegmentMagic);
-  w.PutFixed32(kLogRecordFormatVersion);
+  w.PutFixed32(kLogSegmentFormatVersion);
   w.PutFixed64(number);
   w.PutFixed32(format::Crc32c(out));
   return out;
@@ -46,10 +46,10 @@ void CheckSegmentHeader(std::string_view bytes, uint64_t number, const std::stri
   if (crc != format::Crc32c(bytes.substr(0, kSegmentHeaderSize - 4))) {
     format::ByteReader(bytes, path).Fail("segment header checksum mismatch");
   }
-  if (version != kLogRecordFormatVersion) {
+  if (version != kLogSegmentFormatVersion) {
     format::ByteReader(bytes, path)
         .Fail("segment format version " + std::to_string(version) + ", this build reads " +
-              std::to_string(kLogRecordFormatVersion));
+              std::to_string(kLogSegmentFormatVersion));
   }
   if (stored_number != number) {
     format::ByteReader(bytes, path)

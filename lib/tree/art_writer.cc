@@ -263,6 +263,10 @@ Ref ArtWriter::Remove(Ref ref, std::string_view key, size_t depth) {
   if (child == 0) return ref;
   const Ref updated = Remove(child, key, depth + 1);
   if (updated == child) return ref;
+  return WithChild(ref, c, updated);
+}
+
+Ref ArtWriter::WithChild(Ref ref, uint8_t c, Ref updated) {
   if (updated != 0) {
     const Ref m = MakeMutable(ref);
     SetChild(At(m), c, updated);
@@ -272,6 +276,75 @@ Ref ArtWriter::Remove(Ref ref, std::string_view key, size_t depth) {
   img.children.erase(std::find_if(img.children.begin(), img.children.end(),
                                   [c](const auto& e) { return e.first == c; }));
   return Reshape(ref, img);
+}
+
+uint64_t ArtWriter::ErasePrefix(std::string_view prefix) {
+  const uint64_t before = key_count_;
+  root_ = RemoveUnder(root_, prefix, 0);
+  return before - key_count_;
+}
+
+Ref ArtWriter::RemoveUnder(Ref ref, std::string_view prefix, size_t depth) {
+  if (ref == 0) return 0;
+  if (IsLeaf(ref)) {
+    if (!LeafKey(space_.Leaf(ref)).starts_with(prefix)) return ref;
+    DropSubtree(ref);
+    return 0;
+  }
+  // Every key below `ref` starts with the path to it and its compressed prefix: once the prefix
+  // ends within them, the whole subtree goes; where it leaves them, nothing does.
+  const InnerHeader* n = space_.Inner(ref);
+  const size_t rest = prefix.size() - depth;
+  if (std::memcmp(Prefix(n), prefix.data() + depth, std::min<size_t>(n->prefix_len, rest)) != 0) {
+    return ref;
+  }
+  if (rest <= n->prefix_len) {
+    DropSubtree(ref);
+    return 0;
+  }
+  depth += n->prefix_len;
+  // The node's own key (end_leaf) is shorter than the prefix, so it stays.
+  const uint8_t c = static_cast<uint8_t>(prefix[depth]);
+  const Ref child = FindChild(n, c);
+  if (child == 0) return ref;
+  const Ref updated = RemoveUnder(child, prefix, depth + 1);
+  if (updated == child) return ref;
+  return WithChild(ref, c, updated);
+}
+
+void ArtWriter::DropSubtree(Ref ref) {
+  // Inner nodes first, depth first with a stack of our own (a subtree is as deep as its longest
+  // key); the leaves are gathered and then hashed with their memory fetched a few ahead, since
+  // a subtree of millions of them lies all over the file.
+  std::vector<Ref> leaves;
+  std::vector<Ref> stack = {ref};
+  while (!stack.empty()) {
+    const Ref r = stack.back();
+    stack.pop_back();
+    if (IsLeaf(r)) {
+      leaves.push_back(r);
+      continue;
+    }
+    const InnerHeader* n = space_.Inner(r);
+    if (n->end_leaf != 0) leaves.push_back(n->end_leaf);
+    for (int pos = NextPos(n, kEndPos); pos != kNoPos; pos = NextPos(n, pos)) {
+      stack.push_back(ChildAt(n, pos));
+    }
+    FreeRef(r);
+  }
+  constexpr size_t kAhead = 8;
+  std::vector<HashIndexWriter::HashedLeaf> hashed;
+  hashed.reserve(leaves.size());
+  for (size_t i = 0; i < leaves.size(); ++i) {
+    if (i + kAhead < leaves.size()) __builtin_prefetch(base_ + RefOffset(leaves[i + kAhead]));
+    const LeafHeader* l = space_.Leaf(leaves[i]);
+    const std::string_view key = LeafKey(l);
+    content_hash_ -= LeafHash(key, LeafValue(l));
+    hashed.push_back({KeyHash(key), leaves[i]});
+    FreeRef(leaves[i]);
+  }
+  key_count_ -= leaves.size();
+  index_->RemoveMany(&hashed);
 }
 
 }  // namespace whycache::tree

@@ -35,6 +35,9 @@ class ArtWriter {
   void Put(std::string_view key, std::string_view value);
   // Removes `key`; a missing key is not an error.
   void Erase(std::string_view key);
+  // Removes every key that starts with `prefix` (an empty one: all) by cutting off the subtree
+  // that holds them: no descent per key. Returns how many keys it removed.
+  uint64_t ErasePrefix(std::string_view prefix);
 
   Ref root() const { return root_; }
   uint64_t key_count() const { return key_count_; }
@@ -63,6 +66,13 @@ class ArtWriter {
 
   Ref Insert(Ref ref, std::string_view key, size_t depth, Ref leaf);
   Ref Remove(Ref ref, std::string_view key, size_t depth);
+  // Remove for every key under `prefix`: returns what replaces `ref` once they are gone.
+  Ref RemoveUnder(Ref ref, std::string_view prefix, size_t depth);
+  // Frees the subtree at `ref`, cut off from the tree, and undoes its leaves' hashes and index
+  // entries.
+  void DropSubtree(Ref ref);
+  // The child `c` of `ref` replaced by `updated` (0: removed), reshaping `ref` as needed.
+  Ref WithChild(Ref ref, uint8_t c, Ref updated);
 
   char* base_;
   Space space_;

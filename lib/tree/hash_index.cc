@@ -11,6 +11,10 @@ namespace {
 
 constexpr uint64_t kMaxLeafOffset = uint64_t{1} << 42;
 
+// Each group still meets most of its cache lines for the first time, so a place or a removal
+// would wait for memory: the slot a few leaves ahead is fetched while this one is handled.
+constexpr size_t kSlotsAhead = 16;
+
 uint64_t EncodeSlot(uint64_t h, Ref leaf) {
   const uint64_t off = RefOffset(leaf);
   if (off >= kMaxLeafOffset) {
@@ -118,27 +122,34 @@ void HashIndexWriter::Reserve(uint64_t keys) {
 
 void HashIndexWriter::Insert(std::string_view key, Ref leaf) { Place(KeyHash(key), leaf); }
 
-void HashIndexWriter::InsertMany(std::vector<HashedLeaf>* leaves) {
+void HashIndexWriter::GroupByRegion(std::vector<HashedLeaf>* leaves) {
   // A page is the top bits of the hash: grouped by the top byte, the leaves of a group land in
-  // 1/256 of the index, which stays in the cache while they are placed; the index is then read
+  // 1/256 of the index, which stays in the cache while they are handled; the index is then read
   // and written in one forward sweep. (Sorting by slot too took more passes than it saved.)
   size_t start[257] = {};
   for (const HashedLeaf& l : *leaves) ++start[(l.hash >> 56) + 1];
   for (int b = 1; b <= 256; ++b) start[b] += start[b - 1];
   sort_scratch_.resize(leaves->size());
   for (const HashedLeaf& l : *leaves) sort_scratch_[start[l.hash >> 56]++] = l;
-  // Each group still meets most of its cache lines for the first time, so a place would wait
-  // for memory: the slot a few leaves ahead is fetched while this one is placed.
-  constexpr size_t kAhead = 16;
+  leaves->clear();
+}
+
+void HashIndexWriter::InsertMany(std::vector<HashedLeaf>* leaves) {
+  GroupByRegion(leaves);
   const size_t n = sort_scratch_.size();
   for (size_t i = 0; i < n; ++i) {
-    if (i + kAhead < n) {
-      const uint64_t h = sort_scratch_[i + kAhead].hash;
-      __builtin_prefetch(base_ + Dir()[HashPage(h, bits_)] + HashHome(h) * sizeof(uint64_t), 1);
-    }
+    if (i + kSlotsAhead < n) __builtin_prefetch(HomeSlot(sort_scratch_[i + kSlotsAhead].hash), 1);
     Place(sort_scratch_[i].hash, sort_scratch_[i].leaf);
   }
-  leaves->clear();
+}
+
+void HashIndexWriter::RemoveMany(std::vector<HashedLeaf>* leaves) {
+  GroupByRegion(leaves);
+  const size_t n = sort_scratch_.size();
+  for (size_t i = 0; i < n; ++i) {
+    if (i + kSlotsAhead < n) __builtin_prefetch(HomeSlot(sort_scratch_[i + kSlotsAhead].hash), 1);
+    RemoveHashed(sort_scratch_[i].hash, sort_scratch_[i].leaf);
+  }
 }
 
 void HashIndexWriter::Replace(std::string_view key, Ref old_leaf, Ref new_leaf) {
@@ -147,8 +158,9 @@ void HashIndexWriter::Replace(std::string_view key, Ref old_leaf, Ref new_leaf) 
   MutablePage(HashPage(h, bits_))[i] = EncodeSlot(h, new_leaf);
 }
 
-void HashIndexWriter::Remove(std::string_view key, Ref leaf) {
-  const uint64_t h = KeyHash(key);
+void HashIndexWriter::Remove(std::string_view key, Ref leaf) { RemoveHashed(KeyHash(key), leaf); }
+
+void HashIndexWriter::RemoveHashed(uint64_t h, Ref leaf) {
   uint32_t i = FindSlot(h, leaf);
   uint64_t* page = MutablePage(HashPage(h, bits_));
   // Backward-shift deletion keeps every entry reachable from its home without tombstones.

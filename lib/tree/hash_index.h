@@ -185,6 +185,9 @@ class HashIndexWriter {
   void InsertMany(std::vector<HashedLeaf>* leaves);
   void Replace(std::string_view key, Ref old_leaf, Ref new_leaf);
   void Remove(std::string_view key, Ref leaf);
+  // Removes every leaf of `*leaves` and empties it, grouped by region as InsertMany places them:
+  // a prefix delete drops millions at once. Throws Error(kCorruption) for a leaf the index lacks.
+  void RemoveMany(std::vector<HashedLeaf>* leaves);
 
   uint64_t dir() const { return dir_; }
   uint64_t bits() const { return bits_; }
@@ -195,6 +198,13 @@ class HashIndexWriter {
   // Index of the slot holding `leaf`; throws Error(kCorruption) when there is none.
   uint32_t FindSlot(uint64_t h, Ref leaf);
   void Place(uint64_t h, Ref leaf);
+  void RemoveHashed(uint64_t h, Ref leaf);
+  // Moves `*leaves` into sort_scratch_ grouped by the top byte of their hash, and empties it.
+  void GroupByRegion(std::vector<HashedLeaf>* leaves);
+  // The address of the home slot of hash `h`, to prefetch.
+  const char* HomeSlot(uint64_t h) {
+    return base_ + Dir()[HashPage(h, bits_)] + HashHome(h) * sizeof(uint64_t);
+  }
   void Rehash(uint64_t bits);
 
   char* base_;

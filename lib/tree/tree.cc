@@ -13,6 +13,7 @@
 #include <cstring>
 #include <mutex>
 
+#include "lib/format/erased_prefixes.h"
 #include "lib/io/clock.h"
 #include "lib/io/posix_file.h"
 #include "lib/tree/allocator.h"
@@ -412,7 +413,8 @@ bool MergesIntoNewFile(uint64_t keys, size_t ops) { return ops >= MergeBatchOps(
 
 }  // namespace
 
-void Tree::Publish(Mapping* m, const std::vector<WriteTxn::Op>& ops, uint64_t applied_id) {
+void Tree::Publish(Mapping* m, const WriteTxn& txn, uint64_t applied_id) {
+  const std::vector<WriteTxn::Op>& ops = txn.ops_;
   FileHeader* h = m->header;
   const MetaValues meta = PublishedMeta(*m);
   const uint64_t next = meta.version + 1;
@@ -424,6 +426,7 @@ void Tree::Publish(Mapping* m, const std::vector<WriteTxn::Op>& ops, uint64_t ap
   index.Reserve(meta.key_count + puts);
   ArtWriter writer(m->base, m->space(), &alloc, &index, meta.root, meta.key_count,
                    meta.content_hash);
+  for (const WriteTxn::PrefixErase& e : txn.erased_prefixes_) writer.ErasePrefix(e.prefix);
   // Key order gives the writer locality.
   for (const KeyedOp& k : KeyOrder(ops)) {
     const uint32_t i = k.op;
@@ -449,9 +452,16 @@ void Tree::Publish(Mapping* m, const std::vector<WriteTxn::Op>& ops, uint64_t ap
   h->current.store(next, std::memory_order_seq_cst);
 }
 
-void Tree::MergeLocked(const Mapping& m, const MetaValues& meta,
-                       const std::vector<WriteTxn::Op>& ops, uint64_t applied_id) {
+void Tree::MergeLocked(const Mapping& m, const MetaValues& meta, const WriteTxn& txn,
+                       uint64_t applied_id) {
+  const std::vector<WriteTxn::Op>& ops = txn.ops_;
   const std::vector<KeyedOp> order = KeyOrder(ops);
+  format::ErasedPrefixes erased;
+  for (const WriteTxn::PrefixErase& e : txn.erased_prefixes_) erased.Add(e.prefix, {});
+  // Whether the entry at `it`, of the published version, is to be copied.
+  auto kept = [&erased](const Iterator& it) {
+    return erased.empty() || !erased.NewestCovering(it.key()).has_value();
+  };
   uint64_t puts = 0;
   uint64_t put_bytes = 0;
   for (const auto& op : ops) {
@@ -492,13 +502,16 @@ void Tree::MergeLocked(const Mapping& m, const MetaValues& meta,
                                ++last;
                              }
                              i = last + 1;
-                             for (; it.Valid() && it.key() < key; it.Next())
-                               add(it.key(), it.value());
+                             for (; it.Valid() && it.key() < key; it.Next()) {
+                               if (kept(it)) add(it.key(), it.value());
+                             }
                              if (it.Valid() && it.key() == key) it.Next();
                              const WriteTxn::Op& decisive = ops[order[last].op];
                              if (decisive.value) add(key, *decisive.value);
                            }
-                           for (; it.Valid(); it.Next()) add(it.key(), it.value());
+                           for (; it.Valid(); it.Next()) {
+                             if (kept(it)) add(it.key(), it.value());
+                           }
                          }),
                tmp);
 }
@@ -639,6 +652,28 @@ void WriteTxn::EraseBorrowed(std::string_view key) {
   ops_.push_back({NonNull(key), std::nullopt});
 }
 
+void WriteTxn::ErasePrefix(std::string_view prefix) {
+  CheckKey(prefix);
+  erased_prefixes_.push_back({Keep(prefix), ops_.size()});
+}
+
+void WriteTxn::ErasePrefixBorrowed(std::string_view prefix) {
+  CheckKey(prefix);
+  erased_prefixes_.push_back({NonNull(prefix), ops_.size()});
+}
+
+void WriteTxn::DropErasedOps() {
+  if (erased_prefixes_.empty()) return;
+  format::ErasedPrefixes erased;
+  for (const PrefixErase& e : erased_prefixes_) erased.Add(e.prefix, {e.ops_before, 0});
+  size_t kept = 0;
+  for (size_t i = 0; i < ops_.size(); ++i) {
+    const std::optional<format::LogPosition> newest = erased.NewestCovering(ops_[i].key);
+    if (!newest || newest->id <= i) ops_[kept++] = ops_[i];
+  }
+  ops_.resize(kept);
+}
+
 std::string_view WriteTxn::Keep(std::string_view bytes) {
   constexpr size_t kChunkBytes = size_t{1} << 20;
   if (bytes.empty()) return NonNull(bytes);
@@ -658,16 +693,17 @@ std::string_view WriteTxn::Keep(std::string_view bytes) {
 void WriteTxn::Commit(uint64_t applied_id) {
   if (committed_) throw Error(Error::Code::kInvalidArgument, "transaction already committed");
   Tree& t = *tree_;
+  DropErasedOps();
   uint64_t min_bytes = 0;
   for (int attempt = 0;; ++attempt) {
     Mapping* m = t.CurrentForWriter();
     const MetaValues meta = PublishedMeta(*m);
-    if (MergesIntoNewFile(meta.key_count, ops_.size())) {
-      t.MergeLocked(*m, meta, ops_, applied_id);
+    if (MergesIntoNewFile(meta.key_count, size())) {
+      t.MergeLocked(*m, meta, *this, applied_id);
       break;
     }
     try {
-      t.Publish(m, ops_, applied_id);
+      t.Publish(m, *this, applied_id);
       break;
     } catch (const OutOfSpace&) {
       if (attempt == 8) {

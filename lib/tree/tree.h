@@ -197,6 +197,13 @@ class WriteTxn {
   void PutBorrowed(std::string_view key, std::string_view value);
   void EraseBorrowed(std::string_view key);
 
+  // Removes every key that starts with `prefix` (the key equal to it included; an empty prefix:
+  // every key) by cutting off the subtree that holds them, in order with the other changes of
+  // the transaction: a Put under the prefix before it is undone, one after it stays. Throws like
+  // Erase for an oversized prefix. The Borrowed form keeps the caller's bytes, as above.
+  void ErasePrefix(std::string_view prefix);
+  void ErasePrefixBorrowed(std::string_view prefix);
+
   // Applies the batch in order and publishes it atomically together with `applied_id`. Grows
   // the file (rebuild and swap) when it is full. A batch large against the tree is merged with
   // the tree's entries into a new file instead, which is swapped in like a rebuild. Throws
@@ -204,7 +211,7 @@ class WriteTxn {
   // malformed; the published version is then unchanged. REQUIRES: not committed before.
   void Commit(uint64_t applied_id);
 
-  size_t size() const { return ops_.size(); }
+  size_t size() const { return ops_.size() + erased_prefixes_.size(); }
 
   // Views into the transaction's own copies of the bytes, or into the caller's.
   struct Op {
@@ -218,11 +225,19 @@ class WriteTxn {
   // Copies `bytes` into chunks that never move, so the views in ops_ stay valid: one
   // allocation per chunk instead of two per op.
   std::string_view Keep(std::string_view bytes);
+  // Drops the ops that a later prefix delete undoes, so that the prefix deletes can be applied
+  // before all the ops (they commute with the ops that remain).
+  void DropErasedOps();
 
   Tree* tree_;
   int lock_fd_;
   bool committed_ = false;
   std::vector<Op> ops_;
+  struct PrefixErase {
+    std::string_view prefix;
+    size_t ops_before;  // How many of ops_ came before it.
+  };
+  std::vector<PrefixErase> erased_prefixes_;
   std::vector<std::unique_ptr<char[]>> chunks_;
   char* chunk_at_ = nullptr;
   size_t chunk_left_ = 0;
@@ -335,9 +350,12 @@ class Tree {
   Mapping* CurrentForWriter();
   // Verifies the file and stamps it with this boot (boot_id.h). REQUIRES: no WriteTxn held.
   void VerifyForThisBoot();
-  void Publish(Mapping* m, const std::vector<WriteTxn::Op>& ops, uint64_t applied_id);
-  // Publishes the entries of `meta` with `ops` applied as a new file. REQUIRES: writer lock.
-  void MergeLocked(const Mapping& m, const MetaValues& meta, const std::vector<WriteTxn::Op>& ops,
+  // Publishes the changes of `txn` (prefix deletes first, then its ops in key order) as a new
+  // version of `m`. REQUIRES: writer lock; txn.DropErasedOps() ran.
+  void Publish(Mapping* m, const WriteTxn& txn, uint64_t applied_id);
+  // Publishes the entries of `meta` with the changes of `txn` applied as a new file.
+  // REQUIRES: writer lock; txn.DropErasedOps() ran.
+  void MergeLocked(const Mapping& m, const MetaValues& meta, const WriteTxn& txn,
                    uint64_t applied_id);
   void RebuildLocked(uint64_t min_file_bytes);
   Mapping* CurrentMapping();  // shared_->current, read under its mutex.

@@ -8,6 +8,7 @@
 #include "lib/format/byte_writer.h"
 #include "lib/format/compression.h"
 #include "lib/format/crc32c.h"
+#include "lib/format/erased_prefixes.h"
 #include "whycache/error.h"
 #include "whycache/limits.h"
 
@@ -124,6 +125,61 @@ TEST(BatchRecordTest, RoundTripSmall) {
   EXPECT_EQ(u.mutations, batch);
 }
 
+// Only a record that holds a prefix delete is written in the version older releases cannot
+// read, so that they read a log up to its first prefix delete.
+TEST(BatchRecordTest, PrefixDeletesRoundTripInVersion2Records) {
+  const std::vector<Mutation> plain = {Mutation::Set("a", "1"), Mutation::Delete("b")};
+  const std::vector<Mutation> erasing = {Mutation::Set("s:1", "x"), Mutation::ErasePrefix("s:"),
+                                         Mutation::Set("s:2", "y")};
+  const std::string plain_record = EncodeBatchRecord(1, 0, plain);
+  const std::string erasing_record = EncodeBatchRecord(2, 0, erasing);
+  EXPECT_EQ(plain_record[4], 1);
+  EXPECT_EQ(erasing_record[4], 2);
+  EXPECT_EQ(DecodeBatchRecord(plain_record, "r").mutations, plain);
+  EXPECT_EQ(DecodeBatchRecord(erasing_record, "r").mutations, erasing);
+}
+
+TEST(BatchRecordTest, PrefixDeleteLimits) {
+  EXPECT_THAT(ErrorOf([] { CheckBatchLimits(std::vector{Mutation::ErasePrefix("")}); },
+                      Error::Code::kInvalidArgument),
+              HasSubstr("an empty one would delete every key"));
+  EXPECT_THAT(ErrorOf(
+                  [] {
+                    CheckBatchLimits(std::vector{Mutation{Mutation::Op::kErasePrefix, "p", "v"}});
+                  },
+                  Error::Code::kInvalidArgument),
+              HasSubstr("a prefix delete carries no value"));
+  EXPECT_THAT(ErrorOf(
+                  [] {
+                    CheckBatchLimits(
+                        std::vector{Mutation::ErasePrefix(std::string(kMaxKeyBytes + 1, 'p'))});
+                  },
+                  Error::Code::kInvalidArgument),
+              HasSubstr("exceeds the limit"));
+}
+
+TEST(ErasedPrefixesTest, NewestCoveringPrefix) {
+  ErasedPrefixes erased;
+  EXPECT_TRUE(erased.empty());
+  EXPECT_EQ(erased.NewestCovering("abc"), std::nullopt);
+  erased.Add("ab", {5, 1});
+  erased.Add("abcd", {7, 0});
+  erased.Add("ab", {3, 0});  // Older than the one kept.
+  erased.Add("x", {9, 2});
+  EXPECT_FALSE(erased.empty());
+  EXPECT_EQ(erased.NewestCovering("a"), std::nullopt);
+  EXPECT_EQ(erased.NewestCovering("ab"), (LogPosition{5, 1}));
+  EXPECT_EQ(erased.NewestCovering("abc"), (LogPosition{5, 1}));
+  EXPECT_EQ(erased.NewestCovering("abcd"), (LogPosition{7, 0}));
+  EXPECT_EQ(erased.NewestCovering("abcdef"), (LogPosition{7, 0}));
+  EXPECT_EQ(erased.NewestCovering("xy"), (LogPosition{9, 2}));
+  EXPECT_EQ(erased.NewestCovering(std::string_view("a\0b", 3)), std::nullopt);
+  erased.Add("ab", {8, 0});
+  EXPECT_EQ(erased.NewestCovering("abcdef"), (LogPosition{8, 0}));
+  EXPECT_LT((LogPosition{8, 0}), (LogPosition{8, 1}));
+  EXPECT_LT((LogPosition{7, 9}), (LogPosition{8, 0}));
+}
+
 TEST(BatchRecordTest, LargePayloadIsCompressed) {
   std::vector<Mutation> batch;
   for (int i = 0; i < 1000; ++i) {
@@ -208,9 +264,22 @@ TEST(BatchRecordTest, StructuralChecksBehindAValidChecksum) {
   };
   const std::string ok_payload = std::string("\x02\x01k", 3);
   EXPECT_EQ(DecodeBatchRecord(with_crc(body(1, 0, 1, 3, ok_payload)), "r").mutations.size(), 1u);
-  EXPECT_THAT(ErrorOf([&] { DecodeBatchRecord(with_crc(body(2, 0, 1, 3, ok_payload)), "r"); },
+  EXPECT_EQ(DecodeBatchRecord(with_crc(body(2, 0, 1, 3, ok_payload)), "r").mutations.size(), 1u);
+  EXPECT_THAT(ErrorOf([&] { DecodeBatchRecord(with_crc(body(3, 0, 1, 3, ok_payload)), "r"); },
                       Error::Code::kCorruption),
-              HasSubstr("format version 2"));
+              HasSubstr("format version 3"));
+  // A prefix delete exists only in version 2 records, and never of an empty prefix.
+  const std::string erase_payload = std::string("\x03\x01k", 3);
+  EXPECT_EQ(DecodeBatchRecord(with_crc(body(2, 0, 1, 3, erase_payload)), "r").mutations,
+            std::vector{Mutation::ErasePrefix("k")});
+  EXPECT_THAT(ErrorOf([&] { DecodeBatchRecord(with_crc(body(1, 0, 1, 3, erase_payload)), "r"); },
+                      Error::Code::kCorruption),
+              HasSubstr("unknown mutation op 3 in mutation 0 of a version 1 record"));
+  EXPECT_THAT(
+      ErrorOf(
+          [&] { DecodeBatchRecord(with_crc(body(2, 0, 1, 2, std::string("\x03\x00", 2))), "r"); },
+          Error::Code::kCorruption),
+      HasSubstr("empty prefix"));
   ErrorOf([&] { DecodeBatchRecord(with_crc(body(1, 4, 1, 3, ok_payload)), "r"); },
           Error::Code::kCorruption);
   ErrorOf([&] { DecodeBatchRecord(with_crc(body(1, 0, 0, 3, ok_payload)), "r"); },

@@ -65,8 +65,12 @@ Mutation DecodeRow(StoredRow& row) {
     Corrupt(row, "checksum mismatch");
   }
   if (row.op != static_cast<uint8_t>(Mutation::Op::kSet) &&
-      row.op != static_cast<uint8_t>(Mutation::Op::kDelete)) {
+      row.op != static_cast<uint8_t>(Mutation::Op::kDelete) &&
+      row.op != static_cast<uint8_t>(Mutation::Op::kErasePrefix)) {
     Corrupt(row, "unknown op " + std::to_string(row.op));
+  }
+  if (row.op == static_cast<uint8_t>(Mutation::Op::kErasePrefix) && row.key.empty()) {
+    Corrupt(row, "a prefix delete with an empty prefix");
   }
   if (row.key.size() > kMaxKeyBytes) {
     Corrupt(row, "key of " + std::to_string(row.key.size()) + " bytes exceeds kMaxKeyBytes (" +
@@ -92,8 +96,9 @@ Mutation DecodeRow(StoredRow& row) {
     Corrupt(row, "value of " + std::to_string(mutation.value.size()) +
                      " bytes exceeds kMaxValueBytes (" + std::to_string(kMaxValueBytes) + ")");
   }
-  if (mutation.op == Mutation::Op::kDelete && !mutation.value.empty()) {
-    Corrupt(row, "a delete that carries a value");
+  if (mutation.op != Mutation::Op::kSet && !mutation.value.empty()) {
+    Corrupt(row, mutation.op == Mutation::Op::kDelete ? "a delete that carries a value"
+                                                      : "a prefix delete that carries a value");
   }
   return mutation;
 }

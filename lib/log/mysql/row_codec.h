@@ -47,8 +47,8 @@ struct StoredRow {
 
 // Checks `row` and returns its mutation (taking its key and value). Throws Error(kCorruption)
 // naming the update id and position for a checksum mismatch, an unknown op or encoding, a
-// delete that carries a value, a key or value beyond the limits of whycache/limits.h, or a value
-// that does not decode.
+// delete or prefix delete that carries a value, a prefix delete of an empty prefix, a key or value
+// beyond the limits of whycache/limits.h, or a value that does not decode.
 Mutation DecodeRow(StoredRow& row);
 
 }  // namespace whycache::mysql_log
