@@ -1,5 +1,6 @@
-// Model-based test: a million random operations on the tree and on std::map, every answer
-// compared. Set WHYCACHE_TREE_SEED to replay a failure.
+// Model-based test: a million random operations on the tree and on std::map (puts, erases and
+// prefix erases, in batches committed or abandoned), every answer compared. Set WHYCACHE_TREE_SEED
+// to replay a failure.
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -42,11 +43,28 @@ TEST(TreePropertyTest, MatchesStdMap) {
   while (ops < kOperations) {
     // A batch of changes, committed or abandoned.
     auto w = tree->BeginWrite();
-    std::vector<std::pair<std::string, std::optional<std::string>>> batch;
+    struct Change {
+      enum class Kind { kPut, kErase, kErasePrefix } kind;
+      std::string key;
+      std::string value;
+    };
+    std::vector<Change> batch;
     const int n = static_cast<int>(1 + gen.Pick(gen.Pick(10) == 0 ? 400 : 30));
     for (int i = 0; i < n; ++i, ++ops) {
       std::string k = gen.Key();
-      if (gen.Pick(3) == 0) {
+      if (gen.Pick(60) == 0) {
+        // Erase a prefix: usually a cut of a key that exists, so that it covers a subtree (of
+        // one key or of many, or ends inside a compressed path), sometimes the whole tree.
+        if (!model.empty() && gen.Pick(4) != 0) {
+          auto it = model.lower_bound(k);
+          if (it == model.end()) it = model.begin();
+          k = it->first.substr(0, gen.Pick(it->first.size() + 1));
+        } else if (gen.Pick(10) != 0) {
+          k.resize(gen.Pick(k.size() + 1));
+        }
+        w->ErasePrefix(k);
+        batch.push_back({Change::Kind::kErasePrefix, std::move(k), {}});
+      } else if (gen.Pick(3) == 0) {
         // Erase: usually a key that exists.
         if (!model.empty() && gen.Pick(4) != 0) {
           auto it = model.lower_bound(k);
@@ -54,20 +72,29 @@ TEST(TreePropertyTest, MatchesStdMap) {
           k = it->first;
         }
         w->Erase(k);
-        batch.emplace_back(std::move(k), std::nullopt);
+        batch.push_back({Change::Kind::kErase, std::move(k), {}});
       } else {
         std::string v = gen.Value();
         w->Put(k, v);
-        batch.emplace_back(std::move(k), std::move(v));
+        batch.push_back({Change::Kind::kPut, std::move(k), std::move(v)});
       }
     }
     if (gen.Pick(10) != 0) {
       w->Commit(++applied);
-      for (auto& [k, v] : batch) {
-        if (v) {
-          model[k] = std::move(*v);
-        } else {
-          model.erase(k);
+      for (Change& c : batch) {
+        switch (c.kind) {
+          case Change::Kind::kPut:
+            model[c.key] = std::move(c.value);
+            break;
+          case Change::Kind::kErase:
+            model.erase(c.key);
+            break;
+          case Change::Kind::kErasePrefix:
+            for (auto it = model.lower_bound(c.key);
+                 it != model.end() && it->first.starts_with(c.key);) {
+              it = model.erase(it);
+            }
+            break;
         }
       }
     }
