@@ -24,4 +24,12 @@ std::optional<LogPosition> ErasedPrefixes::NewestCovering(std::string_view key) 
   return newest;
 }
 
+std::optional<size_t> ErasedPrefixes::ShortestCovering(std::string_view key) const {
+  for (const size_t length : lengths_) {
+    if (length > key.size()) break;
+    if (newest_.contains(key.substr(0, length))) return length;
+  }
+  return std::nullopt;
+}
+
 }  // namespace whycache::format

@@ -31,6 +31,10 @@ class ErasedPrefixes {
   // included), or nullopt. Costs one hash lookup per distinct prefix length added.
   std::optional<LogPosition> NewestCovering(std::string_view key) const;
 
+  // The length of the shortest prefix of `key` added, or nullopt: where the range of keys under
+  // it that `key` lies in begins.
+  std::optional<size_t> ShortestCovering(std::string_view key) const;
+
   bool empty() const { return newest_.empty(); }
 
  private:

@@ -2,6 +2,8 @@
 
 #include <emmintrin.h>
 
+#include <vector>
+
 #include "lib/tree/hash_index.h"
 
 namespace whycache::tree {
@@ -42,6 +44,48 @@ Ref FindChild(const InnerHeader* n, uint8_t c) {
     default:
       return reinterpret_cast<const Ref*>(b)[c];
   }
+}
+
+Ref SubtreeUnder(const Space& s, Ref root, std::string_view prefix) {
+  Ref ref = root;
+  size_t depth = 0;
+  while (ref != 0) {
+    if (IsLeaf(ref)) return LeafKey(s.Leaf(ref)).starts_with(prefix) ? ref : 0;
+    const InnerHeader* n = s.Inner(ref);
+    const size_t rest = prefix.size() - depth;
+    if (std::memcmp(Prefix(n), prefix.data() + depth, std::min<size_t>(n->prefix_len, rest)) != 0) {
+      return 0;
+    }
+    if (rest <= n->prefix_len) return ref;
+    depth += n->prefix_len;
+    ref = FindChild(n, static_cast<uint8_t>(prefix[depth]));
+    ++depth;
+  }
+  return 0;
+}
+
+uint64_t CountKeys(const Space& s, Ref ref, uint64_t limit) {
+  if (ref == 0) return 0;
+  uint64_t count = 0;
+  std::vector<Ref> stack = {ref};
+  while (!stack.empty() && count < limit) {
+    const Ref r = stack.back();
+    stack.pop_back();
+    if (IsLeaf(r)) {
+      ++count;
+      continue;
+    }
+    const InnerHeader* n = s.Inner(r);
+    for (int pos = NextPos(n, kBeforeFirst); pos != kNoPos; pos = NextPos(n, pos)) {
+      const Ref child = ChildAt(n, pos);
+      if (IsLeaf(child)) {
+        ++count;
+      } else {
+        stack.push_back(child);
+      }
+    }
+  }
+  return std::min(count, limit);
 }
 
 int NextPos(const InnerHeader* n, int pos) {

@@ -204,6 +204,14 @@ inline const Ref* Children(const InnerHeader* n) {
 // The child for byte `c`, 0 when none.
 Ref FindChild(const InnerHeader* n, uint8_t c);
 
+// The root of the subtree of `root` that holds exactly the keys that start with `prefix`: a leaf,
+// or an inner node whose path the prefix ends in; 0 when no key starts with it.
+Ref SubtreeUnder(const Space& s, Ref root, std::string_view prefix);
+
+// How many keys the subtree at `ref` holds, counting no further than `limit`: reads its inner
+// nodes, never its leaves.
+uint64_t CountKeys(const Space& s, Ref ref, uint64_t limit);
+
 // Positions enumerate a node's children in byte order: for Node4/8/16 the index in keys[], for
 // Node48/256 the byte itself. kEndPos (-1) stands for the end_leaf, which comes first.
 inline constexpr int kEndPos = -1;

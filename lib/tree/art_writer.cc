@@ -279,37 +279,21 @@ Ref ArtWriter::WithChild(Ref ref, uint8_t c, Ref updated) {
 }
 
 uint64_t ArtWriter::ErasePrefix(std::string_view prefix) {
+  const Ref subtree = SubtreeUnder(space_, root_, prefix);
+  if (subtree == 0) return 0;
   const uint64_t before = key_count_;
-  root_ = RemoveUnder(root_, prefix, 0);
+  root_ = CutOff(root_, prefix, 0, subtree);
+  DropSubtree(subtree);
   return before - key_count_;
 }
 
-Ref ArtWriter::RemoveUnder(Ref ref, std::string_view prefix, size_t depth) {
-  if (ref == 0) return 0;
-  if (IsLeaf(ref)) {
-    if (!LeafKey(space_.Leaf(ref)).starts_with(prefix)) return ref;
-    DropSubtree(ref);
-    return 0;
-  }
-  // Every key below `ref` starts with the path to it and its compressed prefix: once the prefix
-  // ends within them, the whole subtree goes; where it leaves them, nothing does.
+Ref ArtWriter::CutOff(Ref ref, std::string_view prefix, size_t depth, Ref subtree) {
+  if (ref == subtree) return 0;
+  // SubtreeUnder found `subtree` along the prefix's bytes: each node on the way matches them.
   const InnerHeader* n = space_.Inner(ref);
-  const size_t rest = prefix.size() - depth;
-  if (std::memcmp(Prefix(n), prefix.data() + depth, std::min<size_t>(n->prefix_len, rest)) != 0) {
-    return ref;
-  }
-  if (rest <= n->prefix_len) {
-    DropSubtree(ref);
-    return 0;
-  }
   depth += n->prefix_len;
-  // The node's own key (end_leaf) is shorter than the prefix, so it stays.
   const uint8_t c = static_cast<uint8_t>(prefix[depth]);
-  const Ref child = FindChild(n, c);
-  if (child == 0) return ref;
-  const Ref updated = RemoveUnder(child, prefix, depth + 1);
-  if (updated == child) return ref;
-  return WithChild(ref, c, updated);
+  return WithChild(ref, c, CutOff(FindChild(n, c), prefix, depth + 1, subtree));
 }
 
 void ArtWriter::DropSubtree(Ref ref) {

@@ -66,8 +66,9 @@ class ArtWriter {
 
   Ref Insert(Ref ref, std::string_view key, size_t depth, Ref leaf);
   Ref Remove(Ref ref, std::string_view key, size_t depth);
-  // Remove for every key under `prefix`: returns what replaces `ref` once they are gone.
-  Ref RemoveUnder(Ref ref, std::string_view prefix, size_t depth);
+  // What replaces `ref`, at `depth` bytes of `prefix`, once `subtree` (SubtreeUnder the prefix)
+  // is cut off below it.
+  Ref CutOff(Ref ref, std::string_view prefix, size_t depth, Ref subtree);
   // Frees the subtree at `ref`, cut off from the tree, and undoes its leaves' hashes and index
   // entries.
   void DropSubtree(Ref ref);

@@ -407,11 +407,18 @@ uint64_t MergeBatchOps(uint64_t keys) {
   return std::max(kMergeMinOps, keys / kMergeFraction + (keys % kMergeFraction != 0));
 }
 
-namespace {
-
-bool MergesIntoNewFile(uint64_t keys, size_t ops) { return ops >= MergeBatchOps(keys); }
-
-}  // namespace
+bool Tree::MergesIntoNewFile(const Mapping& m, const MetaValues& meta, const WriteTxn& txn) {
+  const uint64_t merge_at = MergeBatchOps(meta.key_count);
+  uint64_t changes = txn.size();
+  // Keys under the prefix deletes count as changes: when they are many, a new file of the keys
+  // that remain costs less than dropping them one by one. Counted only up to what decides.
+  for (const WriteTxn::PrefixErase& e : txn.erased_prefixes_) {
+    if (changes >= merge_at) break;
+    changes +=
+        CountKeys(m.space(), SubtreeUnder(m.space(), meta.root, e.prefix), merge_at - changes);
+  }
+  return changes >= merge_at;
+}
 
 void Tree::Publish(Mapping* m, const WriteTxn& txn, uint64_t applied_id) {
   const std::vector<WriteTxn::Op>& ops = txn.ops_;
@@ -452,16 +459,63 @@ void Tree::Publish(Mapping* m, const WriteTxn& txn, uint64_t applied_id) {
   h->current.store(next, std::memory_order_seq_cst);
 }
 
+namespace {
+
+// The smallest key above every key that starts with `prefix`, or nullopt when there is none.
+std::optional<std::string> PastPrefix(std::string_view prefix) {
+  std::string past(prefix);
+  while (!past.empty() && static_cast<uint8_t>(past.back()) == 0xff) past.pop_back();
+  if (past.empty()) return std::nullopt;
+  past.back() = static_cast<char>(static_cast<uint8_t>(past.back()) + 1);
+  return past;
+}
+
+// The entries of a version in key order, without those under erased prefixes: the range of
+// keys under one is passed over with one seek, so that a prefix delete costs what the keys
+// that remain cost, not the ones it removes.
+class SurvivingEntries {
+ public:
+  SurvivingEntries(const Space& space, Ref root, const format::ErasedPrefixes& erased)
+      : it_(space, root), erased_(erased) {
+    it_.SeekToFirst();
+    Settle();
+  }
+
+  bool Valid() const { return !done_ && it_.Valid(); }
+  std::string_view key() const { return it_.key(); }
+  std::string_view value() const { return it_.value(); }
+  void Next() {
+    it_.Next();
+    Settle();
+  }
+
+ private:
+  void Settle() {
+    while (!erased_.empty() && it_.Valid()) {
+      const std::optional<size_t> covered = erased_.ShortestCovering(it_.key());
+      if (!covered) return;
+      const std::optional<std::string> past = PastPrefix(it_.key().substr(0, *covered));
+      if (!past) {
+        done_ = true;
+        return;
+      }
+      it_.Seek(*past);
+    }
+  }
+
+  Iterator it_;
+  const format::ErasedPrefixes& erased_;
+  bool done_ = false;
+};
+
+}  // namespace
+
 void Tree::MergeLocked(const Mapping& m, const MetaValues& meta, const WriteTxn& txn,
                        uint64_t applied_id) {
   const std::vector<WriteTxn::Op>& ops = txn.ops_;
   const std::vector<KeyedOp> order = KeyOrder(ops);
   format::ErasedPrefixes erased;
   for (const WriteTxn::PrefixErase& e : txn.erased_prefixes_) erased.Add(e.prefix, {});
-  // Whether the entry at `it`, of the published version, is to be copied.
-  auto kept = [&erased](const Iterator& it) {
-    return erased.empty() || !erased.NewestCovering(it.key()).has_value();
-  };
   uint64_t puts = 0;
   uint64_t put_bytes = 0;
   for (const auto& op : ops) {
@@ -482,8 +536,7 @@ void Tree::MergeLocked(const Mapping& m, const MetaValues& meta, const WriteTxn&
   const std::string tmp = path_ + ".rebuild";
   SwapInLocked(BuildFile(tmp, spec,
                          [&](const auto& add) {
-                           Iterator it(m.space(), meta.root);
-                           it.SeekToFirst();
+                           SurvivingEntries it(m.space(), meta.root, erased);
                            for (size_t i = 0; i < order.size();) {
                              // The ops come in key order but lie scattered in memory.
                              constexpr size_t kAhead = 8;
@@ -503,15 +556,13 @@ void Tree::MergeLocked(const Mapping& m, const MetaValues& meta, const WriteTxn&
                              }
                              i = last + 1;
                              for (; it.Valid() && it.key() < key; it.Next()) {
-                               if (kept(it)) add(it.key(), it.value());
+                               add(it.key(), it.value());
                              }
                              if (it.Valid() && it.key() == key) it.Next();
                              const WriteTxn::Op& decisive = ops[order[last].op];
                              if (decisive.value) add(key, *decisive.value);
                            }
-                           for (; it.Valid(); it.Next()) {
-                             if (kept(it)) add(it.key(), it.value());
-                           }
+                           for (; it.Valid(); it.Next()) add(it.key(), it.value());
                          }),
                tmp);
 }
@@ -698,7 +749,7 @@ void WriteTxn::Commit(uint64_t applied_id) {
   for (int attempt = 0;; ++attempt) {
     Mapping* m = t.CurrentForWriter();
     const MetaValues meta = PublishedMeta(*m);
-    if (MergesIntoNewFile(meta.key_count, size())) {
+    if (t.MergesIntoNewFile(*m, meta, *this)) {
       t.MergeLocked(*m, meta, *this, applied_id);
       break;
     }

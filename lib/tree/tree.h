@@ -350,6 +350,9 @@ class Tree {
   Mapping* CurrentForWriter();
   // Verifies the file and stamps it with this boot (boot_id.h). REQUIRES: no WriteTxn held.
   void VerifyForThisBoot();
+  // Whether the changes of `txn` to the version `meta` of `m` are better merged into a new file
+  // (MergeLocked) than made in place (Publish).
+  bool MergesIntoNewFile(const Mapping& m, const MetaValues& meta, const WriteTxn& txn);
   // Publishes the changes of `txn` (prefix deletes first, then its ops in key order) as a new
   // version of `m`. REQUIRES: writer lock; txn.DropErasedOps() ran.
   void Publish(Mapping* m, const WriteTxn& txn, uint64_t applied_id);

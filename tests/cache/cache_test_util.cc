@@ -28,18 +28,35 @@ std::string RandomValue(std::mt19937_64& rng) {
 std::vector<Mutation> RandomBatch(std::mt19937_64& rng) {
   std::vector<Mutation> batch(1 + rng() % 16);
   for (Mutation& m : batch) {
-    m = rng() % 4 == 0 ? Mutation::Delete(RandomKey(rng))
-                       : Mutation::Set(RandomKey(rng), RandomValue(rng));
+    if (rng() % 64 == 0) {
+      // A cut of a key: from one key ("user:17:perm") to a few ("flag:3:") to a third of them
+      // ("u").
+      std::string prefix = RandomKey(rng);
+      prefix.resize(1 + rng() % prefix.size());
+      m = Mutation::ErasePrefix(std::move(prefix));
+    } else {
+      m = rng() % 4 == 0 ? Mutation::Delete(RandomKey(rng))
+                         : Mutation::Set(RandomKey(rng), RandomValue(rng));
+    }
   }
   return batch;
 }
 
 void ApplyToModel(const Update& update, Model* model) {
   for (const Mutation& m : update.mutations) {
-    if (m.op == Mutation::Op::kSet) {
-      (*model)[m.key] = m.value;
-    } else {
-      model->erase(m.key);
+    switch (m.op) {
+      case Mutation::Op::kSet:
+        (*model)[m.key] = m.value;
+        break;
+      case Mutation::Op::kDelete:
+        model->erase(m.key);
+        break;
+      case Mutation::Op::kErasePrefix:
+        for (auto it = model->lower_bound(m.key);
+             it != model->end() && it->first.starts_with(m.key);) {
+          it = model->erase(it);
+        }
+        break;
     }
   }
 }

@@ -17,7 +17,8 @@ namespace whycache::testing {
 using Model = std::map<std::string, std::string>;
 
 // A random batch over a few hundred keys that share prefixes (text such as "user:17:perm"
-// and binary keys with NUL bytes): sets with binary or empty values, deletes, 1-16 mutations.
+// and binary keys with NUL bytes): sets with binary or empty values, deletes, now and then a
+// prefix delete, 1-16 mutations.
 std::vector<Mutation> RandomBatch(std::mt19937_64& rng);
 
 // The log replayed from its start: the state every machine must reach.

@@ -174,6 +174,9 @@ TEST(ErasedPrefixesTest, NewestCoveringPrefix) {
   EXPECT_EQ(erased.NewestCovering("abcdef"), (LogPosition{7, 0}));
   EXPECT_EQ(erased.NewestCovering("xy"), (LogPosition{9, 2}));
   EXPECT_EQ(erased.NewestCovering(std::string_view("a\0b", 3)), std::nullopt);
+  EXPECT_EQ(erased.ShortestCovering("abcdef"), 2u);
+  EXPECT_EQ(erased.ShortestCovering("xy"), 1u);
+  EXPECT_EQ(erased.ShortestCovering("a"), std::nullopt);
   erased.Add("ab", {8, 0});
   EXPECT_EQ(erased.NewestCovering("abcdef"), (LogPosition{8, 0}));
   EXPECT_LT((LogPosition{8, 0}), (LogPosition{8, 1}));

@@ -158,6 +158,9 @@ TEST_P(ChangeLogConformanceTest, BinaryKeysAndValuesRoundTrip) {
       Mutation::Set(all_bytes, all_bytes),
       Mutation::Set(std::string(kMaxKeyBytes, '\xff'), "longest key"),
       Mutation::Delete(std::string("\0", 1)),
+      Mutation::ErasePrefix(std::string("a\0", 2)),
+      Mutation::Set(std::string("a\0c", 3), "set after the prefix delete"),
+      Mutation::ErasePrefix(std::string(kMaxKeyBytes, '\xff')),
   };
   const std::vector<Mutation> one_mib = {Mutation::Set("1MiB", RandomBytes(1 << 20, 1))};
   const std::vector<Mutation> sixteen_mib = {
@@ -184,6 +187,9 @@ TEST_P(ChangeLogConformanceTest, OverLimitBatchesAreRejectedAndAppendNothing) {
       {Mutation::Set("ok", "1"), Mutation::Set(std::string(kMaxKeyBytes + 1, 'k'), "v")},
       {Mutation::Set("ok", "1"), Mutation::Delete(std::string(kMaxKeyBytes + 1, 'k'))},
       {Mutation::Set("big", std::string(kMaxValueBytes + 1, 'v'))},
+      {Mutation::Set("ok", "1"), Mutation::ErasePrefix("")},
+      {Mutation::ErasePrefix(std::string(kMaxKeyBytes + 1, 'p'))},
+      {Mutation{Mutation::Op::kErasePrefix, "p", "a prefix delete with a value"}},
   };
   for (size_t i = 0; i < bad.size(); ++i) {
     EXPECT_EQ(ErrorCodeOf([&] { log->Append(bad[i]); }), Error::Code::kInvalidArgument)

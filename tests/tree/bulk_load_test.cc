@@ -204,11 +204,11 @@ TEST(BulkLoadTest, LargeBatchesMergeIntoANewFile) {
         w->Put(k, v);
         next[k] = std::move(v);
       }
-      if (gen.Pick(500) == 0 && !k.empty()) {
+      if (gen.Pick(500) == 0 && k.size() >= 8) {
         // A prefix erase: what the batch put under it before is undone, what it puts after
         // stays, and the old file's keys under it are not copied. (Long enough not to undo
         // most of the batch, which would then be too small to be merged.)
-        const std::string prefix = k.substr(0, k.size() / 2 + 1 + gen.Pick(k.size() / 2));
+        const std::string prefix = k.substr(0, k.size() * 3 / 4 + gen.Pick(k.size() / 4 + 1));
         w->ErasePrefix(prefix);
         for (auto it = next.lower_bound(prefix);
              it != next.end() && it->first.starts_with(prefix);) {

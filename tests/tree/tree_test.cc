@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 #include <sys/inotify.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -89,6 +90,67 @@ TEST_F(TreeTest, PutGetEraseWithPrefixKeysAndBinaryBytes) {
   ReadTxn r2 = t->BeginRead();
   EXPECT_EQ(r2.KeyCount(), 1u);
   EXPECT_FALSE(r2.Get("abc"));
+  t->Verify();
+}
+
+// A prefix erase removes the subtree in place when it holds few keys, and goes through a new
+// file of the keys that remain when it holds many (counted before choosing), passing over the
+// range under the prefix, up to the end of the key space for a prefix of 0xff bytes.
+TEST_F(TreeTest, PrefixErasesInPlaceAndThroughANewFile) {
+  auto t = OpenTree();
+  std::map<std::string, std::string> model;
+  {
+    auto w = t->BeginWrite();
+    for (int i = 0; i < 10'000; ++i) {
+      char key[16];
+      std::snprintf(key, sizeof(key), "a:%05d", i);
+      model[key] = std::to_string(i);
+      model["\xff"s + key] = std::to_string(i);
+    }
+    for (const std::string& k : {"a"s, "a:"s, "\xff"s, "\xff\xff"s, "\xff\xff\0"s, "\xfe\xff"s}) {
+      model[k] = "edge";
+    }
+    for (const auto& [k, v] : model) w->Put(k, v);
+    w->Commit(1);
+  }
+  // Erases `prefix` as update `id`, checks the tree against the model and returns whether the
+  // erase went through a new file.
+  auto erase = [&](const std::string& prefix, uint64_t id) {
+    struct stat before;
+    EXPECT_EQ(stat(dir_.File("state").c_str(), &before), 0);
+    auto w = t->BeginWrite();
+    w->ErasePrefix(prefix);
+    w->Commit(id);
+    w.reset();
+    std::erase_if(model, [&](const auto& e) { return e.first.starts_with(prefix); });
+    ReadTxn r = t->BeginRead();
+    const std::vector<std::pair<std::string, std::string>> want(model.begin(), model.end());
+    EXPECT_EQ(All(r), want) << "after erasing a prefix of " << prefix.size() << " bytes";
+    EXPECT_EQ(r.KeyCount(), model.size());
+    t->Verify();
+    struct stat after;
+    EXPECT_EQ(stat(dir_.File("state").c_str(), &after), 0);
+    return before.st_ino != after.st_ino;
+  };
+  EXPECT_FALSE(
+      erase("\xff"
+            "a:000",
+            2))
+      << "100 keys of 20,006 went through a new file";
+  EXPECT_FALSE(erase("\xff\xff", 3));
+  EXPECT_FALSE(erase("zzz", 4));
+  EXPECT_TRUE(erase("a:", 5)) << "10,000 keys of 19,904 were erased in place";
+  EXPECT_TRUE(erase("\xff", 6)) << "9,901 keys of 9,904 were erased in place";
+  EXPECT_EQ(model.size(), 2u);  // "a" and "\xfe\xff".
+  // A merged batch with an erase of every key, then a put: only the put remains.
+  auto w = t->BeginWrite();
+  for (int i = 0; i < 5000; ++i) w->Put("c:" + std::to_string(i), "undone");
+  w->ErasePrefix("");
+  w->Put("c:new", "kept");
+  w->Commit(7);
+  w.reset();
+  EXPECT_EQ(All(t->BeginRead()),
+            (std::vector<std::pair<std::string, std::string>>{{"c:new", "kept"}}));
   t->Verify();
 }
 
