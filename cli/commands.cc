@@ -39,13 +39,20 @@ constexpr std::array kCommands = {
             "  whycache set flag:checkout:new-ui on flag:search:v2 off\n"
             "  whycache set --stdin model:weights < weights.bin",
             RunSet},
-    Command{"del", "[--token HEX] KEY [KEY ...]",
-            "append one atomic batch of deletes; prints the update id",
+    Command{"del", "[--token HEX] KEY [KEY ...] | [--token HEX] --prefix PREFIX",
+            "delete KEYs or all keys under --prefix in one batch; prints its id",
             "Deleting a key that does not exist is not an error: the delete is logged and\n"
             "applied like any other. Needs --log. --token HEX as for `set`.\n"
             "\n"
-            "example:\n"
-            "  whycache del perm:user:42:admin perm:user:42:billing",
+            "--prefix PREFIX appends one update that deletes every key starting with\n"
+            "PREFIX's bytes, the key PREFIX itself included, however many there are; `tail`\n"
+            "prints it as ID<TAB>del-prefix<TAB>PREFIX. PREFIX is taken byte for byte, as\n"
+            "keys are, and must not be empty (exit 2, nothing appended); it is given once,\n"
+            "without KEYs.\n"
+            "\n"
+            "examples:\n"
+            "  whycache del perm:user:42:admin perm:user:42:billing\n"
+            "  whycache del --prefix perm:user:42:",
             RunDel},
     Command{"update", "[--wait-for ID] [--timeout-ms MS]",
             "apply new updates to the local state now; prints the applied id",
@@ -171,10 +178,11 @@ constexpr std::array kCommands = {
             "  whycache check --against-log",
             RunCheck},
     Command{"tail", "[--from ID] [--follow]", "print the log's updates in id order",
-            "One line per mutation: ID<TAB>set<TAB>KEY<TAB>VALUE or ID<TAB>del<TAB>KEY,\n"
-            "escaped as in scan, for the updates after ID (default: the whole retained\n"
-            "log). With --follow, keeps printing new updates until SIGINT or SIGTERM, then\n"
-            "exits 0. Needs --log only.\n"
+            "One line per mutation: ID<TAB>set<TAB>KEY<TAB>VALUE, ID<TAB>del<TAB>KEY or,\n"
+            "for a prefix delete (`del --prefix`), ID<TAB>del-prefix<TAB>PREFIX, escaped as\n"
+            "in scan, for the updates after ID (default: the whole retained log). With\n"
+            "--follow, keeps printing new updates until SIGINT or SIGTERM, then exits 0.\n"
+            "Needs --log only.\n"
             "\n"
             "examples:\n"
             "  whycache tail --from 1200\n"

@@ -151,10 +151,28 @@ int RunSet(const Invocation& inv) {
 }
 
 int RunDel(const Invocation& inv) {
-  CommandArgs args("del", inv.args, {}, {"--token"});
-  args.ExpectPositional(1, SIZE_MAX, "at least one KEY");
+  CommandArgs args("del", inv.args, {}, {"--token", "--prefix"});
+  const std::vector<std::string> prefixes = args.OptionValues("--prefix");
   std::vector<Mutation> batch;
-  for (const std::string& key : args.positional()) batch.push_back(Mutation::Delete(key));
+  if (prefixes.empty()) {
+    args.ExpectPositional(1, SIZE_MAX, "at least one KEY, or --prefix PREFIX");
+    for (const std::string& key : args.positional()) batch.push_back(Mutation::Delete(key));
+    return PrintId(AppendBatch(inv, args, batch));
+  }
+  // The log refuses an empty prefix too, but only once it is reached, and without naming the
+  // flag: a script that passes an unset variable learns of its mistake without a log.
+  if (!args.positional().empty()) {
+    throw UsageError("del: give KEYs or --prefix PREFIX, not both (see whycache del --help)");
+  }
+  if (prefixes.size() > 1) {
+    throw UsageError("del: --prefix takes one PREFIX per update (see whycache del --help)");
+  }
+  if (prefixes[0].empty()) {
+    throw UsageError(
+        "del: --prefix needs a non-empty PREFIX: an empty one would delete every key (see "
+        "whycache del --help)");
+  }
+  batch.push_back(Mutation::ErasePrefix(prefixes[0]));
   return PrintId(AppendBatch(inv, args, batch));
 }
 

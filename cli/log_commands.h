@@ -13,7 +13,8 @@ namespace whycache::cli {
 int RunInit(const Invocation& inv);
 // `set KEY VALUE [KEY VALUE ...]` and `set --stdin KEY`: appends one batch, prints its id.
 int RunSet(const Invocation& inv);
-// `del KEY [KEY ...]`: appends one batch of deletes, prints its id.
+// `del KEY [KEY ...]`: appends one batch of deletes, prints its id. `del --prefix PREFIX`:
+// appends one update deleting every key that starts with PREFIX (not empty), prints its id.
 int RunDel(const Invocation& inv);
 // `tail [--from ID] [--follow]`: prints the updates after ID (default 0), one line per mutation;
 // with --follow keeps polling until SIGINT or SIGTERM, then exits 0.

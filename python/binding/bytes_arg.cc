@@ -11,11 +11,11 @@ bool BytesArg::Load(PyObject* obj, const char* what) {
   }
   if (PyUnicode_Check(obj)) {
     PyErr_Format(PyExc_TypeError,
-                 "whycache %ss are bytes, not str: encode it first (e.g. %s.encode())", what, what);
+                 "a whycache %s is bytes, not str: encode it first (e.g. %s.encode())", what, what);
     return false;
   }
   if (PyObject_GetBuffer(obj, &buffer_, PyBUF_SIMPLE) != 0) {
-    PyErr_Format(PyExc_TypeError, "whycache %ss are bytes-like objects, not %.200s", what,
+    PyErr_Format(PyExc_TypeError, "a whycache %s is a bytes-like object, not %.200s", what,
                  Py_TYPE(obj)->tp_name);
     return false;
   }

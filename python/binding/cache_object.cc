@@ -92,6 +92,10 @@ PyObject* CacheUpdate(PyObject* self, PyObject*) {
   Py_RETURN_NONE;
 }
 
+// The type of whycache.ERASE_PREFIX, the value that makes a pair of write() a prefix delete. It
+// has no constructor in Python, so that object is its only instance.
+struct ErasePrefixMarker {};
+
 std::vector<Mutation> MixedBatch(py::handle ops) {
   py::object items =
       py::hasattr(ops, "items") ? ops.attr("items")() : py::reinterpret_borrow<py::object>(ops);
@@ -99,12 +103,19 @@ std::vector<Mutation> MixedBatch(py::handle ops) {
   for (py::handle item : items) {
     py::tuple pair = py::reinterpret_borrow<py::object>(item);
     if (pair.size() != 2) {
-      throw py::value_error("write() takes (key, value) pairs; a value of None deletes the key");
+      throw py::value_error(
+          "write() takes (key, value) pairs; a value of None deletes the key, "
+          "whycache.ERASE_PREFIX every key that starts with it");
     }
-    std::string key = CopyBytes(pair[0].ptr(), "key");
-    batch.push_back(pair[1].is_none()
-                        ? Mutation::Delete(std::move(key))
-                        : Mutation::Set(std::move(key), CopyBytes(pair[1].ptr(), "value")));
+    py::handle value = pair[1];
+    if (value.is_none()) {
+      batch.push_back(Mutation::Delete(CopyBytes(pair[0].ptr(), "key")));
+    } else if (py::isinstance<ErasePrefixMarker>(value)) {
+      batch.push_back(Mutation::ErasePrefix(CopyBytes(pair[0].ptr(), "prefix")));
+    } else {
+      batch.push_back(
+          Mutation::Set(CopyBytes(pair[0].ptr(), "key"), CopyBytes(value.ptr(), "value")));
+    }
   }
   return batch;
 }
@@ -206,6 +217,10 @@ PyMethodDef kUpdateDef = {
 }  // namespace
 
 void RegisterCache(py::module_& m) {
+  py::class_<ErasePrefixMarker>(m, "_ErasePrefixMarker",
+                                "The type of whycache.ERASE_PREFIX (see Cache.write).")
+      .def("__repr__", [](const ErasePrefixMarker&) { return "whycache.ERASE_PREFIX"; });
+  m.attr("ERASE_PREFIX") = ErasePrefixMarker{};
   py::class_<CacheHandle> cls(m, "Cache", R"doc(
 A dataset replicated onto this machine: reads come from a memory-mapped state file shared by
 every process of the machine, writes go to the change log, and update() applies the log.
@@ -338,6 +353,16 @@ byte order; all from one consistent version, and all released when the block end
       },
       py::arg("keys"), "Appends one atomic update deleting every key of `keys`; its id.");
   cls.def(
+      "erase_prefix",
+      [](const CacheHandle& h, py::handle prefix) {
+        std::string p = CopyBytes(prefix.ptr(), "prefix");
+        return Released(h, [&](Cache& c) { return c.ErasePrefix(p); });
+      },
+      py::arg("prefix"),
+      "Appends one update deleting every key that starts with `prefix` (bytes-like; the key "
+      "equal to it included) and returns its id. Every machine applies it in one step, however "
+      "many keys it deletes. An empty prefix raises InvalidArgument.");
+  cls.def(
       "write",
       [](const CacheHandle& h, py::handle ops) {
         std::vector<Mutation> batch = MixedBatch(ops);
@@ -345,7 +370,10 @@ byte order; all from one consistent version, and all released when the block end
       },
       py::arg("ops"),
       "Appends one atomic update of mixed changes and returns its id: `ops` is a sequence of "
-      "(key, value) pairs, or a mapping, applied in order; a value of None deletes the key.");
+      "(key, value) pairs, or a mapping, applied in order; a value of None deletes the key, a "
+      "value of whycache.ERASE_PREFIX deletes every key that starts with it (the key equal to it "
+      "included). write([(b\"s:\", whycache.ERASE_PREFIX), (b\"s:1\", b\"x\")]) leaves s:1 the "
+      "only key under s:.");
   cls.def(
       "compact",
       [](const CacheHandle& h, uint64_t before_id, double tombstone_retention_s) {

@@ -14,6 +14,7 @@ applies the log when a process calls update(). Reads are function calls into sha
 WhycacheInstance keeps the API of the original Python library for services moving from it.
 """
 from ._whycache import (
+    ERASE_PREFIX,
     MAX_BATCH_BYTES,
     MAX_BATCH_MUTATIONS,
     MAX_KEY_BYTES,
@@ -34,6 +35,7 @@ from ._whycache import (
 from .prototype import JSON, PICKLE, RAW, Serializer, WhycacheInstance
 
 __all__ = [
+    "ERASE_PREFIX",
     "MAX_BATCH_BYTES",
     "MAX_BATCH_MUTATIONS",
     "MAX_KEY_BYTES",

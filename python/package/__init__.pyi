@@ -13,6 +13,12 @@ MAX_VALUE_BYTES: int
 MAX_BATCH_MUTATIONS: int
 MAX_BATCH_BYTES: int
 
+class _ErasePrefixMarker:
+    """The type of ERASE_PREFIX; it has no other instance."""
+
+# As the value of a pair of Cache.write: delete every key that starts with the pair's key.
+ERASE_PREFIX: _ErasePrefixMarker
+
 class Error(Exception):
     """Base class of every whycache failure; the message says what and what to do."""
 
@@ -100,9 +106,13 @@ class Cache:
         """Appends an update deleting `key`; returns its id."""
     def delete_multi(self, keys: Iterable[_Bytes]) -> int:
         """Appends one atomic update deleting every key; returns its id."""
-    def write(self, ops: Union[Sequence[Tuple[_Bytes, Optional[_Bytes]]],
-                               Mapping[_Bytes, Optional[_Bytes]]]) -> int:
-        """Appends one atomic update of mixed changes (None deletes); returns its id."""
+    def erase_prefix(self, prefix: _Bytes) -> int:
+        """Appends an update deleting every key that starts with `prefix` (not empty: else
+        InvalidArgument); returns its id."""
+    def write(self, ops: Union[Sequence[Tuple[_Bytes, Union[_Bytes, None, _ErasePrefixMarker]]],
+                               Mapping[_Bytes, Union[_Bytes, None, _ErasePrefixMarker]]]) -> int:
+        """Appends one atomic update of mixed changes, applied in order (None deletes the key,
+        ERASE_PREFIX every key that starts with it); returns its id."""
     def compact(self, *, before_id: int = 0,
                 tombstone_retention_s: float = 604800.0) -> Dict[str, int]:
         """Compacts the log's history below `before_id` (0: all)."""

@@ -14,7 +14,7 @@ def applied(cache, update_id):
 
 
 def test_import_exposes_the_api():
-    for name in ("Cache", "Read", "WhycacheInstance", "Error", "verify_snapshot"):
+    for name in ("Cache", "Read", "WhycacheInstance", "Error", "verify_snapshot", "ERASE_PREFIX"):
         assert getattr(whycache, name).__doc__, name
     assert whycache.MAX_KEY_BYTES == 4096
 
@@ -67,6 +67,79 @@ def test_writes_return_increasing_ids_and_apply_in_order(cache):
     assert stats["applied_id"] == f and stats["keys"] == 2 and stats["last_error"] == ""
     assert stats["resync_snapshot_unused"] == ""
     assert stats["reader_slots"] >= stats["reader_slots_in_use"] and stats["reader_slots"] > 0
+
+
+def scanned(cache, prefix=b""):
+    with cache.read() as r:
+        return {bytes(k): bytes(v) for k, v in r.scan(prefix)}
+
+
+def test_erase_prefix_deletes_exactly_the_keys_under_it(cache):
+    written = {b"s:": b"self", b"s:1": b"1", b"s:2:deep": b"2d", b"s:\x00": b"nul",
+               b"s": b"shorter", b"s;": b"after", b"s9": b"neighbour", b"t:1": b"other"}
+    first = cache.set_multi(written)
+    erased = cache.erase_prefix(b"s:")
+    assert erased > first
+    applied(cache, erased)
+    assert scanned(cache) == {k: v for k, v in written.items() if not k.startswith(b"s:")}
+    # A set after it stands; a prefix no key starts with changes nothing.
+    applied(cache, cache.set(b"s:new", b"n"))
+    applied(cache, cache.erase_prefix(b"nothing:here"))
+    assert scanned(cache, b"s:") == {b"s:new": b"n"}
+    assert len(cache) == 5
+    assert cache.check_against_log() == ""
+
+
+def test_erase_prefix_takes_any_bytes(cache):
+    """NUL and non-ASCII bytes, through any bytes-like object; a str is refused, as for keys
+    (its UTF-8 encoding is the prefix to pass)."""
+    prefix = "é\x00:".encode()
+    written = {prefix + b"1": b"a", prefix + b"\xff": b"b", prefix: b"self",
+               "é\x00;".encode(): b"after", "é".encode(): b"shorter", b"\xc3\xa9\x00": b"nul"}
+    applied(cache, cache.set_multi(written))
+    survivors = {k: v for k, v in written.items() if not k.startswith(prefix)}
+    assert len(survivors) == 3
+    applied(cache, cache.erase_prefix(memoryview(b"xx" + prefix)[2:]))
+    assert scanned(cache) == survivors
+    applied(cache, cache.set_multi({b"\x00\xff:1": b"1", b"\x00\xff:2": b"2", b"\x00\xfe": b"3"}))
+    applied(cache, cache.erase_prefix(bytearray(b"\x00\xff")))
+    assert scanned(cache, b"\x00") == {b"\x00\xfe": b"3"}
+    with pytest.raises(TypeError, match="a whycache prefix is bytes, not str"):
+        cache.erase_prefix("é\x00:")
+    with pytest.raises(TypeError, match="a whycache prefix is a bytes-like object, not int"):
+        cache.erase_prefix(5)
+    with pytest.raises(TypeError, match="a whycache prefix is bytes, not str"):
+        cache.write([("s:", whycache.ERASE_PREFIX)])
+
+
+def test_write_applies_prefix_deletes_in_order_with_the_rest(cache):
+    applied(cache, cache.set_multi({b"s:1": b"old", b"s:2": b"old", b"t:1": b"keep",
+                                    b"u:1": b"old"}))
+    # A prefix delete then a set under it replaces the subtree in one update.
+    replaced = cache.write([(b"s:", whycache.ERASE_PREFIX), (b"s:1", b"new")])
+    applied(cache, replaced)
+    assert scanned(cache) == {b"s:1": b"new", b"t:1": b"keep", b"u:1": b"old"}
+    # A set before the prefix delete in the same update is deleted by it; the mapping form and
+    # deletes (None) mix in as well.
+    applied(cache, cache.write({b"u:2": b"gone", b"u:": whycache.ERASE_PREFIX, b"u:3": b"kept",
+                                b"t:1": None}))
+    assert scanned(cache) == {b"s:1": b"new", b"u:3": b"kept"}
+    assert cache.check_against_log() == ""
+    assert repr(whycache.ERASE_PREFIX) == "whycache.ERASE_PREFIX"
+    with pytest.raises(TypeError):
+        type(whycache.ERASE_PREFIX)()
+
+
+def test_an_empty_prefix_is_refused_and_appends_nothing(cache):
+    last = applied(cache, cache.set(b"k", b"v"))
+    message = "a prefix delete needs a prefix: an empty one would delete every key"
+    with pytest.raises(whycache.InvalidArgument, match=message):
+        cache.erase_prefix(b"")
+    with pytest.raises(whycache.InvalidArgument, match=message):
+        cache.write([(b"k2", b"v2"), (b"", whycache.ERASE_PREFIX)])
+    assert cache.update_now() == last
+    assert cache.set(b"after", b"1") == last + 1
+    assert applied(cache, last + 1) and scanned(cache) == {b"k": b"v", b"after": b"1"}
 
 
 def test_read_views_are_zero_copy_and_consistent(cache):

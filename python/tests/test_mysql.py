@@ -38,6 +38,25 @@ def test_set_get_binary_on_mysql(state, mysql_uri):
         assert c.check_against_log() == ""
 
 
+def test_prefix_deletes_on_mysql(state, mysql_uri):
+    prefix = b"\x00p\xff:"
+    written = {prefix + b"1": b"1", prefix + b"\x00": b"2", prefix: b"self", b"\x00p\xff": b"short",
+               b"\x00p\xfe:1": b"other"}
+    with open_cache(state, mysql_uri) as c:
+        assert c.wait_for(c.set_multi(written), 60.0)
+        assert c.wait_for(c.erase_prefix(prefix), 60.0)
+        with c.read() as r:
+            got = {bytes(k): bytes(v) for k, v in r.scan()}
+        assert got == {k: v for k, v in written.items() if not k.startswith(prefix)}
+        assert c.wait_for(c.write([(b"\x00p", whycache.ERASE_PREFIX), (b"\x00p:new", b"n")]),
+                          60.0)
+        with c.read() as r:
+            assert [(bytes(k), bytes(v)) for k, v in r.scan()] == [(b"\x00p:new", b"n")]
+        with pytest.raises(whycache.InvalidArgument, match="empty one would delete every key"):
+            c.erase_prefix(b"")
+        assert c.check_against_log() == ""
+
+
 WRITER = textwrap.dedent("""
     import json, os, sys, whycache
     with whycache.Cache(sys.argv[1], sys.argv[2]) as c:

@@ -11,9 +11,12 @@ COMMANDS=(init set del update get scan stats exporter compact snapshot check tai
 
 expect_status 0 --version
 expect_mentions out "whycache "
-for format in "state file format" "log record format" "snapshot format" "mysql schema"; do
+for format in "state file format" "log segment format" "snapshot format" "mysql schema"; do
   grep -q -E "^$format [0-9]+$" "$WORK/out" || fail "--version lacks '$format N'"
 done
+# Records without a prefix delete keep the older version, which older releases read.
+grep -q -E "^log record format [0-9]+ and [0-9]+ \(records with a prefix delete\)$" \
+  "$WORK/out" || fail "--version lacks 'log record format N and M (records with a prefix delete)'"
 [[ $(head -1 "$WORK/out") =~ ^whycache\ [0-9]+\.[0-9]+ ]] || fail "--version: $(head -1 "$WORK/out")"
 
 for help in --help -h; do
@@ -45,6 +48,16 @@ for command in "${COMMANDS[@]}"; do
   awk 'NR > 1 && length > 80 { exit 1 }' "$WORK/out" || fail "whycache $command --help: lines over 80"
 done
 
+# del --prefix and the line tail prints for it are in the help.
+expect_status 0 --help
+grep -q -E "^  del +.*--prefix" "$WORK/out" || fail "--help does not list del --prefix"
+expect_status 0 del --help
+expect_mentions out "--prefix PREFIX"
+expect_mentions out "ID<TAB>del-prefix<TAB>PREFIX"
+expect_mentions out "whycache del --prefix perm:user:42:"
+expect_status 0 tail --help
+expect_mentions out "ID<TAB>del-prefix<TAB>PREFIX"
+
 # Usage errors: exit 2, one line naming what is wrong.
 expect_status 2
 expect_mentions err "usage: whycache"
@@ -68,6 +81,7 @@ done <<CASES
 --state $WORK/s|--log URI|WHYCACHE_LOG|init
 --state $WORK/s|--log URI|WHYCACHE_LOG|set k v
 --state $WORK/s|--log URI|WHYCACHE_LOG|del k
+--state $WORK/s|--log URI|WHYCACHE_LOG|del --prefix p
 --state $WORK/s|--log URI|WHYCACHE_LOG|tail
 --state $WORK/s|--log URI|WHYCACHE_LOG|compact
 --state $WORK/s|--log URI|WHYCACHE_LOG|update
@@ -118,6 +132,10 @@ set|--stdin
 set|--stdin a b
 set|--bogus k v
 del|
+del|--prefix
+del|--prefix=
+del|--prefix p k
+del|--prefix p --prefix q
 update|extra
 update|--wait-for
 update|--wait-for soon
