@@ -88,6 +88,27 @@ struct CacheStats {
   ChangeLog::ReadServer read_server;
 };
 
+// What changed under a subscribed prefix (see Cache::Subscribe).
+struct ChangeNotice {
+  // Beyond this many keys a notice says reload instead of listing them.
+  static constexpr size_t kMaxKeys = 10'000;
+
+  // The updates it covers, (after_id, last_id]: a read transaction begun after the notice sees
+  // a state at last_id or later.
+  uint64_t after_id = 0;
+  uint64_t last_id = 0;
+  // Everything under the prefix may have changed: there were more than kMaxKeys changes, or
+  // changes the machine does not list (its state was rebuilt or restored from a snapshot, or
+  // this process looked too late, after the machine's journal had moved on). `keys` and
+  // `erased_prefixes` are then empty: read the prefix again.
+  bool reload = false;
+  // The keys under the prefix that were set or deleted, sorted, each once.
+  std::vector<std::string> keys;
+  // The prefix deletes that reached under the prefix (of the prefix, of a shorter prefix of it,
+  // or of a longer one within it), in the order applied.
+  std::vector<std::string> erased_prefixes;
+};
+
 // What a snapshot file holds (see Cache::CreateSnapshot).
 struct SnapshotInfo {
   uint32_t format_version = 0;
@@ -179,10 +200,10 @@ class Cache {
   virtual uint64_t Write(std::span<const Mutation> batch, const AppendToken& token) = 0;
 
   // The per-request call. When no poll is due it returns at once (a clock read and a load: no
-  // system call, lock or allocation). When one is due, exactly one process of the machine
-  // polls the log and applies new updates; the others return at once. Never throws: errors are
-  // recorded (see Stats().last_error) and retried with backoff while the last applied state
-  // keeps being served.
+  // system call, lock or allocation; with subscriptions, also a look at the journal). When one is
+  // due, exactly one process of the machine polls the log and applies new updates; the others
+  // return at once. Never throws: errors are recorded (see Stats().last_error) and retried with
+  // backoff while the last applied state keeps being served.
   virtual void Update() noexcept = 0;
 
   // Polls and applies now, ignoring the schedule; waits for another applying process instead
@@ -195,6 +216,21 @@ class Cache {
 
   // The id of the newest update in the local state.
   virtual uint64_t AppliedId() = 0;
+
+  // Calls `callback` with what changed under `prefix` (under any key, when empty) each time
+  // updates that changed it have been applied on this machine, whichever process of the machine
+  // applied them: in this process, at its next call of Update(), UpdateNow() or WaitFor(), on
+  // the thread that makes it (one thread at a time; the others do not wait). Changes applied
+  // after Subscribe returns are notified; so subscribe first, then read what you derive from
+  // the prefix. The machine lists changes in a journal next to the state file (PATH.journal):
+  // while no process subscribes, appliers write nothing there. `callback` must not throw (an
+  // exception is reported on stderr and dropped) and may call Subscribe and Unsubscribe. Returns
+  // the subscription's id. Throws Error(kIOError) when the journal cannot be opened.
+  virtual uint64_t Subscribe(std::string prefix,
+                             std::function<void(const ChangeNotice&)> callback) = 0;
+  // Ends a subscription; its callback is not called once Unsubscribe returns (unless from within
+  // that callback). An unknown id is ignored.
+  virtual void Unsubscribe(uint64_t subscription) = 0;
 
   virtual CacheStats Stats() = 0;
 

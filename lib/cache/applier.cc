@@ -9,6 +9,7 @@
 #include "lib/cache/poll_schedule.h"
 #include "lib/cache/shared_control.h"
 #include "lib/io/clock.h"
+#include "lib/io/crash_point.h"
 #include "whycache/error.h"
 
 namespace whycache::cache {
@@ -76,7 +77,7 @@ bool InsideCompactedRange(ChangeLog& log, uint64_t applied) {
 }  // namespace
 
 ApplyResult ApplyFromLog(tree::Tree& tree, ChangeLog& log, bool wait, size_t max_updates,
-                         ApplyMode mode) {
+                         ApplyMode mode, ChangeJournal* journal) {
   const bool building = mode == ApplyMode::kBuilding;
   ApplyResult result;
   while (true) {
@@ -170,6 +171,9 @@ ApplyResult ApplyFromLog(tree::Tree& tree, ChangeLog& log, bool wait, size_t max
     if (batches == 0) {
       if (head_before > applied) {
         txn->Commit(head_before);
+        if (journal != nullptr && journal->Wanted(io::NowMicros())) {
+          journal->AppendChanges(applied, head_before, pages);
+        }
         result.applied_id = head_before;
         control = ControlOf(tree);
       }
@@ -178,6 +182,11 @@ ApplyResult ApplyFromLog(tree::Tree& tree, ChangeLog& log, bool wait, size_t max
       return result;
     }
     txn->Commit(previous);
+    // Recorded under the writer lock, so in commit order.
+    if (journal != nullptr) {
+      io::CrashPoint("applier.commit.before_journal");
+      if (journal->Wanted(io::NowMicros())) journal->AppendChanges(applied, previous, pages);
+    }
     txn.reset();
     control = ControlOf(tree);
 

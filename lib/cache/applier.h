@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "lib/cache/change_journal.h"
 #include "lib/tree/tree.h"
 #include "whycache/change_log.h"
 
@@ -53,8 +54,11 @@ enum class ApplyMode {
 // Throws Error(kCorruption) naming the update id when the log returns an update that cannot be
 // applied (out of order, or a key or value beyond the limits): applying stops there, loudly,
 // rather than skipping it. Errors of the log itself propagate.
+//
+// With a `journal` (kServing only), each commit is recorded there while some process of the
+// machine reads it (ChangeJournal::Wanted), before the writer lock is let go.
 ApplyResult ApplyFromLog(tree::Tree& tree, ChangeLog& log, bool wait, size_t max_updates,
-                         ApplyMode mode = ApplyMode::kServing);
+                         ApplyMode mode = ApplyMode::kServing, ChangeJournal* journal = nullptr);
 
 }  // namespace whycache::cache
 

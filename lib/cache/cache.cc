@@ -19,6 +19,7 @@
 #include "lib/cache/shared_control.h"
 #include "lib/cache/state_rebuild.h"
 #include "lib/cache/state_snapshots.h"
+#include "lib/cache/subscriptions.h"
 #include "lib/io/clock.h"
 #include "lib/io/posix_file.h"
 #include "lib/tree/boot_id.h"
@@ -72,8 +73,13 @@ std::unique_ptr<tree::Tree> OpenOrReplaceState(const std::string& path, bool fro
 class CacheImpl final : public Cache {
  public:
   CacheImpl(const CacheOptions& options, std::unique_ptr<ChangeLog> log,
-            std::unique_ptr<tree::Tree> tree)
-      : options_(options), log_(std::move(log)), log_pid_(getpid()), tree_(std::move(tree)) {}
+            std::unique_ptr<tree::Tree> tree, std::unique_ptr<cache::ChangeJournal> journal)
+      : options_(options),
+        log_(std::move(log)),
+        log_pid_(getpid()),
+        tree_(std::move(tree)),
+        journal_(std::move(journal)),
+        subscriptions_(journal_.get()) {}
 
   ~CacheImpl() override { LeaveLogOfParent(); }
 
@@ -175,33 +181,29 @@ class CacheImpl final : public Cache {
   }
 
   void Update() noexcept override {
-    if (!cache::ClaimDuePoll(ControlOf(*tree_), io::CoarseMonotonicNanos())) return;
-    // Another thread of this process is writing or applying: it is not worth waiting for.
-    std::unique_lock lock(log_mu_, std::try_to_lock);
-    if (!lock.owns_lock()) return;
-    try {
-      // Another process applying (it holds the writer lock) says nothing about the log's health.
-      // The control block is looked up again: the poll may have moved this process to a new
-      // state file (a resync here, a restore elsewhere) and unmapped the old one.
-      if (Poll(/*wait=*/false).applied) cache::PollSucceeded(ControlOf(*tree_));
-    } catch (const std::exception& e) {
-      NotePollFailure(e.what());
-    }
+    if (cache::ClaimDuePoll(ControlOf(*tree_), io::CoarseMonotonicNanos())) PollDue();
+    if (subscriptions_.any()) [[unlikely]]
+      Notify();
   }
 
   uint64_t UpdateNow() override {
-    std::lock_guard lock(log_mu_);
-    try {
-      cache::ApplyResult r;
-      do {
-        r = Poll(/*wait=*/true);
-      } while (!r.caught_up);
-      cache::PollSucceeded(ControlOf(*tree_));
-      return r.applied_id;
-    } catch (const std::exception& e) {
-      NotePollFailure(e.what());
-      throw;
+    uint64_t applied = 0;
+    {
+      std::lock_guard lock(log_mu_);
+      try {
+        cache::ApplyResult r;
+        do {
+          r = Poll(/*wait=*/true);
+        } while (!r.caught_up);
+        cache::PollSucceeded(ControlOf(*tree_));
+        applied = r.applied_id;
+      } catch (const std::exception& e) {
+        NotePollFailure(e.what());
+        throw;
+      }
     }
+    if (subscriptions_.any()) Notify();
+    return applied;
   }
 
   bool WaitFor(uint64_t id, std::chrono::milliseconds timeout) override {
@@ -217,12 +219,20 @@ class CacheImpl final : public Cache {
           throw;
         }
       }
+      if (subscriptions_.any()) Notify();
       if (AppliedId() < id) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
     return true;
   }
 
   uint64_t AppliedId() override { return tree_->BeginRead().AppliedId(); }
+
+  uint64_t Subscribe(std::string prefix,
+                     std::function<void(const ChangeNotice&)> callback) override {
+    return subscriptions_.Add(std::move(prefix), std::move(callback), AppliedId(), io::NowMicros());
+  }
+
+  void Unsubscribe(uint64_t subscription) override { subscriptions_.Remove(subscription); }
 
   CacheStats Stats() override {
     const tree::TreeStats t = tree_->Stats();
@@ -283,11 +293,48 @@ class CacheImpl final : public Cache {
 
   SnapshotInfo RestoreSnapshot(const std::string& path, const ProgressCallback& progress,
                                const RestoreOptions& restore) override {
-    std::lock_guard lock(log_mu_);
-    return cache::RestoreStateSnapshot(*tree_, path, Log(), restore.force, progress);
+    SnapshotInfo info;
+    {
+      std::lock_guard lock(log_mu_);
+      info = cache::RestoreStateSnapshot(*tree_, path, Log(), restore.force, progress);
+      NoteStateReplaced();
+    }
+    if (subscriptions_.any()) Notify();
+    return info;
   }
 
  private:
+  // Update() when a poll is due.
+  void PollDue() noexcept {
+    // Another thread of this process is writing or applying: it is not worth waiting for.
+    std::unique_lock lock(log_mu_, std::try_to_lock);
+    if (!lock.owns_lock()) return;
+    try {
+      // Another process applying (it holds the writer lock) says nothing about the log's health.
+      // The control block is looked up again: the poll may have moved this process to a new
+      // state file (a resync here, a restore elsewhere) and unmapped the old one.
+      if (Poll(/*wait=*/false).applied) cache::PollSucceeded(ControlOf(*tree_));
+    } catch (const std::exception& e) {
+      NotePollFailure(e.what());
+    }
+  }
+
+  // Gives this process's subscriptions what the machine applied since they last heard.
+  void Notify() noexcept {
+    try {
+      subscriptions_.Deliver([this] { return AppliedId(); }, io::NowMicros());
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "whycache: cannot read the change journal of %s: %s\n",
+                   options_.state_path.c_str(), e.what());
+    }
+  }
+
+  // Tells the machine's subscribers that the state was replaced wholesale (a first fill, a
+  // resync, a restore), which the journal cannot list. REQUIRES: log_mu_ held.
+  void NoteStateReplaced() {
+    if (journal_->Wanted(io::NowMicros())) journal_->AppendReload(AppliedId());
+  }
+
   // Applies what is new in the log; a state below the log's horizon is rebuilt first.
   // REQUIRES: log_mu_ held.
   cache::ApplyResult Poll(bool wait) {
@@ -304,10 +351,12 @@ class CacheImpl final : public Cache {
   // REQUIRES: log_mu_ held.
   cache::ApplyResult PollOnce(bool wait) {
     if (AppliedId() == 0) FillFromStart();
-    cache::ApplyResult r = cache::ApplyFromLog(*tree_, Log(), wait, options_.max_updates_per_poll);
+    cache::ApplyResult r = cache::ApplyFromLog(*tree_, Log(), wait, options_.max_updates_per_poll,
+                                               cache::ApplyMode::kServing, journal_.get());
     if (!r.below_horizon) return r;
     Resync();
-    return cache::ApplyFromLog(*tree_, Log(), wait, options_.max_updates_per_poll);
+    return cache::ApplyFromLog(*tree_, Log(), wait, options_.max_updates_per_poll,
+                               cache::ApplyMode::kServing, journal_.get());
   }
 
   // Keeps where this process's last poll read the log for Stats(), which must not wait for the
@@ -331,9 +380,10 @@ class CacheImpl final : public Cache {
     if (log.HeadId() == 0) return;
     // Not installed if an applier of another process, which found the log empty when it looked,
     // moved the current state past the fill meanwhile: that state is newer and stays.
-    cache::BuildAndInstall(*tree_, 0, [&](tree::Tree& fresh) {
+    const bool installed = cache::BuildAndInstall(*tree_, 0, [&](tree::Tree& fresh) {
       cache::CatchUpFromLog(fresh, log, UINT64_MAX, "the first fill of " + options_.state_path);
     });
+    if (installed) NoteStateReplaced();
   }
 
   // Rebuilds the state from a snapshot (CacheOptions::resync_snapshot) or the compacted log
@@ -380,6 +430,7 @@ class CacheImpl final : public Cache {
       installed = rebuild();
     }
     if (!installed) return;
+    NoteStateReplaced();
     SharedControl* control = ControlOf(*tree_);
     control->resyncs.fetch_add(1, std::memory_order_relaxed);
     if (!snapshot.empty()) {
@@ -426,6 +477,8 @@ class CacheImpl final : public Cache {
   std::unique_ptr<ChangeLog> log_;
   pid_t log_pid_;  // The process that opened log_.
   std::unique_ptr<tree::Tree> tree_;
+  const std::unique_ptr<cache::ChangeJournal> journal_;
+  cache::Subscriptions subscriptions_;
 };
 
 std::unique_ptr<Cache> Cache::Open(const CacheOptions& options) {
@@ -446,7 +499,8 @@ std::unique_ptr<Cache> Cache::Open(const CacheOptions& options) {
     }
   }
   auto impl = std::make_unique<CacheImpl>(
-      options, std::move(log), OpenOrReplaceState(options.state_path, !options.log_uri.empty()));
+      options, std::move(log), OpenOrReplaceState(options.state_path, !options.log_uri.empty()),
+      cache::ChangeJournal::Open(cache::ChangeJournal::PathFor(options.state_path)));
   impl->Attach(log_error);
   return impl;
 }
