@@ -36,10 +36,19 @@ std::vector<Mutation> RandomBatch(std::mt19937_64& rng) {
 
 void ApplyToModel(const Update& update, Model* model) {
   for (const Mutation& m : update.mutations) {
-    if (m.op == Mutation::Op::kSet) {
-      (*model)[m.key] = m.value;
-    } else {
-      model->erase(m.key);
+    switch (m.op) {
+      case Mutation::Op::kSet:
+        (*model)[m.key] = m.value;
+        break;
+      case Mutation::Op::kDelete:
+        model->erase(m.key);
+        break;
+      case Mutation::Op::kErasePrefix:
+        for (auto it = model->lower_bound(m.key);
+             it != model->end() && it->first.starts_with(m.key);) {
+          it = model->erase(it);
+        }
+        break;
     }
   }
 }
