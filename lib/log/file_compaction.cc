@@ -7,11 +7,14 @@
 #include <chrono>
 #include <filesystem>
 #include <optional>
+#include <string>
+#include <string_view>
 #include <system_error>
 #include <unordered_map>
 #include <vector>
 
 #include "lib/format/batch_record.h"
+#include "lib/format/erased_prefixes.h"
 #include "lib/io/clock.h"
 #include "lib/io/crash_point.h"
 #include "lib/log/manifest.h"
@@ -132,11 +135,62 @@ class SegmentWriter {
   uint64_t written_ = 0;
 };
 
-// The newest entry of a key below the limit: mutation `position` of update `id`.
-struct Newest {
-  uint64_t id = 0;
-  uint32_t position = 0;
-  bool dropped = false;  // A tombstone older than the retention.
+// Which entries below the limit a compaction keeps: learnt in its first pass over them, then
+// asked for every entry in both passes, so that what the second pass writes is what the first
+// counted. Entries are keyed by what they change: a set or delete by its key, a prefix delete by
+// its prefix, apart, since a prefix delete of "a" and a delete of the key "a" do different things.
+class Survivors {
+ public:
+  enum class Fate {
+    kKept,
+    kSuperseded,  // A newer entry of the range makes it pointless.
+    kExpired,     // A tombstone nothing supersedes, written longer ago than the retention.
+  };
+
+  // Notes mutation `m` at `at`, `expired` if its update was written before the retention.
+  // REQUIRES: calls in increasing order of `at`.
+  void Note(Mutation&& m, format::LogPosition at, bool expired) {
+    const bool prefix = m.op == Mutation::Op::kErasePrefix;
+    if (prefix) erased_.Add(m.key, at);
+    (prefix ? prefixes_ : keys_)
+        .insert_or_assign(std::move(m.key), Newest{at, expired && m.op != Mutation::Op::kSet});
+  }
+
+  // REQUIRES: `m` at `at` was noted.
+  Fate Of(const Mutation& m, format::LogPosition at) const {
+    const Map& map = m.op == Mutation::Op::kErasePrefix ? prefixes_ : keys_;
+    return Decide(m.key, map.at(m.key), at);
+  }
+
+  // Calls f(fate, id) for the newest entry of every key and prefix noted: the only ones that
+  // can be kept or expire.
+  template <typename F>
+  void ForEachNewest(F f) const {
+    for (const Map* map : {&keys_, &prefixes_}) {
+      for (const auto& [key, newest] : *map) f(Decide(key, newest, newest.at), newest.at.id);
+    }
+  }
+
+ private:
+  struct Newest {
+    format::LogPosition at;
+    bool expired_tombstone = false;
+  };
+  using Map = std::unordered_map<std::string, Newest>;
+
+  // A set or delete of key K falls to a newer entry of K or a newer prefix delete of a prefix of
+  // K; a prefix delete of P to a newer prefix delete of a prefix of P (P included), never to the
+  // sets and deletes under P, which it must still undo for machines that applied older history.
+  Fate Decide(std::string_view key, const Newest& newest, format::LogPosition at) const {
+    if (newest.at != at) return Fate::kSuperseded;
+    const std::optional<format::LogPosition> erased = erased_.NewestCovering(key);
+    if (erased && *erased > at) return Fate::kSuperseded;
+    return newest.expired_tombstone ? Fate::kExpired : Fate::kKept;
+  }
+
+  Map keys_;
+  Map prefixes_;
+  format::ErasedPrefixes erased_;
 };
 
 // Takes the next segment number from the manifest, so that no appender creates that segment.
@@ -231,7 +285,7 @@ CompactionResult CompactSealedSegments(const std::string& dir, const io::File& a
   const int64_t expired_before_us =
       io::NowMicros() -
       std::chrono::duration_cast<std::chrono::microseconds>(options.tombstone_retention).count();
-  std::unordered_map<std::string, Newest> newest;
+  Survivors survivors;
   uint64_t mutations = 0;
   uint64_t last_id = 0;
   for (const SegmentInfo& s : range) {
@@ -254,23 +308,21 @@ CompactionResult CompactSealedSegments(const std::string& dir, const io::File& a
         mutations += u.mutations.size();
         const bool expired = u.write_time_us <= expired_before_us;
         for (uint32_t i = 0; i < u.mutations.size(); ++i) {
-          Mutation& m = u.mutations[i];
-          const bool dropped = expired && m.op == Mutation::Op::kDelete;
-          newest.insert_or_assign(std::move(m.key), Newest{u.id, i, dropped});
+          survivors.Note(std::move(u.mutations[i]), {u.id, i}, expired);
         }
       }
       progress.Add(reader.offset() - start);
       start = reader.offset();
     }
   }
+  // A machine below an expired tombstone's id must resync: it never sees what the tombstone
+  // deleted go. One that a newer entry superseded needs no such care: that entry stays, or moves
+  // the horizon past both.
   uint64_t dropped_horizon = 0;
-  for (const auto& [key, entry] : newest) {
-    if (entry.dropped) {
-      dropped_horizon = std::max(dropped_horizon, entry.id);
-    } else {
-      ++result.kept;
-    }
-  }
+  survivors.ForEachNewest([&](Survivors::Fate fate, uint64_t id) {
+    if (fate == Survivors::Fate::kKept) ++result.kept;
+    if (fate == Survivors::Fate::kExpired) dropped_horizon = std::max(dropped_horizon, id);
+  });
   result.removed = mutations - result.kept;
   // Rewriting is worth it to drop entries or to merge segments.
   const uint64_t packed_segments = std::max<uint64_t>(1, range_bytes / segment_bytes + 1);
@@ -312,8 +364,7 @@ CompactionResult CompactSealedSegments(const std::string& dir, const io::File& a
       std::vector<bool> keep(u.mutations.size());
       size_t kept = 0;
       for (uint32_t i = 0; i < u.mutations.size(); ++i) {
-        const Newest& n = newest.at(u.mutations[i].key);
-        keep[i] = n.id == id && n.position == i && !n.dropped;
+        keep[i] = survivors.Of(u.mutations[i], {id, i}) == Survivors::Fate::kKept;
         kept += keep[i];
       }
       if (kept == u.mutations.size()) {

@@ -1,11 +1,14 @@
 // History compaction of a file log: sealed segments are rewritten into new segments that keep,
 // for every key, only its newest entry below the limit, and the manifest is swapped to them.
+// A prefix delete counts as an entry of every key under its prefix (it supersedes their older
+// entries) and of its prefix as a prefix (a newer prefix delete of a prefix of it supersedes it);
+// one that nothing supersedes is a tombstone.
 //
 // The steps, each safe to interrupt by a crash:
 //   1. Remove segment files that no manifest will list again (left by an interrupted
 //      compaction).
-//   2. Read the segments below the limit once to find each key's newest entry there, and whether
-//      it is a tombstone older than the retention.
+//   2. Read the segments below the limit once to find each key's and each deleted prefix's
+//      newest entry there, and whether it is a tombstone older than the retention.
 //   3. Read them again and write the surviving mutations, with their ids, write times and batch
 //      boundaries, into new segment files (numbers reserved in the manifest first, so that no
 //      appender takes them), each sealed and synced. Updates at or above the limit that share a

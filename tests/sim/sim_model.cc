@@ -6,10 +6,20 @@ namespace whycache::sim {
 
 void ApplyBatch(const std::vector<Mutation>& batch, State* state) {
   for (const Mutation& m : batch) {
-    if (m.op == Mutation::Op::kSet) {
-      (*state)[m.key] = m.value;
-    } else {
-      state->erase(m.key);
+    switch (m.op) {
+      case Mutation::Op::kSet:
+        (*state)[m.key] = m.value;
+        break;
+      case Mutation::Op::kDelete:
+        state->erase(m.key);
+        break;
+      case Mutation::Op::kErasePrefix:
+        // The keys under a prefix are the run of the ordered map that starts at it.
+        for (auto it = state->lower_bound(m.key);
+             it != state->end() && it->first.starts_with(m.key);) {
+          it = state->erase(it);
+        }
+        break;
     }
   }
 }
@@ -24,11 +34,16 @@ bool Oracle::Acknowledge(uint64_t id, std::vector<Mutation> batch) {
   return true;
 }
 
+size_t Oracle::IndexAtOrAbove(uint64_t id) const {
+  return std::lower_bound(history_.begin(), history_.end(), id,
+                          [](const auto& entry, uint64_t v) { return entry.first < v; }) -
+         history_.begin();
+}
+
 bool Oracle::Acknowledged(uint64_t id) const {
   if (id == 0) return true;
-  auto it = std::lower_bound(history_.begin(), history_.end(), id,
-                             [](const auto& entry, uint64_t v) { return entry.first < v; });
-  return it != history_.end() && it->first == id;
+  const size_t index = IndexAtOrAbove(id);
+  return index < history_.size() && history_[index].first == id;
 }
 
 State Oracle::StateAt(uint64_t id) const {

@@ -16,7 +16,8 @@ namespace whycache::sim {
 
 using State = std::map<std::string, std::string>;
 
-// Applies `batch` to `state` in order: later mutations of a key win.
+// Applies `batch` to `state` in order: later mutations of a key win, and a prefix delete removes
+// every key that starts with its prefix (the key equal to it included).
 void ApplyBatch(const std::vector<Mutation>& batch, State* state);
 
 class Oracle {
@@ -33,6 +34,9 @@ class Oracle {
   size_t batches() const { return history_.size(); }
   // The id of the index-th acknowledged batch. REQUIRES: index < batches().
   uint64_t IdAt(size_t index) const { return history_[index].first; }
+
+  // The index of the first acknowledged batch with an id at or above `id`, or batches().
+  size_t IndexAtOrAbove(uint64_t id) const;
 
   // True for 0 (the empty state) and every acknowledged id.
   bool Acknowledged(uint64_t id) const;

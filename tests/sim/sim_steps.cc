@@ -61,10 +61,16 @@ std::string DescribeBatch(const std::vector<Mutation>& batch) {
       break;
     }
     const Mutation& m = batch[i];
-    if (m.op == Mutation::Op::kSet) {
-      out += "set " + Quote(m.key) + "=" + AppendEscaped("\"", m.value, 24) + "\"";
-    } else {
-      out += "del " + Quote(m.key);
+    switch (m.op) {
+      case Mutation::Op::kSet:
+        out += "set " + Quote(m.key) + "=" + AppendEscaped("\"", m.value, 24) + "\"";
+        break;
+      case Mutation::Op::kDelete:
+        out += "del " + Quote(m.key);
+        break;
+      case Mutation::Op::kErasePrefix:
+        out += "del_prefix " + Quote(m.key);
+        break;
     }
   }
   return out + "]";
@@ -168,10 +174,45 @@ std::string StepGenerator::Value() {
   return v;
 }
 
+std::string StepGenerator::Prefix() {
+  switch (Below(8)) {
+    case 0:
+    case 1:
+    case 2:
+      // A key's own bytes: the key, and for the nested hot keys the longer ones too.
+      return Key();
+    case 3:
+      return kHotPrefix + static_cast<char>('a' + Below(kHotKeys));
+    case 4:
+      return kColdPrefix + static_cast<char>(Below(kColdKeys));
+    case 5:
+      return Below(2) == 0 ? kHotPrefix : kColdPrefix;
+    case 6:
+      return std::string(Below(2) == 0 ? "hot" : "cold");
+    default:
+      return std::string("none\0", 5) + static_cast<char>('0' + Below(10));
+  }
+}
+
 std::vector<Mutation> StepGenerator::Batch() {
   const uint64_t size = Below(4) == 0 ? 2 + Below(7) : 1;
   std::vector<Mutation> batch;
   for (uint64_t i = 0; i < size; ++i) {
+    const uint64_t prefix_op = Below(32);
+    if (prefix_op == 0) {
+      batch.push_back(Mutation::ErasePrefix(Prefix()));
+      continue;
+    }
+    if (prefix_op == 1) {
+      // Sets under the prefix (the key equal to it among them) on both sides of its delete: the
+      // one before goes with it, the one after stays.
+      const std::string prefix = Prefix();
+      const std::array<std::string, 3> tails = {"", std::string(1, '\0'), "z"};
+      batch.push_back(Mutation::Set(prefix + tails[Below(3)], Value()));
+      batch.push_back(Mutation::ErasePrefix(prefix));
+      batch.push_back(Mutation::Set(prefix + tails[Below(3)], Value()));
+      continue;
+    }
     std::string key = Key();
     if (Below(3) == 0) {
       batch.push_back(Mutation::Delete(std::move(key)));

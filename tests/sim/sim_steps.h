@@ -90,6 +90,8 @@ class StepGenerator {
   uint64_t Below(uint64_t n) { return rng_() % n; }
   std::string Key();
   std::string Value();
+  // A prefix to delete: one covering a key, a few, a few dozen, or none.
+  std::string Prefix();
   std::vector<Mutation> Batch();
   std::vector<std::vector<Mutation>> Backlog(bool multi_key);
   void CompactionSettings(Step* s);

@@ -151,8 +151,11 @@ class Simulation {
         return WaitFor(m, s.per_mille);
       case StepKind::kUpdate:
         return UpdateUntilHead(m, "Update()");
-      case StepKind::kCompact:
-        return Compact(s);
+      case StepKind::kCompact: {
+        std::string out = Compact(s);
+        CheckCompactedLogKeepsItsMeaning("after the compaction");
+        return out;
+      }
       case StepKind::kSnapshot: {
         const SnapshotInfo info = m.cache->CreateSnapshot(SlotPath(s.snapshot_slot));
         if (!oracle_.Acknowledged(info.applied_id)) {
@@ -467,10 +470,10 @@ class Simulation {
     const CompactionOptions options = CompactionOptionsOf(s);
     std::string out =
         RunCrashChild(s, [&] { log_.OpenCompactor(s.token_retention)->Compact(options); });
-    CheckReplayFromStart("after a compactor died at " + std::string(s.crash_point.name));
+    CheckReplayFrom(0, "after a compactor died at " + std::string(s.crash_point.name));
     out += "compacted again: " + Compact(s);
-    CheckReplayFromStart("after compacting again what a compactor that died at " +
-                         std::string(s.crash_point.name) + " left");
+    CheckCompactedLogKeepsItsMeaning("after compacting again what a compactor that died at " +
+                                     std::string(s.crash_point.name) + " left");
     return out;
   }
 
@@ -535,13 +538,26 @@ class Simulation {
     return out + "the machine polled to the head";
   }
 
-  // The whole log replayed from id 0, as a new machine would, equals the oracle at its head.
-  void CheckReplayFromStart(const std::string& when) {
+  // After a compaction, machines at id 0, at the first acknowledged id at or above the horizon,
+  // and halfway from there to the head each reach the oracle's head state by applying the log.
+  void CheckCompactedLogKeepsItsMeaning(const std::string& when) {
+    CheckReplayFrom(0, when);
+    const size_t first = oracle_.IndexAtOrAbove(observer_->Horizon());
+    if (first == oracle_.batches()) return;
+    CheckReplayFrom(oracle_.IdAt(first), when);
+    CheckReplayFrom(oracle_.IdAt((first + oracle_.batches() - 1) / 2), when);
+  }
+
+  // A machine at acknowledged id `from` (0, or at or above the log's horizon; one below it
+  // would resync) that applies the log after it, as a polling machine does, reaches the
+  // oracle's state at its head.
+  void CheckReplayFrom(uint64_t from, const std::string& when) {
     constexpr int kAttempts = 3;
     for (int attempt = 0; attempt < kAttempts; ++attempt) {
       const uint64_t horizon = observer_->Horizon();
-      State state;
-      uint64_t last = 0;
+      if (from != 0 && from < horizon) return;
+      State state = oracle_.StateAt(from);
+      uint64_t last = from;
       bool below_horizon = false;
       // Every read returns at least one update or ends the replay.
       for (;;) {
@@ -559,19 +575,21 @@ class Simulation {
       }
       if (below_horizon) continue;
       if (last > oracle_.head() || (last != 0 && !oracle_.Acknowledged(last))) {
-        throw SimFailure(when + ": a replay from the start ends at id " + std::to_string(last) +
-                         ", never acknowledged (head " + std::to_string(oracle_.head()) + ")");
+        throw SimFailure(when + ": a replay from id " + std::to_string(from) + " ends at id " +
+                         std::to_string(last) + ", never acknowledged (head " +
+                         std::to_string(oracle_.head()) + ")");
       }
       const std::string difference = FirstDifference(oracle_.StateAt(oracle_.head()), state);
       if (!difference.empty()) {
-        throw SimFailure(when + ": a replay from the start to id " + std::to_string(last) +
-                         " differs from the oracle at the head " + std::to_string(oracle_.head()) +
+        throw SimFailure(when + ": a replay from id " + std::to_string(from) + " to id " +
+                         std::to_string(last) + " (horizon " + std::to_string(horizon) +
+                         ") differs from the oracle at the head " + std::to_string(oracle_.head()) +
                          ": " + difference);
       }
       return;
     }
     throw SimFailure(when + ": the horizon moved under " + std::to_string(kAttempts) +
-                     " replays from the start, with no compaction running");
+                     " replays from id " + std::to_string(from) + ", with no compaction running");
   }
 
   // Once a snapshot is written, no temporary file of its path is left, not even those of

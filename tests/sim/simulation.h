@@ -5,8 +5,11 @@
 // The steps come from the seed alone, so a seed replays the same run; only where a child is
 // killed mid-apply does the scheduler choose how far it got, and nothing checked depends on it.
 //
-// Step kinds (sim_steps.h): appends by three writers and by machines; polls (UpdateNow, WaitFor,
-// Update); compactions with random before_id, tombstone and token retentions; snapshot create,
+// Step kinds (sim_steps.h): appends by three writers and by machines, of batches that mix sets,
+// deletes and prefix deletes (of one key, several, dozens or none, and between sets under their
+// prefix); polls (UpdateNow, WaitFor, Update); compactions with random before_id, tombstone and
+// token retentions, after which machines at id 0 and at or above the horizon replay the log to
+// the oracle's head state; snapshot create,
 // restore and bootstrap, damaged snapshots; reopen with other options; reboot; kill -9 of a
 // child mid-apply (kill_apply); MariaDB killed and restarted (server_restart); the library's
 // checks; and crash_at_point: a forked child runs an operation with one crash point armed
