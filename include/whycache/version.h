@@ -23,7 +23,7 @@ inline constexpr uint32_t kLogSegmentFormatVersion = 1;
 // Snapshot files.
 inline constexpr uint32_t kSnapshotFormatVersion = 1;
 // The MySQL schema applied by `whycache init` (schema/NNN_*.sql).
-inline constexpr uint32_t kMysqlSchemaVersion = 3;
+inline constexpr uint32_t kMysqlSchemaVersion = 4;
 
 }  // namespace whycache
 

@@ -1,5 +1,5 @@
 // The MySQL log against a real MariaDB: schema, round trips, paging, corrupt rows, the stored
-// procedure, and what a login failure says.
+// procedures, and what a login failure says.
 #include <cppconn/exception.h>
 #include <cppconn/statement.h>
 #include <stdlib.h>
@@ -10,8 +10,10 @@
 #include <string>
 #include <vector>
 
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "lib/log/mysql/mysql_change_log.h"
+#include "lib/log/mysql/schema.h"
 #include "tests/log/mysql_test_util.h"
 #include "tests/support/child_process.h"
 #include "tests/support/temp_dir.h"
@@ -25,12 +27,23 @@ namespace {
 
 using testing::CreateFreshLog;
 using testing::FreshTablePrefix;
+using ::testing::HasSubstr;
 using testing::LogUri;
 using testing::QueryOne;
 using testing::RawConnection;
 using testing::Server;
 
 std::string Bytes(const char* s, size_t n) { return std::string(s, n); }
+
+// Runs `sql`, which the server must refuse, and returns its message.
+std::string RefusalOf(sql::Statement& statement, const std::string& sql) {
+  try {
+    statement.execute(sql);
+  } catch (const sql::SQLException& e) {
+    return e.what();
+  }
+  return "accepted: " + sql;
+}
 
 // Reads the whole log with pages of at most `max_updates`, checking each page's order.
 std::vector<Update> ReadAll(ChangeLog& log, size_t max_updates) {
@@ -98,7 +111,7 @@ TEST(MysqlLogTest, InitIsIdempotentAndRecordsTheSchemaVersion) {
   auto raw = RawConnection();
   EXPECT_EQ(QueryOne(*raw, "SELECT GROUP_CONCAT(version ORDER BY version) FROM " + prefix +
                                "_schema_version"),
-            "1,2,3");
+            "1,2,3,4");
   EXPECT_EQ(again->Horizon(), 0u);
   // The horizon lives in the database, where compaction will move it.
   std::unique_ptr<sql::Statement> statement(raw->createStatement());
@@ -137,6 +150,50 @@ TEST(MysqlLogTest, InitUpgradesAVersionOneLog) {
   EXPECT_EQ(log->ReadAfter(0, 10).size(), 2u);
 }
 
+// A log made by schema version 3 shows a prefix delete as "op3", its procedures refuse one, and
+// it is told to run `init`, which upgrades it in place: its rows stay, the view spells the op
+// out, and the procedures append prefix deletes.
+TEST(MysqlLogTest, InitUpgradesAVersionThreeLog) {
+  std::string prefix;
+  auto log = CreateFreshLog({}, &prefix);
+  const std::vector<Mutation> old = {Mutation::Set("p:1", "v"), Mutation::ErasePrefix("p:")};
+  const uint64_t head = log->Append(old);
+  auto raw = RawConnection();
+  std::unique_ptr<sql::Statement> statement(raw->createStatement());
+  // Back to version 3: its files once more (their statements are idempotent), and its record.
+  for (const SchemaFile& file : SchemaFiles()) {
+    if (SchemaFileVersion(file) > 3) continue;
+    for (const std::string& sql : SchemaStatements(file.text, prefix)) statement->execute(sql);
+  }
+  statement->execute("DELETE FROM " + prefix + "_schema_version WHERE version > 3");
+  EXPECT_EQ(QueryOne(*raw, "SELECT GROUP_CONCAT(op ORDER BY pos) FROM " + prefix + "_history"),
+            "set,op3");
+  EXPECT_THAT(RefusalOf(*statement, "CALL " + prefix + "_append(3, 'q:', NULL, NULL, @id)"),
+              HasSubstr("op must be 1 (set) or 2 (delete)"));
+  try {
+    OpenMysqlChangeLog(LogUri(prefix), {});
+    ADD_FAILURE() << "a version 3 log was used without `init`";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Error::Code::kUnavailable);
+    EXPECT_THAT(e.what(), HasSubstr("old schema version 3: run `whycache init`"));
+  }
+  LogOptions create;
+  create.create_if_missing = true;
+  auto upgraded = OpenMysqlChangeLog(LogUri(prefix), create);
+  EXPECT_EQ(QueryOne(*raw, "SELECT GROUP_CONCAT(version ORDER BY version) FROM " + prefix +
+                               "_schema_version"),
+            "1,2,3,4");
+  statement->execute("CALL " + prefix + "_append(3, 'q:', NULL, NULL, @id)");
+  const std::vector<Update> read = upgraded->ReadAfter(0, 10);
+  ASSERT_EQ(read.size(), 2u);
+  EXPECT_EQ(read[0].id, head);
+  EXPECT_EQ(read[0].mutations, old);
+  EXPECT_EQ(read[1].mutations, std::vector<Mutation>{Mutation::ErasePrefix("q:")});
+  EXPECT_EQ(
+      QueryOne(*raw, "SELECT GROUP_CONCAT(op ORDER BY update_id, pos) FROM " + prefix + "_history"),
+      "set,del-prefix,del-prefix");
+}
+
 TEST(MysqlLogTest, ConcurrentInitsCreateTheTablesOnce) {
   const std::string prefix = FreshTablePrefix();
   const std::string uri = LogUri(prefix);  // Starts the server here, not in each child.
@@ -172,6 +229,9 @@ TEST(MysqlLogTest, RoundTripsBinaryBatchesInOrder) {
       {Mutation::Set("", ""), Mutation::Delete("gone"), Mutation::Set("k", std::string(300, 'x'))},
       {Mutation::Delete(Bytes("\0", 1))},
       {Mutation::Set(std::string(kMaxKeyBytes, '\xee'), "max key")},
+      {Mutation::Set("s:1", "x"), Mutation::ErasePrefix(Bytes("s:\0", 3)),
+       Mutation::Set("s:2", "y")},
+      {Mutation::ErasePrefix(std::string(kMaxKeyBytes, '\xee'))},
   };
   std::vector<uint64_t> ids;
   auto before = std::chrono::system_clock::now();
@@ -349,26 +409,44 @@ TEST(MysqlLogTest, StoredProcedureAppendsAreReadBack) {
   statement->execute("CALL " + prefix +
                      "_append(2, 'old', NULL, X'0123456789ABCDEF0123456789ABCDEF', @id)");
   EXPECT_EQ(std::stoull(QueryOne(*raw, "SELECT @id")), id3) << "a retried token appended again";
-  EXPECT_THROW(statement->execute("CALL " + prefix + "_append(3, 'k', 'v', NULL, @id)"),
-               sql::SQLException);
-  EXPECT_THROW(statement->execute("CALL " + prefix + "_append(2, 'k', 'v', NULL, @id)"),
-               sql::SQLException);
+  statement->execute("CALL " + prefix + "_append(3, X'7300', NULL, NULL, @id)");
+  uint64_t id_prefix = std::stoull(QueryOne(*raw, "SELECT @id"));
+  statement->execute("CALL " + prefix + "_append(3, 'all:', '', NULL, @id)");
+  uint64_t id_prefix_empty_value = std::stoull(QueryOne(*raw, "SELECT @id"));
+  EXPECT_THAT(RefusalOf(*statement, "CALL " + prefix + "_append(3, 'k', 'v', NULL, @id)"),
+              HasSubstr("_append: a prefix delete carries no value"));
+  EXPECT_THAT(RefusalOf(*statement, "CALL " + prefix + "_append(3, '', NULL, NULL, @id)"),
+              HasSubstr("_append: a prefix delete needs a non-empty prefix"));
+  EXPECT_THAT(RefusalOf(*statement, "CALL " + prefix + "_append(3, NULL, NULL, NULL, @id)"),
+              HasSubstr("_append: key must not be NULL"));
+  EXPECT_THAT(RefusalOf(*statement, "CALL " + prefix + "_append(4, 'k', NULL, NULL, @id)"),
+              HasSubstr("op must be 1 (set), 2 (delete) or 3 (prefix delete)"));
+  EXPECT_THAT(RefusalOf(*statement, "CALL " + prefix + "_append(2, 'k', 'v', NULL, @id)"),
+              HasSubstr("_append: a delete carries no value"));
   Mutation last = Mutation::Set("from c++ again", "4");
   uint64_t id4 = log->Append({&last, 1});
   EXPECT_LT(id1, id2);
   EXPECT_LT(id2, id3);
-  EXPECT_LT(id3, id4);
+  EXPECT_LT(id3, id_prefix);
+  EXPECT_LT(id_prefix, id_prefix_empty_value);
+  EXPECT_LT(id_prefix_empty_value, id4);
 
   std::vector<Update> read = log->ReadAfter(0, 10);
-  ASSERT_EQ(read.size(), 4u);
+  ASSERT_EQ(read.size(), 6u);
   EXPECT_EQ(read[1].id, id2);
   EXPECT_EQ(read[1].mutations,
             std::vector<Mutation>{Mutation::Set(Bytes("k\0\xff", 3), Bytes("\0v\0\n", 4))});
   EXPECT_EQ(read[2].id, id3);
   EXPECT_EQ(read[2].mutations, std::vector<Mutation>{Mutation::Delete("old")});
   EXPECT_GT(read[1].write_time_us, read[0].write_time_us - 1'000'000);
-  EXPECT_EQ(read[3].id, id4);
+  EXPECT_EQ(read[3].id, id_prefix);
+  EXPECT_EQ(read[3].mutations, std::vector<Mutation>{Mutation::ErasePrefix(Bytes("s\0", 2))});
+  EXPECT_EQ(read[4].mutations, std::vector<Mutation>{Mutation::ErasePrefix("all:")});
+  EXPECT_EQ(read[5].id, id4);
   EXPECT_EQ(log->HeadId(), id4);
+  EXPECT_EQ(
+      QueryOne(*raw, "SELECT GROUP_CONCAT(op ORDER BY update_id, pos) FROM " + prefix + "_history"),
+      "set,set,del,del-prefix,del-prefix,set");
 }
 
 // A batch of several mutations staged and committed with plain SQL is one update.
@@ -396,15 +474,59 @@ TEST(MysqlLogTest, StoredProcedureBatchesAreAtomicUpdates) {
   statement->execute("CALL " + prefix + "_batch_commit(NULL, @id)");
   uint64_t id2 = std::stoull(QueryOne(*raw, "SELECT @id"));
   EXPECT_EQ(id2, id + 1);
+  // A subtree replaced atomically: a prefix delete between sets under its prefix.
+  statement->execute("CALL " + prefix + "_batch_add(1, 's:1', 'old')");
+  statement->execute("CALL " + prefix + "_batch_add(3, 's:', NULL)");
+  EXPECT_THAT(RefusalOf(*statement, "CALL " + prefix + "_batch_add(3, 's:', 'x')"),
+              HasSubstr("_batch_add: a prefix delete carries no value"));
+  EXPECT_THAT(RefusalOf(*statement, "CALL " + prefix + "_batch_add(3, '', NULL)"),
+              HasSubstr("_batch_add: a prefix delete needs a non-empty prefix"));
+  statement->execute("CALL " + prefix + "_batch_add(1, 's:2', 'new')");
+  statement->execute("CALL " + prefix + "_batch_commit(NULL, @id)");
+  uint64_t id3 = std::stoull(QueryOne(*raw, "SELECT @id"));
+  EXPECT_EQ(id3, id2 + 1);
 
   std::vector<Update> read = log->ReadAfter(0, 10);
-  ASSERT_EQ(read.size(), 2u);
+  ASSERT_EQ(read.size(), 3u);
   EXPECT_EQ(read[0].id, id);
   EXPECT_EQ(read[0].mutations,
             (std::vector<Mutation>{Mutation::Set("a", Bytes("\0\xff", 2)), Mutation::Delete("b"),
                                    Mutation::Set("", "")}));
   EXPECT_EQ(read[1].mutations, std::vector<Mutation>{Mutation::Set("z", "last")});
-  EXPECT_EQ(log->HeadId(), id2);
+  EXPECT_EQ(read[2].mutations,
+            (std::vector<Mutation>{Mutation::Set("s:1", "old"), Mutation::ErasePrefix("s:"),
+                                   Mutation::Set("s:2", "new")}));
+  EXPECT_EQ(log->HeadId(), id3);
+}
+
+// The staging table is the connection's to write: rows put there without {prefix}_batch_add
+// are checked again by {prefix}_batch_commit, which refuses the batch naming the rule its first
+// bad row breaks, and appends nothing.
+TEST(MysqlLogTest, StoredProcedureBatchCommitRefusesBadStagedRows) {
+  std::string prefix;
+  auto log = CreateFreshLog({}, &prefix);
+  auto raw = RawConnection();
+  std::unique_ptr<sql::Statement> statement(raw->createStatement());
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"(9, 'k', '')", "_batch_commit: op must be 1 (set), 2 (delete) or 3 (prefix delete)"},
+      {"(2, 'k', 'v')", "_batch_commit: a delete carries no value"},
+      {"(3, '', '')", "_batch_commit: a prefix delete needs a non-empty prefix"},
+      {"(3, 'p:', 'v')", "_batch_commit: a prefix delete carries no value"},
+  };
+  for (const auto& [row, rule] : bad) {
+    SCOPED_TRACE(row);
+    statement->execute("CALL " + prefix + "_batch_add(3, 'p:', NULL)");
+    statement->execute("INSERT INTO " + prefix + "_staged (op, k, value) VALUES " + row);
+    EXPECT_THAT(RefusalOf(*statement, "CALL " + prefix + "_batch_commit(NULL, @id)"),
+                HasSubstr(rule));
+    statement->execute("CALL " + prefix + "_batch_discard()");
+  }
+  EXPECT_EQ(log->HeadId(), 0u);
+  statement->execute("CALL " + prefix + "_batch_add(3, 'p:', NULL)");
+  statement->execute("CALL " + prefix + "_batch_commit(NULL, @id)");
+  const std::vector<Update> read = log->ReadAfter(0, 10);
+  ASSERT_EQ(read.size(), 1u);
+  EXPECT_EQ(read[0].mutations, std::vector<Mutation>{Mutation::ErasePrefix("p:")});
 }
 
 TEST(MysqlLogTest, WrongPasswordNamesTheAccountNotThePassword) {

@@ -6,11 +6,13 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_set>
 #include <utility>
 #include <vector>
 
+#include "lib/format/erased_prefixes.h"
 #include "lib/io/clock.h"
 #include "lib/io/crash_point.h"
 #include "lib/log/mysql/row_codec.h"
@@ -29,6 +31,11 @@ constexpr size_t kInListSize = 64;
 // Deadlocks and lock wait timeouts are retried this often per step.
 constexpr int kMaxConflictRetries = 10;
 constexpr uint8_t kDeleteOp = static_cast<uint8_t>(Mutation::Op::kDelete);
+constexpr uint8_t kErasePrefixOp = static_cast<uint8_t>(Mutation::Op::kErasePrefix);
+
+// A delete of one key or of every key under a prefix: a tombstone while it is not superseded,
+// and a row that a batch may keep, as it is, for its token (see KeepTokenOfRecentBatch).
+bool IsTombstoneOp(uint8_t op) { return op == kDeleteOp || op == kErasePrefixOp; }
 
 std::string InList() {
   std::string list = "(?";
@@ -58,14 +65,17 @@ struct BatchEdit {
   int64_t write_time_us = 0;
   std::vector<Row> rows;
   std::vector<bool> drop;
-  std::vector<bool> expired_tombstone;  // Newest of its key, a delete, older than the retention.
-  std::optional<size_t> to_delete;      // A kept row, a set, to be made a delete of its key.
+  // A delete or prefix delete that nothing supersedes, older than the retention.
+  std::vector<bool> expired_tombstone;
+  std::optional<size_t> to_delete;  // A kept row, a set, to be made a delete of its key.
 };
 
-// An expired tombstone found by pass 1, dropped by pass 2. Named by key, not position: pass 1
-// renumbers positions, and a repeated step must find the same row again.
+// An expired tombstone found by pass 1, dropped by pass 2. Named by op and key, not position:
+// pass 1 renumbers positions, and a repeated step must find the same row again. The op tells a
+// delete of a key from a prefix delete of the same bytes, which may both be in one batch.
 struct Tombstone {
   uint64_t id = 0;
+  uint8_t op = 0;
   std::string key;
 };
 
@@ -116,8 +126,11 @@ class Compactor {
   const std::string lock_name_;  // SQL naming the lock; its one parameter is the table prefix.
   int64_t tombstone_cutoff_us_ = 0;
   int64_t token_cutoff_us_ = 0;
-  // Keys of every row pass 1 has walked: all of them lie above the chunk it works on.
+  // Keys of every set and delete pass 1 has walked, and the prefixes of the prefix deletes it
+  // walked and kept: all of them lie above the chunk it works on. A prefix delete that a newer
+  // one covers adds nothing, since whatever it covers the newer one covers too.
   std::unordered_set<std::string> seen_;
+  format::ErasedPrefixes erased_;
   std::vector<Tombstone> tombstones_;  // In descending id order.
 };
 
@@ -191,8 +204,13 @@ uint64_t Compactor::ChunkStart(uint64_t hi) {
   return cut + 1 < hi ? cut + 1 : cut;
 }
 
-// Pass 1 on the chunk below `hi`: deletes the rows that newer rows of their keys supersede, and
-// notes the expired tombstones. Returns the chunk's lowest id and the rows it read.
+// Pass 1 on the chunk below `hi`: deletes the rows that newer rows supersede, and notes the
+// expired tombstones. A set or delete of a key is superseded by a newer set or delete of that
+// key, or by a newer prefix delete of a prefix of it; a prefix delete only by a newer prefix
+// delete of a prefix of its own. A set or delete of the key equal to a prefix does not supersede
+// a prefix delete: the prefix delete still deletes the other keys under it. Whatever a
+// superseded row did, the rows that superseded it redo (or a dropped tombstone among them raises
+// the horizon over it). Returns the chunk's lowest id and the rows it read.
 std::pair<uint64_t, size_t> Compactor::CompactChunk(uint64_t hi) {
   const uint64_t lo = ChunkStart(hi);
   sql::PreparedStatement& scan = connection_.Prepare(
@@ -201,9 +219,12 @@ std::pair<uint64_t, size_t> Compactor::CompactChunk(uint64_t hi) {
   scan.setUInt64(1, lo);
   scan.setUInt64(2, hi);
   std::unique_ptr<sql::ResultSet> rows(scan.executeQuery());
-  // Walked newest first: the first row of a key (here or above, in seen_) is its newest.
+  // Walked newest first: the first row of a key (here or above, in seen_) is its newest, and
+  // every prefix delete noted so far (here or above, in erased_) is newer than the current row.
   std::vector<BatchEdit> edits;
   std::unordered_set<std::string> new_keys;
+  format::ErasedPrefixes new_prefixes;
+  std::vector<std::pair<std::string, format::LogPosition>> new_prefix_list;
   std::vector<Tombstone> tombstones;
   size_t scanned = 0;
   while (rows->next()) {
@@ -219,9 +240,18 @@ std::pair<uint64_t, size_t> Compactor::CompactChunk(uint64_t hi) {
     row.pos = rows->getUInt(2);
     row.op = static_cast<uint8_t>(rows->getUInt(3));
     row.key = rows->getString(5).asStdString();
-    const bool newest = !seen_.contains(row.key) && new_keys.insert(row.key).second;
+    const bool erased = erased_.NewestCovering(row.key).has_value() ||
+                        new_prefixes.NewestCovering(row.key).has_value();
+    // Once a key is erased, so are its older rows: no need to remember it as seen.
+    const bool newest = !erased && (row.op == kErasePrefixOp ||
+                                    (!seen_.contains(row.key) && new_keys.insert(row.key).second));
+    if (newest && row.op == kErasePrefixOp) {
+      const format::LogPosition at{id, row.pos};
+      new_prefixes.Add(row.key, at);
+      new_prefix_list.emplace_back(row.key, at);
+    }
     edit.drop.push_back(!newest);
-    edit.expired_tombstone.push_back(newest && row.op == kDeleteOp &&
+    edit.expired_tombstone.push_back(newest && IsTombstoneOp(row.op) &&
                                      edit.write_time_us < tombstone_cutoff_us_);
     edit.rows.push_back(std::move(row));
   }
@@ -231,7 +261,9 @@ std::pair<uint64_t, size_t> Compactor::CompactChunk(uint64_t hi) {
     std::reverse(edit.expired_tombstone.begin(), edit.expired_tombstone.end());
     KeepTokenOfRecentBatch(edit);
     for (size_t i = 0; i < edit.rows.size(); ++i) {
-      if (edit.expired_tombstone[i]) tombstones.push_back({edit.id, edit.rows[i].key});
+      if (edit.expired_tombstone[i]) {
+        tombstones.push_back({edit.id, edit.rows[i].op, edit.rows[i].key});
+      }
     }
   }
   std::erase_if(edits, [](const BatchEdit& e) {
@@ -244,17 +276,19 @@ std::pair<uint64_t, size_t> Compactor::CompactChunk(uint64_t hi) {
   }
   // Only now, after the commit: a repeated step must decide from the same state.
   seen_.merge(new_keys);
+  for (const auto& [prefix, at] : new_prefix_list) erased_.Add(prefix, at);
   tombstones_.insert(tombstones_.end(), std::make_move_iterator(tombstones.begin()),
                      std::make_move_iterator(tombstones.end()));
   return {lo, scanned};
 }
 
 // A batch that would lose all its rows (superseded or expired tombstones) but is younger than
-// the token retention keeps one row, and so its token: a delete if it has one, else its last
-// row, a set that a newer entry of its key supersedes, made a delete of that key. A delete
-// there takes nothing from a machine that replays past it: the key's newest entry comes later
-// (or is that delete). The set itself would: once that newest entry, a tombstone, is dropped
-// (now, or by a later compaction that need not raise the horizon), a replay sets the key again.
+// the token retention keeps one row, and so its token: a delete or prefix delete if it has one,
+// else its last row, a set that a newer row supersedes, made a delete of its key. A delete or
+// prefix delete there takes nothing from a machine that replays past it: every key it deletes
+// has its newest row or a newer prefix delete covering it later (or is deleted by that row
+// itself). The set itself would: once that newer row, a tombstone, is dropped (now, or by a
+// later compaction that need not raise the horizon), a replay sets the key again.
 void Compactor::KeepTokenOfRecentBatch(BatchEdit& edit) const {
   if (edit.write_time_us < token_cutoff_us_ || edit.rows.empty()) return;
   for (size_t i = 0; i < edit.rows.size(); ++i) {
@@ -262,14 +296,14 @@ void Compactor::KeepTokenOfRecentBatch(BatchEdit& edit) const {
   }
   size_t keep = edit.rows.size() - 1;
   for (size_t i = edit.rows.size(); i-- > 0;) {
-    if (edit.rows[i].op == kDeleteOp) {
+    if (IsTombstoneOp(edit.rows[i].op)) {
       keep = i;
       break;
     }
   }
   edit.drop[keep] = false;
   edit.expired_tombstone[keep] = false;
-  if (edit.rows[keep].op != kDeleteOp) edit.to_delete = keep;
+  if (!IsTombstoneOp(edit.rows[keep].op)) edit.to_delete = keep;
 }
 
 // Pass 2: raises the horizon over every expired tombstone, commits, then drops them.
@@ -296,8 +330,10 @@ void Compactor::DropTombstones(uint64_t* done, uint64_t total) {
       for (size_t i = next; i < end;) {
         BatchEdit edit;
         edit.id = tombstones_[i].id;
-        std::unordered_set<std::string> keys;
-        for (; i < end && tombstones_[i].id == edit.id; ++i) keys.insert(tombstones_[i].key);
+        std::set<std::pair<uint8_t, std::string>> expired;
+        for (; i < end && tombstones_[i].id == edit.id; ++i) {
+          expired.emplace(tombstones_[i].op, tombstones_[i].key);
+        }
         read.setUInt64(1, edit.id);
         std::unique_ptr<sql::ResultSet> rows(read.executeQuery());
         bool any = false;
@@ -307,13 +343,14 @@ void Compactor::DropTombstones(uint64_t* done, uint64_t total) {
           row.op = static_cast<uint8_t>(rows->getUInt(2));
           row.key = rows->getString(3).asStdString();
           edit.write_time_us = rows->getInt64(4);
-          const bool drop = row.op == kDeleteOp && keys.contains(row.key);
+          const bool drop = expired.contains({row.op, row.key});
           any |= drop;
           edit.drop.push_back(drop);
           edit.expired_tombstone.push_back(false);
           edit.rows.push_back(std::move(row));
         }
-        KeepTokenOfRecentBatch(edit);  // Only deletes go here: it keeps one as it is.
+        // Only tombstones go here: it keeps one as it is.
+        KeepTokenOfRecentBatch(edit);
         if (any) edits.push_back(std::move(edit));
       }
       Rewrite(edits);
