@@ -228,7 +228,15 @@ int RunStats(const Invocation& inv) {
       std::cout << separator << "\"" << name << "\":" << JsonString(text);
       separator = ",";
     }
-    std::cout << ",\"read_server_updates_behind\":" << (lag_measured ? behind : "null") << "}\n";
+    std::cout << ",\"read_server_updates_behind\":" << (lag_measured ? behind : "null");
+    std::cout << ",\"prefixes\":[";
+    separator = "";
+    for (const PrefixReadStats& p : s.prefixes) {
+      std::cout << separator << "{\"prefix\":" << JsonString(p.prefix)
+                << ",\"hits\":" << p.machine_hits << ",\"misses\":" << p.machine_misses << "}";
+      separator = ",";
+    }
+    std::cout << "]}\n";
   } else {
     const auto print = [](std::string label, const auto& value) {
       label.resize(24, ' ');
@@ -239,6 +247,10 @@ int RunStats(const Invocation& inv) {
       if (!text.empty()) print(name, text);
     }
     if (lag_measured) print("read_server_updates_behind", behind);
+    for (const PrefixReadStats& p : s.prefixes) {
+      print("prefix " + EscapeBytes(p.prefix), "hits " + std::to_string(p.machine_hits) +
+                                                   " misses " + std::to_string(p.machine_misses));
+    }
   }
   return kExitOk;
 }

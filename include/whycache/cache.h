@@ -49,6 +49,36 @@ struct CacheOptions {
   // A poll that cannot reach the log gives up within a second, so that Update() never holds up
   // a request for long; the next due poll retries.
   LogOptions log_options{.reconnect_budget = std::chrono::milliseconds(1000)};
+  // Key prefixes whose reads to count, hits and misses apart, in this process and on the whole
+  // machine (CacheStats::prefixes). A read (ReadTransaction::Get) counts toward every prefix its
+  // key starts with: with "user:" and "user:4", the key "user:42" counts toward both. While this
+  // Cache is open, reads through every Cache of the process count toward its prefixes (counting
+  // is per process, not per Cache). At most kMaxStatPrefixes, each non-empty, within kMaxKeyBytes
+  // and given once, else Open throws Error(kInvalidArgument); so it does when the process would
+  // count more than 64 distinct prefixes over its life. Reads pay for prefixes only while some are
+  // counted: a load and a branch without them.
+  //
+  // The machine's counts live in a file next to the state file, STATE_PATH.read-stats, which Open
+  // creates (and replaces, moving it to STATE_PATH.read-stats.bad, when it is damaged or of
+  // another format version: the machine's figures then start from zero). Each process publishes
+  // its counts there at most once per poll_interval from Update(), in Stats() and when the Cache
+  // closes; reads since a killed process's last publication are not in the machine's counts.
+  // Counts of processes that ended stay. At most 256 distinct prefixes per machine and 1024
+  // counting processes at once: beyond them Open throws Error(kInvalidArgument) or Error(kBusy).
+  std::vector<std::string> stat_prefixes;
+};
+
+inline constexpr size_t kMaxStatPrefixes = 32;
+
+// The reads of keys starting with one prefix (see CacheOptions::stat_prefixes).
+struct PrefixReadStats {
+  std::string prefix;
+  // This process's reads (a forked child's since the fork) while a Cache of it counted the prefix.
+  uint64_t process_hits = 0;
+  uint64_t process_misses = 0;
+  // The reads of every process of the machine that counted the prefix, as published.
+  uint64_t machine_hits = 0;
+  uint64_t machine_misses = 0;
 };
 
 // Figures about the local state and the log as this machine last saw it.
@@ -78,10 +108,14 @@ struct CacheStats {
   // instead, naming the file (damaged, of another dataset, older than the horizon, ...); empty
   // when it did, or when no resync snapshot is set.
   std::string resync_snapshot_unused;
-  // This process's counters.
+  // This process's counters (a forked child's since the fork).
   uint64_t reads = 0;
   uint64_t hits = 0;
   uint64_t misses = 0;
+  // This Cache's CacheOptions::stat_prefixes in the order given, then every other prefix that
+  // the machine's read-stats file names (counted by other processes, now or before), in the
+  // order the machine first counted them. Machine figures include this process's reads up to now.
+  std::vector<PrefixReadStats> prefixes;
   std::string last_error;  // Empty when the last poll succeeded.
   // Where this process's last poll read the log (a MySQL replica or the primary) and how far
   // that server was behind the primary (ChangeLog::ReadServer); empty before this process polled.

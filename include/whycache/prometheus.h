@@ -8,6 +8,8 @@
 // ending in _total, and carries a label state="..." naming the state file. The last poll error
 // is an info-style gauge, whycache_last_error_info{state="...",message="..."} 1, present only
 // while there is one; so is whycache_resync_snapshot_unused_info{state="...",reason="..."}.
+// Reads of counted key prefixes (CacheOptions::stat_prefixes) on the whole machine are
+// whycache_prefix_reads_total{state="...",prefix="...",result="hit"|"miss"}, one pair per prefix.
 // Label values are the bytes given with those outside printable ASCII written as \xNN, then
 // escaped for the format, so any path or message yields a valid page.
 #ifndef WHYCACHE_PROMETHEUS_H_

@@ -14,6 +14,7 @@
 
 #include "lib/cache/applier.h"
 #include "lib/cache/log_consistency.h"
+#include "lib/cache/machine_read_stats.h"
 #include "lib/cache/poll_schedule.h"
 #include "lib/cache/read_counters.h"
 #include "lib/cache/shared_control.h"
@@ -83,7 +84,8 @@ class CacheImpl final : public Cache {
 
   ~CacheImpl() override { LeaveLogOfParent(); }
 
-  // Makes sure the state file belongs to the log's dataset and carries the poll settings.
+  // Makes sure the state file belongs to the log's dataset and carries the poll settings, and
+  // starts counting the reads of options_.stat_prefixes.
   void Attach(const std::string& log_error) {
     std::string error = log_error;
     std::unique_ptr<tree::WriteTxn> txn = tree_->BeginWrite(/*wait=*/true);
@@ -123,6 +125,10 @@ class CacheImpl final : public Cache {
     }
     cache::StartScheduleForThisBoot(control, tree::CurrentBootId(), io::NowMicros());
     if (!error.empty()) cache::RecordError(control, error, io::NowMicros());
+    if (!options_.stat_prefixes.empty()) {
+      read_stats_ = std::make_unique<cache::CacheReadStats>(
+          options_.state_path, options_.stat_prefixes, options_.poll_interval);
+    }
   }
 
   ReadTransaction BeginRead() override {
@@ -181,7 +187,9 @@ class CacheImpl final : public Cache {
   }
 
   void Update() noexcept override {
-    if (cache::ClaimDuePoll(ControlOf(*tree_), io::CoarseMonotonicNanos())) PollDue();
+    const int64_t now_ns = io::CoarseMonotonicNanos();
+    if (read_stats_ != nullptr) read_stats_->PublishIfDue(now_ns);
+    if (cache::ClaimDuePoll(ControlOf(*tree_), now_ns)) PollDue();
     if (subscriptions_.any()) [[unlikely]]
       Notify();
   }
@@ -259,6 +267,8 @@ class CacheImpl final : public Cache {
     s.hits = reads.hits;
     s.misses = reads.misses;
     s.reads = reads.hits + reads.misses;
+    s.prefixes = read_stats_ != nullptr ? read_stats_->Figures()
+                                        : cache::PrefixFiguresOfMachine(options_.state_path);
     if (c.consecutive_failures.load(std::memory_order_relaxed) > 0) {
       s.last_error = cache::LastError(c).message;
     }
@@ -479,12 +489,15 @@ class CacheImpl final : public Cache {
   std::unique_ptr<tree::Tree> tree_;
   const std::unique_ptr<cache::ChangeJournal> journal_;
   cache::Subscriptions subscriptions_;
+  // Set by Attach when options_.stat_prefixes is not empty.
+  std::unique_ptr<cache::CacheReadStats> read_stats_;
 };
 
 std::unique_ptr<Cache> Cache::Open(const CacheOptions& options) {
   if (options.state_path.empty()) {
     throw Error(Error::Code::kInvalidArgument, "no state file given (CacheOptions::state_path)");
   }
+  cache::CheckStatPrefixes(options.stat_prefixes);
   std::unique_ptr<ChangeLog> log;
   std::string log_error;
   if (!options.log_uri.empty()) {
@@ -524,7 +537,7 @@ ReadTransaction::~ReadTransaction() {
 
 std::optional<std::string_view> ReadTransaction::Get(std::string_view key) const {
   std::optional<std::string_view> v = TxnIn(storage_).Get(key);
-  cache::ReadCountersForThisThread().Count(v.has_value());
+  cache::ReadCountersForThisThread().Count(v.has_value(), key);
   return v;
 }
 

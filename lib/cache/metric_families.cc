@@ -105,6 +105,21 @@ void AppendCacheMetrics(const CacheStats& s, std::string_view state,
         {.labels = {{"state", state_value}, {"server", format::EscapeBytes(s.read_server.server)}},
          .value = static_cast<double>(s.read_server.updates_behind)});
   }
+  MetricFamily& prefix_reads =
+      FamilyNamed("whycache_prefix_reads_total",
+                  "Reads by the machine's processes of keys that start with a counted prefix "
+                  "(CacheOptions::stat_prefixes), by result.",
+                  kCounter, families);
+  for (const PrefixReadStats& p : s.prefixes) {
+    const std::string prefix = format::EscapeBytes(p.prefix);
+    for (const auto& [result, count] :
+         {std::pair<const char*, uint64_t>{"hit", p.machine_hits},
+          std::pair<const char*, uint64_t>{"miss", p.machine_misses}}) {
+      prefix_reads.samples.push_back(
+          {.labels = {{"state", state_value}, {"prefix", prefix}, {"result", result}},
+           .value = static_cast<double>(count)});
+    }
+  }
 }
 
 }  // namespace whycache::cache

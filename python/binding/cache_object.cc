@@ -144,6 +144,17 @@ py::dict StatsDict(const CacheStats& s) {
   d["misses"] = s.misses;
   d["resync_snapshot_unused"] = s.resync_snapshot_unused;
   d["last_error"] = s.last_error;
+  py::list prefixes;
+  for (const PrefixReadStats& p : s.prefixes) {
+    py::dict figures;
+    figures["prefix"] = py::bytes(p.prefix);
+    figures["process_hits"] = p.process_hits;
+    figures["process_misses"] = p.process_misses;
+    figures["machine_hits"] = p.machine_hits;
+    figures["machine_misses"] = p.machine_misses;
+    prefixes.append(figures);
+  }
+  d["prefixes"] = prefixes;
   return d;
 }
 
@@ -232,7 +243,8 @@ the README for the MySQL log).
   cls.def(py::init([](const std::string& state_path, const std::string& log_uri,
                       int64_t poll_interval_ms, size_t max_updates_per_poll,
                       const std::string& resync_snapshot, bool create_if_missing,
-                      const std::string& fsync, int64_t reconnect_budget_ms) {
+                      const std::string& fsync, int64_t reconnect_budget_ms,
+                      py::iterable stat_prefixes) {
             CacheOptions o;
             o.state_path = state_path;
             o.log_uri = log_uri;
@@ -242,6 +254,13 @@ the README for the MySQL log).
             o.log_options.create_if_missing = create_if_missing;
             o.log_options.fsync = ParseFsync(fsync);
             o.log_options.reconnect_budget = std::chrono::milliseconds(reconnect_budget_ms);
+            if (py::isinstance<py::bytes>(stat_prefixes) ||
+                py::isinstance<py::bytearray>(stat_prefixes)) {
+              throw py::type_error("stat_prefixes takes a list of prefixes, not one bytes object");
+            }
+            for (py::handle p : stat_prefixes) {
+              o.stat_prefixes.push_back(CopyBytes(p.ptr(), "stat prefix"));
+            }
             py::gil_scoped_release release;
             return CacheHandle{std::shared_ptr<Cache>(Cache::Open(o))};
           }),
@@ -249,11 +268,14 @@ the README for the MySQL log).
           py::arg("poll_interval_ms") = 50, py::arg("max_updates_per_poll") = 100'000,
           py::arg("resync_snapshot") = "", py::arg("create_if_missing") = false,
           py::arg("fsync") = "every_append", py::arg("reconnect_budget_ms") = 1000,
+          py::arg("stat_prefixes") = py::tuple(),
           R"doc(Opens (creating when missing) the state file and connects to the log.
 
 log_uri is "file:DIR" or "mysql://USER@HOST:PORT/DATABASE[?table=NAME]" (the password comes
 from WHYCACHE_MYSQL_PASSWORD), or "" to read an existing state file alone. create_if_missing
-creates the log's storage when it was never initialized. Raises InvalidArgument,
+creates the log's storage when it was never initialized. stat_prefixes (bytes-like) are key
+prefixes whose reads this process and the machine count; stats()["prefixes"] shows them. Raises
+InvalidArgument,
 Incompatible (a state file of another dataset), Unavailable (no log and no state file),
 IOError.)doc");
   AddFastMethod(cls, &kGetDef);

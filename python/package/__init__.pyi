@@ -1,7 +1,7 @@
 """Type stubs of the whycache package (the _whycache extension and the prototype's API)."""
 from types import TracebackType
-from typing import (Any, Dict, Iterable, Iterator, Literal, Mapping, Optional, Protocol,
-                    Sequence, Tuple, Type, TypeVar, Union, overload)
+from typing import (Any, Dict, Iterable, Iterator, List, Literal, Mapping, Optional, Protocol,
+                    Sequence, Tuple, Type, TypedDict, TypeVar, Union, overload)
 
 _T = TypeVar("_T")
 # Keys and values: any bytes-like object; str is refused.
@@ -67,6 +67,14 @@ class Read:
     def applied_id(self) -> int:
         """The id of the newest update this read's version includes."""
 
+class _PrefixStats(TypedDict):
+    """Reads of the keys that start with `prefix`: this process's and the whole machine's."""
+    prefix: bytes
+    process_hits: int
+    process_misses: int
+    machine_hits: int
+    machine_misses: int
+
 class Cache:
     """A dataset replicated onto this machine (see the module docstring)."""
 
@@ -74,8 +82,11 @@ class Cache:
                  max_updates_per_poll: int = 100000, resync_snapshot: str = "",
                  create_if_missing: bool = False,
                  fsync: Literal["every_append", "never"] = "every_append",
-                 reconnect_budget_ms: int = 1000) -> None:
-        """Opens (creating when missing) the state file and connects to the log."""
+                 reconnect_budget_ms: int = 1000,
+                 stat_prefixes: Iterable[_Bytes] = ()) -> None:
+        """Opens (creating when missing) the state file and connects to the log. Reads of keys
+        starting with each of `stat_prefixes` are counted, by this process and by the machine
+        (stats()["prefixes"])."""
     @overload
     def get(self, key: _Bytes) -> Optional[bytes]:
         """A copy of the value of `key`, or None (or `default`)."""
@@ -96,8 +107,10 @@ class Cache:
     @property
     def applied_id(self) -> int:
         """The id of the newest update in the local state."""
-    def stats(self) -> Dict[str, Union[int, str]]:
-        """Figures about the local state and the log."""
+    def stats(self) -> Dict[str, Union[int, str, List[_PrefixStats]]]:
+        """Figures about the local state and the log. "prefixes": this Cache's stat_prefixes,
+        then the other prefixes the machine counts, each with process_hits, process_misses,
+        machine_hits and machine_misses."""
     def set(self, key: _Bytes, value: _Bytes) -> int:
         """Appends an update setting `key`; returns its id."""
     def set_multi(self, mapping: Mapping[_Bytes, _Bytes]) -> int:

@@ -429,3 +429,48 @@ def test_busy_for_a_check_below_the_horizon(paths):
             lagging.check_against_log()
         lagging.update_now()
         assert lagging.check_against_log() == "" and b"q" not in lagging
+
+
+def test_stat_prefixes_count_this_process_and_the_machine(paths, cache):
+    present = {b"sp:flag:a": b"1", b"sp:flag:b": b"2", b"sp:perm:1": b"3", b"other": b"4"}
+    applied(cache, cache.set_multi(present))
+    prefixes = [b"sp:flag:", b"sp:"]
+    expected = {p: [0, 0] for p in prefixes}
+
+    def count(key):
+        for p in prefixes:
+            if key.startswith(p):
+                expected[p][0 if key in present else 1] += 1
+
+    with whycache.Cache(paths["state"], paths["log"], stat_prefixes=prefixes) as counting:
+        for key in [b"sp:flag:a", b"sp:flag:a", b"sp:flag:zz", b"sp:perm:1", b"sp:x", b"other", b"s"]:
+            assert (counting.get(key) is not None) == (key in present)
+            count(key)
+        # Every read of the process counts: through another Cache and a read transaction too.
+        with cache.read() as r:
+            for key in [bytearray(b"sp:flag:b"), b"sp:nope"]:
+                assert (r.get(key) is not None) == (bytes(key) in present)
+                count(bytes(key))
+        figures = counting.stats()["prefixes"]
+        assert [f["prefix"] for f in figures] == prefixes
+        for f in figures:
+            want = expected[f["prefix"]]
+            assert [f["process_hits"], f["process_misses"]] == want, f
+            assert [f["machine_hits"], f["machine_misses"]] == want, f
+    # A Cache that counts nothing shows the machine's figures, which outlive the counting Cache.
+    machine = [(f["prefix"], f["machine_hits"], f["machine_misses"]) for f in cache.stats()["prefixes"]]
+    assert machine == [(p, *expected[p]) for p in prefixes]
+
+
+@pytest.mark.parametrize("prefixes, error", [
+    ([b""], whycache.InvalidArgument),
+    ([b"x", b"x"], whycache.InvalidArgument),
+    ([b"p%d" % i for i in range(33)], whycache.InvalidArgument),
+    ([b"k" * (whycache.MAX_KEY_BYTES + 1)], whycache.InvalidArgument),
+    (b"sp:", TypeError),
+    (["sp:"], TypeError),
+])
+def test_bad_stat_prefixes_are_refused(paths, prefixes, error):
+    with pytest.raises(error):
+        whycache.Cache(paths["state"], paths["log"], create_if_missing=True, stat_prefixes=prefixes)
+    assert not os.path.exists(paths["state"] + ".read-stats")

@@ -7,6 +7,10 @@
 //                              (another process calling Update() before each read); p50/p99.
 //   BM_GetCache / BM_GetTree   random get of existing keys through a Cache read transaction and
 //                              through the raw tree, one transaction per get, same file.
+//   BM_GetCachePrefixes/N      BM_GetCache through a Cache counting N key prefixes
+//                              (CacheOptions::stat_prefixes): 0, the cost of the check alone, or
+//                              4 that share the keys' first byte, so every get compares all four
+//                              and counts toward one or two.
 //   BM_Snapshot/K/V            snapshot create and restore of K keys x V-byte values: MB/s of
 //                              keys and values each way, and the file's size against them.
 #include <unistd.h>
@@ -119,6 +123,22 @@ void BM_GetCache(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_GetCache);
+
+void BM_GetCachePrefixes(benchmark::State& state) {
+  bench::LoadedCache& d = Data();
+  // Keys are "key:" and 16 hex digits: every key starts with the first, 1 in 16 with each other.
+  const std::vector<std::string> prefixes = {"key:", "key:0", "key:a", "key:f"};
+  CacheOptions options = d.options();
+  options.stat_prefixes.assign(prefixes.begin(), prefixes.begin() + state.range(0));
+  std::unique_ptr<Cache> cache = Cache::Open(options);
+  const std::vector<std::string>& keys = d.keys();
+  size_t i = 0;
+  for (auto _ : state) {
+    ReadTransaction txn = cache->BeginRead();
+    benchmark::DoNotOptimize(txn.Get(keys[i++ % keys.size()]));
+  }
+}
+BENCHMARK(BM_GetCachePrefixes)->Arg(0)->Arg(4);
 
 void BM_GetTree(benchmark::State& state) {
   bench::LoadedCache& d = Data();

@@ -55,7 +55,9 @@ TEST_F(CheckAgainstLogTest, ProgressCountsBothPassesAndEndsFull) {
   ASSERT_FALSE(calls.empty());
   for (size_t i = 0; i < calls.size(); ++i) {
     EXPECT_EQ(calls[i].second, 4u + 7u) << "call " << i;
-    if (i > 0) EXPECT_GE(calls[i].first, calls[i - 1].first) << "call " << i;
+    if (i > 0) {
+      EXPECT_GE(calls[i].first, calls[i - 1].first) << "call " << i;
+    }
   }
   EXPECT_EQ(calls.back().first, calls.back().second);
 }

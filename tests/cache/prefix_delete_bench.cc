@@ -3,8 +3,9 @@
 // (UpdateNow: reading the log, the tree's commit, a rebuild if the commit leaves the file mostly
 // free); writing the keys and the deletes to the log is not.
 //
-//   bazel run --config=opt //tests/cache:prefix_delete_bench -- --benchmark_repetitions=5 \
+//   bazel run --config=opt //tests/cache:prefix_delete_bench -- --benchmark_repetitions=5
 //       --benchmark_enable_random_interleaving=true --benchmark_report_aggregates_only=true
+//   (one command line)
 //
 //   BM_DeleteSubtree/single_deletes  1M deletes, appended as 1,000 batches of 1,000
 //   BM_DeleteSubtree/prefix_delete   one prefix delete of "sess:"

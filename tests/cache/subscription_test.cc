@@ -47,7 +47,9 @@ std::function<void(const ChangeNotice&)> Listen(Heard* heard, Cache* cache) {
                                   n.erased_prefixes.end());
     heard->first_after_id = std::min(heard->first_after_id, n.after_id);
     // A restored snapshot may take the state back; changes only go forward.
-    if (!n.reload) EXPECT_GT(n.last_id, heard->last_id) << "notices out of order";
+    if (!n.reload) {
+      EXPECT_GT(n.last_id, heard->last_id) << "notices out of order";
+    }
     heard->last_id = n.last_id;
     // The notice comes after the state shows what it lists.
     EXPECT_GE(cache->AppliedId(), n.last_id);

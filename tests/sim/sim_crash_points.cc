@@ -19,7 +19,7 @@ using whycache::testing::ChildProcess;
 
 // Every crash point of the library. A point missing here is never injected; the tests fail
 // for a point listed here that no run reaches.
-constexpr std::array<CrashPointSpec, 17> kPoints = {{
+constexpr std::array<CrashPointSpec, 18> kPoints = {{
     // Between the token record and the frame (with a token), or before the frame.
     {"file_log.append.before_write", CrashOp::kAppend, "file", 1},
     // The frame written, not yet synced.
@@ -52,6 +52,8 @@ constexpr std::array<CrashPointSpec, 17> kPoints = {{
     // A rebuilt state file filled, not yet installed; then installed, its build files left.
     {"state_rebuild.before_install", CrashOp::kRestore, "", 1},
     {"state_rebuild.after_install", CrashOp::kRestore, "", 1},
+    // An applier's commit published, its change journal record not yet written.
+    {"applier.commit.before_journal", CrashOp::kPoll, "", 1},
 }};
 
 }  // namespace
