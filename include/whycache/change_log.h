@@ -131,9 +131,10 @@ struct LogOptions {
 struct CompactionOptions {
   // Only entries with a smaller id are rewritten; 0 means the head id + 1 (all history).
   uint64_t before_id = 0;
-  // A delete (tombstone) that is the newest entry of its key is dropped once it was written
-  // longer ago than this; the horizon then moves up to its id. Machines are expected to apply
-  // within the retention, so that only machines switched off for longer must resync.
+  // A delete (tombstone) that is the newest entry of its key, and a prefix delete that no newer
+  // prefix delete covers, are dropped once written longer ago than this; the horizon then moves
+  // up to their id. Machines are expected to apply within the retention, so that only machines
+  // switched off for longer must resync.
   std::chrono::seconds tombstone_retention{std::chrono::hours(24 * 7)};
   // Called now and then with the work done and the work to do in all (e.g. bytes or rows).
   std::function<void(uint64_t done, uint64_t total)> progress;
@@ -221,8 +222,10 @@ class ChangeLog {
   virtual uint64_t CompactedBelow() = 0;
 
   // Rewrites history below options.before_id: for every key, only its newest entry with an id
-  // below before_id is kept (a set, or a tombstone until it expires), with its original id;
-  // entries it superseded are dropped, and batches left without mutations disappear. Entries
+  // below before_id is kept (a set, or a tombstone until it expires), with its original id,
+  // unless a newer prefix delete below before_id covers the key; a prefix delete is kept (a
+  // tombstone, until it expires) unless a newer prefix delete of it or of a shorter prefix of it
+  // covers it. Entries superseded are dropped, and batches left without mutations disappear. Entries
   // with larger ids are untouched. So a machine at any applied id at or above the horizon that
   // applies the compacted log reaches exactly the state that replaying the full history gives.
   //

@@ -1,6 +1,7 @@
 // Benchmarks of the cache layer (run with: bazel run --config=opt //tests/cache:cache_bench).
 //
 //   BM_UpdateNotDue            Update() when no poll is due: the per-request cost.
+//   BM_UpdateNotDueSubscribed  the same in a process with two subscriptions.
 //   BM_UpdateDueNothingNew/L   Update() polling log L every call, nothing new to apply.
 //   BM_Apply/L                 mutations/s applied from log L (100-byte values, 100 per batch).
 //   BM_ReplicationLag/L        Set() on machine A returning -> value readable on machine B
@@ -57,6 +58,20 @@ void BM_UpdateNotDue(benchmark::State& state) {
   for (auto _ : state) s.cache->Update();
 }
 BENCHMARK(BM_UpdateNotDue);
+
+// The same with subscriptions: each call also looks at the machine's change journal.
+void BM_UpdateNotDueSubscribed(benchmark::State& state) {
+  Setup s(FileLogBackend(), std::chrono::hours(1));
+  s.cache->UpdateNow();
+  int notices = 0;
+  for (const char* prefix : {"perm:", "flag:"}) {
+    s.cache->Subscribe(prefix, [&notices](const ChangeNotice&) { ++notices; });
+  }
+  s.cache->Update();
+  for (auto _ : state) s.cache->Update();
+  if (notices != 0) state.SkipWithError("a notice without a change");
+}
+BENCHMARK(BM_UpdateNotDueSubscribed);
 
 void BM_UpdateDueNothingNew(benchmark::State& state, ChangeLogBackend backend) {
   Setup s(backend, milliseconds(0));

@@ -203,7 +203,8 @@ TEST_P(PrefixDeleteTest, RacesWithSetsFromOtherWriters) {
 
 // A snapshot made before a prefix delete catches up across it; one made after holds the state
 // without the subtree; and after compaction drops the prefix delete itself (retention 0), a
-// machine restored from the older snapshot is below the horizon and resyncs to the same state.
+// machine left before it is below the horizon and resyncs to the same state, and the older
+// snapshot is refused.
 TEST_P(PrefixDeleteTest, SnapshotsAndCompactionAcrossAPrefixDelete) {
   auto a = Cache::Open(Machine("a"));
   Model model;
@@ -221,6 +222,9 @@ TEST_P(PrefixDeleteTest, SnapshotsAndCompactionAcrossAPrefixDelete) {
   ASSERT_TRUE(a->WaitFor(id, milliseconds(30'000)));
   const SnapshotInfo before = a->CreateSnapshot(dir_.File("before.snapshot"));
   EXPECT_EQ(before.key_count, model.size());
+  // A machine that stays at this update until after the compaction below.
+  auto d = Cache::Open(Machine("d"));
+  ASSERT_TRUE(d->WaitFor(id, milliseconds(30'000)));
 
   const std::vector<Mutation> erase = {Mutation::ErasePrefix("sess:1:")};
   id = a->Write(erase);
@@ -250,10 +254,11 @@ TEST_P(PrefixDeleteTest, SnapshotsAndCompactionAcrossAPrefixDelete) {
   drop_all.tombstone_retention = std::chrono::seconds(0);
   const CompactionResult compacted = a->Compact(drop_all);
   EXPECT_GE(compacted.horizon, id) << "the prefix delete, expired, was not dropped";
-  auto d = Cache::Open(Machine("d"));
-  d->RestoreSnapshot(dir_.File("before.snapshot"));
+  EXPECT_THROW(Cache::Open(Machine("f"))->RestoreSnapshot(dir_.File("before.snapshot")), Error)
+      << "a snapshot from below the horizon";
   ASSERT_TRUE(d->WaitFor(id, milliseconds(60'000)));
   EXPECT_EQ(FirstDifference(model, ScanAll(*d)), "") << "resynced from below the horizon";
+  EXPECT_EQ(d->Stats().resyncs, 1u);
   auto e = Cache::Open(Machine("e"));
   ASSERT_TRUE(e->WaitFor(id, milliseconds(60'000)));
   EXPECT_EQ(FirstDifference(model, ScanAll(*e)), "") << "built from the compacted log";

@@ -6,12 +6,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -309,6 +312,46 @@ TEST_P(SubscriptionTest, AnApplierKilledBeforeItsRecordLeavesAReload) {
   cache->UpdateNow();
   EXPECT_EQ(heard.reloads, 1);
   EXPECT_EQ(heard.last_id, cache->AppliedId());
+}
+
+// Threads that call Update() at once deliver each change once, one thread at a time, while
+// another thread subscribes and unsubscribes (run under TSan too).
+TEST_P(SubscriptionTest, ThreadsUpdatingAtOnceDeliverEachChangeOnce) {
+  auto cache = Cache::Open(Machine());
+  cache->Set("init", "1");
+  cache->UpdateNow();
+  std::mutex mu;
+  std::multiset<std::string> heard;
+  std::atomic<int> inside{0};
+  cache->Subscribe("t:", [&](const ChangeNotice& n) {
+    EXPECT_EQ(inside.fetch_add(1), 0) << "two deliveries at once";
+    EXPECT_FALSE(n.reload);
+    std::lock_guard lock(mu);
+    heard.insert(n.keys.begin(), n.keys.end());
+    inside.fetch_sub(1);
+  });
+  constexpr int kKeys = 300;
+  std::atomic<bool> written{false};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      while (!written.load()) cache->Update();
+      cache->UpdateNow();
+    });
+  }
+  threads.emplace_back([&] {
+    for (int i = 0; i < 50; ++i) {
+      const uint64_t id = cache->Subscribe("t:", [](const ChangeNotice&) {});
+      cache->Unsubscribe(id);
+    }
+  });
+  for (int i = 0; i < kKeys; ++i) cache->Set("t:" + std::to_string(i), "v");
+  written.store(true);
+  for (std::thread& t : threads) t.join();
+  cache->Update();
+  std::multiset<std::string> want;
+  for (int i = 0; i < kKeys; ++i) want.insert("t:" + std::to_string(i));
+  EXPECT_EQ(heard, want);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, SubscriptionTest,
