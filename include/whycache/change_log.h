@@ -225,9 +225,9 @@ class ChangeLog {
   // below before_id is kept (a set, or a tombstone until it expires), with its original id,
   // unless a newer prefix delete below before_id covers the key; a prefix delete is kept (a
   // tombstone, until it expires) unless a newer prefix delete of it or of a shorter prefix of it
-  // covers it. Entries superseded are dropped, and batches left without mutations disappear. Entries
-  // with larger ids are untouched. So a machine at any applied id at or above the horizon that
-  // applies the compacted log reaches exactly the state that replaying the full history gives.
+  // covers it. Entries superseded are dropped, and batches left without mutations disappear.
+  // Entries with larger ids are untouched. So a machine at any applied id at or above the horizon
+  // that applies the compacted log reaches exactly the state that replaying the full history gives.
   //
   // Runs while writers append and readers read, in bounded steps: readers never see part of a
   // batch, and never miss an update without the horizon telling them (the horizon is raised
