@@ -21,6 +21,41 @@ inline int Find16(const uint8_t* keys, uint32_t count, uint8_t c) {
   return mask ? __builtin_ctz(mask) : -1;
 }
 
+constexpr int kEstimateDescents = 256;
+
+// splitmix64: the descents' choices, from a seed.
+uint64_t NextRandom(uint64_t* state) {
+  uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+// How many keys the subtree at `ref` holds, counting no further than `limit`.
+uint64_t CountKeys(const Space& s, Ref ref, uint64_t limit) {
+  if (ref == 0) return 0;
+  uint64_t count = 0;
+  std::vector<Ref> stack = {ref};
+  while (!stack.empty() && count < limit) {
+    const Ref r = stack.back();
+    stack.pop_back();
+    if (IsLeaf(r)) {
+      ++count;
+      continue;
+    }
+    const InnerHeader* n = s.Inner(r);
+    for (int pos = NextPos(n, kBeforeFirst); pos != kNoPos; pos = NextPos(n, pos)) {
+      const Ref child = ChildAt(n, pos);
+      if (IsLeaf(child)) {
+        ++count;
+      } else {
+        stack.push_back(child);
+      }
+    }
+  }
+  return std::min(count, limit);
+}
+
 }  // namespace
 
 Ref FindChild(const InnerHeader* n, uint8_t c) {
@@ -64,28 +99,26 @@ Ref SubtreeUnder(const Space& s, Ref root, std::string_view prefix) {
   return 0;
 }
 
-uint64_t CountKeys(const Space& s, Ref ref, uint64_t limit) {
-  if (ref == 0) return 0;
-  uint64_t count = 0;
-  std::vector<Ref> stack = {ref};
-  while (!stack.empty() && count < limit) {
-    const Ref r = stack.back();
-    stack.pop_back();
-    if (IsLeaf(r)) {
-      ++count;
-      continue;
+uint64_t EstimateKeys(const Space& s, Ref ref, uint64_t exact_limit) {
+  const uint64_t exact = CountKeys(s, ref, exact_limit);
+  if (exact < exact_limit) return exact;
+  uint64_t random = ref;
+  double sum = 0;
+  for (int i = 0; i < kEstimateDescents; ++i) {
+    double weight = 1;
+    for (Ref r = ref; !IsLeaf(r);) {
+      const InnerHeader* n = s.Inner(r);
+      const uint32_t entries = n->count + (n->end_leaf != 0 ? 1 : 0);
+      if (entries == 0) ThrowCorrupt("inner node at offset " + std::to_string(r) + " is empty");
+      uint32_t pick = static_cast<uint32_t>(NextRandom(&random) % entries);
+      int pos = NextPos(n, kBeforeFirst);
+      for (; pick > 0; --pick) pos = NextPos(n, pos);
+      weight *= entries;
+      r = ChildAt(n, pos);
     }
-    const InnerHeader* n = s.Inner(r);
-    for (int pos = NextPos(n, kBeforeFirst); pos != kNoPos; pos = NextPos(n, pos)) {
-      const Ref child = ChildAt(n, pos);
-      if (IsLeaf(child)) {
-        ++count;
-      } else {
-        stack.push_back(child);
-      }
-    }
+    sum += weight;
   }
-  return std::min(count, limit);
+  return std::max(exact, static_cast<uint64_t>(sum / kEstimateDescents));
 }
 
 int NextPos(const InnerHeader* n, int pos) {

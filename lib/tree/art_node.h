@@ -208,9 +208,11 @@ Ref FindChild(const InnerHeader* n, uint8_t c);
 // or an inner node whose path the prefix ends in; 0 when no key starts with it.
 Ref SubtreeUnder(const Space& s, Ref root, std::string_view prefix);
 
-// How many keys the subtree at `ref` holds, counting no further than `limit`: reads its inner
-// nodes, never its leaves.
-uint64_t CountKeys(const Space& s, Ref ref, uint64_t limit);
+// About how many keys the subtree at `ref` holds: the exact count up to `exact_limit` keys,
+// beyond it an estimate from random descents that multiply the fan-outs met (Knuth's estimator:
+// unbiased, a few hundred node reads whatever the size, the same for the same tree). Reads inner
+// nodes, never leaves.
+uint64_t EstimateKeys(const Space& s, Ref ref, uint64_t exact_limit);
 
 // Positions enumerate a node's children in byte order: for Node4/8/16 the index in keys[], for
 // Node48/256 the byte itself. kEndPos (-1) stands for the end_leaf, which comes first.

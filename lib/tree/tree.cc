@@ -411,11 +411,13 @@ bool Tree::MergesIntoNewFile(const Mapping& m, const MetaValues& meta, const Wri
   const uint64_t merge_at = MergeBatchOps(meta.key_count);
   uint64_t changes = txn.size();
   // Keys under the prefix deletes count as changes: when they are many, a new file of the keys
-  // that remain costs less than dropping them one by one. Counted only up to what decides.
+  // that remain costs less than dropping them one by one. Counting them all would cost a read
+  // per inner node of each subtree: beyond a few thousand, an estimate decides.
+  constexpr uint64_t kCountedExactly = 4096;
   for (const WriteTxn::PrefixErase& e : txn.erased_prefixes_) {
     if (changes >= merge_at) break;
     changes +=
-        CountKeys(m.space(), SubtreeUnder(m.space(), meta.root, e.prefix), merge_at - changes);
+        EstimateKeys(m.space(), SubtreeUnder(m.space(), meta.root, e.prefix), kCountedExactly);
   }
   return changes >= merge_at;
 }
