@@ -10,6 +10,7 @@
 #include "python/binding/bytes_arg.h"
 #include "python/binding/errors.h"
 #include "python/binding/read_object.h"
+#include "python/binding/subscribers.h"
 #include "whycache/cache.h"
 #include "whycache/change_log.h"
 
@@ -27,6 +28,7 @@ struct CacheHandle {
   std::shared_ptr<Cache> cache;
   int updates_in_flight = 0;
   std::shared_ptr<Cache> closing;  // Closed while updates were in flight.
+  Subscribers subscribers;
 
   // For calls that hold the GIL throughout.
   Cache& Use() const {
@@ -40,11 +42,17 @@ struct CacheHandle {
   }
 };
 
-// The handle of a Cache instance, or nullptr with an exception set. For methods written against
-// the C API: the method descriptor has checked that `self` is a Cache.
+// The handle of a Cache instance, or nullptr before __init__ made it (or when it failed).
+CacheHandle* ConstructedHandle(PyObject* self) {
+  py::detail::value_and_holder v_h =
+      reinterpret_cast<py::detail::instance*>(self)->get_value_and_holder();
+  return v_h.holder_constructed() ? v_h.value_ptr<CacheHandle>() : nullptr;
+}
+
+// The handle of an open Cache instance, or nullptr with an exception set. For methods written
+// against the C API: the method descriptor has checked that `self` is a Cache.
 CacheHandle* HandleOf(PyObject* self) {
-  auto* inst = reinterpret_cast<py::detail::instance*>(self);
-  auto* h = inst->get_value_and_holder().value_ptr<CacheHandle>();
+  CacheHandle* h = ConstructedHandle(self);
   if (h == nullptr || h->cache == nullptr) {
     PyErr_SetString(PyExc_ValueError, "whycache.Cache is closed");
     return nullptr;
@@ -186,10 +194,11 @@ FsyncPolicy ParseFsync(const std::string& name) {
   throw py::value_error("fsync must be 'every_append' or 'never', not '" + name + "'");
 }
 
-// Drops the handle's reference; the cache is destroyed, outside the GIL, unless a read
-// transaction or a call on another thread still holds it.
+// Drops the handle's reference and its subscribers' callables; the cache is destroyed, outside
+// the GIL, unless a read transaction or a call on another thread still holds it.
 void Close(CacheHandle& h) {
   EndDeferredReads();
+  h.subscribers.Clear();
   if (h.cache == nullptr) return;  // Closed before: an update in flight may still hold `closing`.
   std::shared_ptr<Cache> last = std::move(h.cache);
   if (h.updates_in_flight > 0) {
@@ -208,6 +217,34 @@ auto Released(const CacheHandle& h, Fn&& fn) {
   return fn(*cache);
 }
 
+// The garbage collector's slots: a callback that refers to its Cache (a closure, a bound method)
+// makes a cycle through the subscription, which the collector breaks by dropping the callables.
+int CacheTraverse(PyObject* self, visitproc visit, void* arg) {
+  Py_VISIT(Py_TYPE(self));
+  CacheHandle* h = ConstructedHandle(self);
+  return h == nullptr ? 0 : h->subscribers.Traverse(visit, arg);
+}
+
+int CacheClear(PyObject* self) {
+  if (CacheHandle* h = ConstructedHandle(self)) h->subscribers.Clear();
+  return 0;
+}
+
+// pybind11's deallocation does not untrack a collected object, and the collector must not visit
+// one while it is taken apart.
+void CacheDealloc(PyObject* self) {
+  PyObject_GC_UnTrack(self);
+  py::detail::pybind11_object_dealloc(self);
+}
+
+void SetUpCollection(PyHeapTypeObject* heap_type) {
+  PyTypeObject* type = &heap_type->ht_type;
+  type->tp_flags |= Py_TPFLAGS_HAVE_GC;
+  type->tp_traverse = CacheTraverse;
+  type->tp_clear = CacheClear;
+  type->tp_dealloc = CacheDealloc;
+}
+
 void AddFastMethod(py::class_<CacheHandle>& cls, PyMethodDef* def) {
   PyObject* descr = PyDescr_NewMethod(reinterpret_cast<PyTypeObject*>(cls.ptr()), def);
   if (descr == nullptr) throw py::error_already_set();
@@ -221,9 +258,10 @@ PyMethodDef kGetDef = {
 PyMethodDef kUpdateDef = {
     "update", CacheUpdate, METH_NOARGS,
     "update()\n--\n\nThe per-request call: returns at once unless a poll is due; when one is, "
-    "exactly one process of the machine polls the log and applies new updates. Never raises: "
-    "errors are recorded (stats()['last_error']) and retried while the last applied state keeps "
-    "being served."};
+    "exactly one process of the machine polls the log and applies new updates. With "
+    "subscriptions, it then calls their callbacks for what the machine applied, due or not (see "
+    "subscribe()). Never raises: errors are recorded "
+    "(stats()['last_error']) and retried while the last applied state keeps being served."};
 
 }  // namespace
 
@@ -239,7 +277,8 @@ every process of the machine, writes go to the change log, and update() applies 
 Keys and values are bytes (any bytes-like object is accepted; str is refused). A Cache may be
 shared by the threads of a process, and keeps working in the children of a fork (file log; see
 the README for the MySQL log).
-)doc");
+)doc",
+                              py::custom_type_setup(SetUpCollection));
   cls.def(py::init([](const std::string& state_path, const std::string& log_uri,
                       int64_t poll_interval_ms, size_t max_updates_per_poll,
                       const std::string& resync_snapshot, bool create_if_missing,
@@ -434,9 +473,68 @@ byte order; all from one consistent version, and all released when the block end
       "Compares the local state with the log replayed to the same id: '' when equal, else the "
       "first difference.");
   cls.def(
+      "subscribe",
+      [](CacheHandle& h, py::handle prefix, py::object callback) {
+        std::string p = CopyBytes(prefix.ptr(), "prefix");
+        if (!PyCallable_Check(callback.ptr())) {
+          throw py::type_error(std::string("subscribe() takes a callable, not ") +
+                               Py_TYPE(callback.ptr())->tp_name);
+        }
+        auto subscriber = std::make_shared<Subscriber>(std::move(callback));
+        // Without the GIL: a delivery on another thread, which Subscribe may wait for, may be
+        // waiting for the GIL inside a callback.
+        const uint64_t id = Released(h, [&](Cache& c) {
+          return c.Subscribe(std::move(p), Subscriber::Callback(subscriber));
+        });
+        h.subscribers.Keep(id, std::move(subscriber));
+        // Closed by another thread meanwhile: the subscription ends with the cache.
+        if (h.cache == nullptr) h.subscribers.Clear();
+        return id;
+      },
+      py::arg("prefix"), py::arg("callback"),
+      R"doc(Calls callback(notice) when updates that changed keys under `prefix` were applied.
+
+`notice` is a whycache.ChangeNotice; `prefix` is bytes-like (b"" for every key). The callback is
+called each time updates that changed keys under the prefix have been applied on this machine,
+whichever process of the machine applied them. The calls come in this process, inside its next
+update(), update_now(), wait_for() or restore_snapshot(), on the thread that makes that call,
+one thread at a time (while one delivers, the others' calls do not wait for it). Only changes
+applied after subscribe() returns are notified: subscribe first, then read what you derive from
+the prefix.
+
+notice.keys lists the keys under the prefix that were set or deleted (sorted, each once) and
+notice.erased_prefixes the prefix deletes that reached under it (in the order applied); the
+values are read from the cache. notice.reload is True when the machine cannot list what changed
+(more than MAX_NOTICE_KEYS keys, a rebuilt or restored state, or this process called none of
+those methods for so long that the machine's journal of changes moved on): read the whole prefix
+again.
+
+The callback runs with the GIL held; it may read the cache, subscribe and unsubscribe. An
+exception it raises is passed to sys.unraisablehook (which prints it to stderr by default),
+because update() never raises and the call that delivers may be another thread's; the update and
+the other subscriptions go on as usual. The cache holds `callback` until unsubscribe() or
+close(); a callback that refers to the cache does not keep it alive once nothing else does (the
+garbage collector takes both). Returns the subscription's id. Raises TypeError for a str prefix
+or a callback that is not callable, IOError when the machine's change journal (next to the state
+file) cannot be opened.)doc");
+  cls.def(
+      "unsubscribe",
+      [](CacheHandle& h, uint64_t id) {
+        // First, so that no call begins afterwards, not even one already waiting for the GIL.
+        h.subscribers.Drop(id);
+        // Without the GIL: Unsubscribe waits for a call in progress on another thread.
+        Released(h, [id](Cache& c) { c.Unsubscribe(id); });
+      },
+      py::arg("id"),
+      "Ends a subscription and drops the cache's reference to its callback. Once it returns, "
+      "the callback is not called again, and a call of it in progress on another thread has "
+      "returned (unless unsubscribe() is called from within the callback). An unknown id is "
+      "ignored.");
+  cls.def(
       "close", [](CacheHandle& h) { Close(h); },
-      "Closes the cache (idempotent). Read transactions still open keep the state mapped "
-      "until they end.");
+      "Closes the cache (idempotent) and ends its subscriptions: no call of their callbacks "
+      "begins once it returns. Read transactions still open keep the state mapped until they "
+      "end.");
   cls.def(
       "__enter__", [](py::object self) { return self; },
       "`with whycache.Cache(...) as cache:` closes the cache when the block ends.");

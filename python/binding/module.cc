@@ -4,6 +4,7 @@
 #include "python/binding/cache_object.h"
 #include "python/binding/errors.h"
 #include "python/binding/read_object.h"
+#include "python/binding/subscribers.h"
 #include "whycache/limits.h"
 #include "whycache/version.h"
 
@@ -18,5 +19,6 @@ PYBIND11_MODULE(_whycache, m) {
   m.attr("MAX_BATCH_BYTES") = whycache::kMaxBatchBytes;
   whycache::python::RegisterErrors(m);
   if (!whycache::python::RegisterReadTypes(m.ptr())) throw py::error_already_set();
+  whycache::python::RegisterChangeNotice(m);
   whycache::python::RegisterCache(m);
 }

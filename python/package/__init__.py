@@ -10,6 +10,7 @@ applies the log when a process calls update(). Reads are function calls into sha
     with cache.read() as r:         # zero-copy views, valid inside the block
         for key, value in r.scan(b"user:42:"):
             ...
+    cache.subscribe(b"user:", on_change)  # on_change(notice) as changes under it are applied
 
 WhycacheInstance keeps the API of the original Python library for services moving from it.
 """
@@ -18,9 +19,11 @@ from ._whycache import (
     MAX_BATCH_BYTES,
     MAX_BATCH_MUTATIONS,
     MAX_KEY_BYTES,
+    MAX_NOTICE_KEYS,
     MAX_VALUE_BYTES,
     Busy,
     Cache,
+    ChangeNotice,
     Corruption,
     Error,
     Incompatible,
@@ -39,9 +42,11 @@ __all__ = [
     "MAX_BATCH_BYTES",
     "MAX_BATCH_MUTATIONS",
     "MAX_KEY_BYTES",
+    "MAX_NOTICE_KEYS",
     "MAX_VALUE_BYTES",
     "Busy",
     "Cache",
+    "ChangeNotice",
     "Corruption",
     "Error",
     "Incompatible",

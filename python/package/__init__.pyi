@@ -1,7 +1,8 @@
 """Type stubs of the whycache package (the _whycache extension and the prototype's API)."""
 from types import TracebackType
-from typing import (Any, Dict, Iterable, Iterator, List, Literal, Mapping, Optional, Protocol,
-                    Sequence, Tuple, Type, TypedDict, TypeVar, Union, overload)
+from typing import (Any, Callable, Dict, Iterable, Iterator, List, Literal, Mapping, NamedTuple,
+                    Optional, Protocol, Sequence, Tuple, Type, TypedDict, TypeVar, Union,
+                    overload)
 
 _T = TypeVar("_T")
 # Keys and values: any bytes-like object; str is refused.
@@ -12,6 +13,8 @@ MAX_KEY_BYTES: int
 MAX_VALUE_BYTES: int
 MAX_BATCH_MUTATIONS: int
 MAX_BATCH_BYTES: int
+# Beyond this many keys a ChangeNotice says reload instead of listing them.
+MAX_NOTICE_KEYS: int
 
 class _ErasePrefixMarker:
     """The type of ERASE_PREFIX; it has no other instance."""
@@ -67,6 +70,22 @@ class Read:
     def applied_id(self) -> int:
         """The id of the newest update this read's version includes."""
 
+class ChangeNotice(NamedTuple):
+    """What changed under a subscribed prefix, for the updates (after_id, last_id]: the argument
+    of a Cache.subscribe callback."""
+    after_id: int
+    # A read begun after the notice sees a state at this id or later.
+    last_id: int
+    # The machine cannot list what changed (more than MAX_NOTICE_KEYS keys, a rebuilt or restored
+    # state, or this process looked too late): keys and erased_prefixes are empty; read the
+    # whole prefix again.
+    reload: bool
+    # The keys under the prefix that were set or deleted, sorted, each once.
+    keys: List[bytes]
+    # The prefix deletes that reached under the prefix (of it, of a shorter prefix of it or of a
+    # longer one within it), in the order applied.
+    erased_prefixes: List[bytes]
+
 class _PrefixStats(TypedDict):
     """Reads of the keys that start with `prefix`: this process's and the whole machine's."""
     prefix: bytes
@@ -99,7 +118,8 @@ class Cache:
     def read(self) -> Read:
         """A read transaction, for `with cache.read() as r:`."""
     def update(self) -> None:
-        """The per-request call: nearly free unless a poll is due. Never raises."""
+        """The per-request call: nearly free unless a poll is due. With subscriptions, it also
+        calls their callbacks for what the machine applied, due or not. Never raises."""
     def update_now(self) -> int:
         """Polls and applies now; returns the applied id."""
     def wait_for(self, id: int, timeout_s: float) -> bool:
@@ -137,8 +157,17 @@ class Cache:
         """Checks the local state's structure; raises Corruption."""
     def check_against_log(self) -> str:
         """'' when the local state equals the log replayed, else the first difference."""
+    def subscribe(self, prefix: _Bytes, callback: Callable[[ChangeNotice], object]) -> int:
+        """Calls callback(notice) each time updates that changed keys under `prefix` (b"": any)
+        have been applied on this machine, by any of its processes: in this process, inside its
+        next update(), update_now(), wait_for() or restore_snapshot(), with the GIL held. What
+        the callback raises goes to sys.unraisablehook; the update goes on. Returns the
+        subscription's id."""
+    def unsubscribe(self, id: int) -> None:
+        """Ends a subscription: its callback is not called once this returns. An unknown id is
+        ignored."""
     def close(self) -> None:
-        """Closes the cache (idempotent)."""
+        """Closes the cache (idempotent) and ends its subscriptions."""
     def __enter__(self) -> "Cache": ...
     def __exit__(self, *args: object) -> Literal[False]: ...
 

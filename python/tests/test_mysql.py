@@ -1,6 +1,7 @@
 """whycache.Cache and WhycacheInstance on the MySQL log (a throwaway MariaDB server)."""
 import asyncio
 import os
+import random
 import subprocess
 import sys
 import textwrap
@@ -9,6 +10,7 @@ import time
 import pytest
 
 import whycache
+from test_subscribe import PREFIXES, Recorder, check, write_random
 
 
 @pytest.fixture
@@ -55,6 +57,21 @@ def test_prefix_deletes_on_mysql(state, mysql_uri):
         with pytest.raises(whycache.InvalidArgument, match="empty one would delete every key"):
             c.erase_prefix(b"")
         assert c.check_against_log() == ""
+
+
+
+def test_subscribers_are_notified_on_mysql(state, mysql_uri):
+    with open_cache(state, mysql_uri) as c:
+        start = c.set(b"init", b"")
+        assert c.wait_for(start, 60.0)
+        recorders = {p: Recorder() for p in PREFIXES}
+        for p, r in recorders.items():
+            c.subscribe(p, r)
+        written = write_random(c, random.Random(11), 25)
+        end = c.update_now()
+        assert end == max(written)
+        for p, r in recorders.items():
+            check(p, r.take(), written, start, end)
 
 
 WRITER = textwrap.dedent("""
