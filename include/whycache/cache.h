@@ -186,8 +186,8 @@ class Cache {
   // `log_uri` may be empty to read an existing state file alone (Update() then fails).
   // Throws Error(kInvalidArgument) for bad options, Error(kIncompatible) for a state file of
   // another dataset (it is left alone), Error(kUnavailable) if the log cannot be reached and
-  // there is no state file to serve meanwhile, Error(kIOError) if the state file cannot be
-  // created.
+  // there is no state file to serve meanwhile, Error(kIOError) if the state file or its change
+  // journal (PATH.journal, see Subscribe) cannot be created.
   static std::unique_ptr<Cache> Open(const CacheOptions& options);
 
   virtual ~Cache() = default;
@@ -258,8 +258,8 @@ class Cache {
   // after Subscribe returns are notified; so subscribe first, then read what you derive from
   // the prefix. The machine lists changes in a journal next to the state file (PATH.journal):
   // while no process subscribes, appliers write nothing there. `callback` must not throw (an
-  // exception is reported on stderr and dropped) and may call Subscribe and Unsubscribe. Returns
-  // the subscription's id. Throws Error(kIOError) when the journal cannot be opened.
+  // exception is reported on stderr and dropped) and may call Subscribe, Unsubscribe and
+  // Update() (which then delivers nothing). Returns the subscription's id.
   virtual uint64_t Subscribe(std::string prefix,
                              std::function<void(const ChangeNotice&)> callback) = 0;
   // Ends a subscription; its callback is not called once Unsubscribe returns (unless from within

@@ -511,9 +511,12 @@ std::unique_ptr<Cache> Cache::Open(const CacheOptions& options) {
       log_error = e.what();
     }
   }
-  auto impl = std::make_unique<CacheImpl>(
-      options, std::move(log), OpenOrReplaceState(options.state_path, !options.log_uri.empty()),
-      cache::ChangeJournal::Open(cache::ChangeJournal::PathFor(options.state_path)));
+  std::unique_ptr<tree::Tree> state =
+      OpenOrReplaceState(options.state_path, !options.log_uri.empty());
+  std::unique_ptr<cache::ChangeJournal> journal =
+      cache::ChangeJournal::Open(cache::ChangeJournal::PathFor(options.state_path));
+  auto impl =
+      std::make_unique<CacheImpl>(options, std::move(log), std::move(state), std::move(journal));
   impl->Attach(log_error);
   return impl;
 }

@@ -64,6 +64,8 @@ std::optional<ChangeNotice> Subscriptions::NoticeFor(
 }
 
 void Subscriptions::Deliver(const AppliedIdFn& applied_id, int64_t now_us) {
+  // Called from a callback (through Update()): this thread is delivering already.
+  if (delivering_thread_.load() == std::this_thread::get_id()) return;
   std::unique_lock delivery(delivering_, std::try_to_lock);
   if (!delivery.owns_lock()) return;
   delivering_thread_.store(std::this_thread::get_id());
