@@ -190,7 +190,7 @@ class CacheImpl final : public Cache {
     const int64_t now_ns = io::CoarseMonotonicNanos();
     if (read_stats_ != nullptr) read_stats_->PublishIfDue(now_ns);
     if (cache::ClaimDuePoll(ControlOf(*tree_), now_ns)) PollDue();
-    if (subscriptions_.any()) [[unlikely]]
+    if (subscriptions_.any() && subscriptions_.Due(now_ns)) [[unlikely]]
       Notify();
   }
 
@@ -332,7 +332,8 @@ class CacheImpl final : public Cache {
   // Gives this process's subscriptions what the machine applied since they last heard.
   void Notify() noexcept {
     try {
-      subscriptions_.Deliver([this] { return AppliedId(); }, io::NowMicros());
+      subscriptions_.Deliver([this] { return AppliedId(); }, io::CoarseMonotonicNanos(),
+                             io::NowMicros());
     } catch (const std::exception& e) {
       std::fprintf(stderr, "whycache: cannot read the change journal of %s: %s\n",
                    options_.state_path.c_str(), e.what());

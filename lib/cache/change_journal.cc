@@ -209,6 +209,8 @@ void ChangeJournal::AppendLocked(const std::string& record, uint64_t last_id) {
   h->head.store(end, std::memory_order_release);
 }
 
+uint64_t ChangeJournal::Head() const { return header()->head.load(std::memory_order_acquire); }
+
 ChangeJournal::Cursor ChangeJournal::End() const {
   Cursor c;
   c.position = header()->head.load(std::memory_order_acquire);

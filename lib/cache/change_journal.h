@@ -80,6 +80,8 @@ class ChangeJournal {
   };
   // A cursor at the journal's end: a new reader sees only what is appended after it.
   Cursor End() const;
+  // Where the next record will begin: a reader whose cursor is there has read everything.
+  uint64_t Head() const;
   // Appends to `out` the records after `cursor` and moves it past them. Returns false, with the
   // cursor at the end, when records after it were overwritten before they were read (the reader
   // fell more than the ring behind) or the ring is inconsistent: the reader must reload.

@@ -6,6 +6,13 @@
 
 namespace whycache::cache {
 
+namespace {
+
+// A sixth of the lease: the lease never lapses while the process calls Update().
+constexpr int64_t kRenewEveryNs = ChangeJournal::kLeaseMicros * 1000 / 6;
+
+}  // namespace
+
 uint64_t Subscriptions::Add(std::string prefix, Callback callback, uint64_t applied_id,
                             int64_t now_us) {
   const bool delivering_here = delivering_thread_.load() == std::this_thread::get_id();
@@ -17,6 +24,7 @@ uint64_t Subscriptions::Add(std::string prefix, Callback callback, uint64_t appl
     journal_->RenewLease(now_us);
     cursor_ = journal_->End();
     delivered_id_ = applied_id;
+    read_up_to_.store(cursor_.position, std::memory_order_relaxed);
   }
   const uint64_t id = next_id_++;
   subscriptions_.push_back(
@@ -63,7 +71,7 @@ std::optional<ChangeNotice> Subscriptions::NoticeFor(
   return notice;
 }
 
-void Subscriptions::Deliver(const AppliedIdFn& applied_id, int64_t now_us) {
+void Subscriptions::Deliver(const AppliedIdFn& applied_id, int64_t now_ns, int64_t now_us) {
   // Called from a callback (through Update()): this thread is delivering already.
   if (delivering_thread_.load() == std::this_thread::get_id()) return;
   std::unique_lock delivery(delivering_, std::try_to_lock);
@@ -71,7 +79,9 @@ void Subscriptions::Deliver(const AppliedIdFn& applied_id, int64_t now_us) {
   delivering_thread_.store(std::this_thread::get_id());
   std::vector<JournalRecord> records;
   const bool complete = journal_->ReadNew(&cursor_, &records);
+  read_up_to_.store(cursor_.position, std::memory_order_relaxed);
   const bool lease_held = journal_->RenewLease(now_us);
+  renew_at_ns_.store(now_ns + kRenewEveryNs, std::memory_order_relaxed);
   uint64_t last_id = delivered_id_;
   bool reload = false;
   std::vector<const JournalRecord*> changed;

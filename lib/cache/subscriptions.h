@@ -36,11 +36,20 @@ class Subscriptions {
   // Whether there is any subscription: a relaxed load, for the path of every Update().
   bool any() const { return any_.load(std::memory_order_relaxed); }
 
+  // Whether Deliver has anything to do at `now_ns` (io::CoarseMonotonicNanos): the journal has
+  // records this process has not read, or the lease is due for renewal. Two loads, for the path
+  // of every Update().
+  bool Due(int64_t now_ns) const {
+    return journal_->Head() != read_up_to_.load(std::memory_order_relaxed) ||
+           now_ns >= renew_at_ns_.load(std::memory_order_relaxed);
+  }
+
   // Reads the journal's new records and calls the callbacks whose prefix they changed. Returns
   // at once when another thread is delivering. A process that looked too late (the journal moved
   // past it, or no subscriber of the machine renewed the journal's lease, so appliers skipped
-  // records) tells every subscription to reload when the state moved meanwhile.
-  void Deliver(const AppliedIdFn& applied_id, int64_t now_us);
+  // records) tells every subscription to reload when the state moved meanwhile. `now_ns` is
+  // io::CoarseMonotonicNanos(), `now_us` io::NowMicros().
+  void Deliver(const AppliedIdFn& applied_id, int64_t now_ns, int64_t now_us);
 
  private:
   struct Subscription {
@@ -62,6 +71,10 @@ class Subscriptions {
   std::atomic<std::thread::id> delivering_thread_{};
   ChangeJournal::Cursor cursor_;
   uint64_t delivered_id_ = 0;  // The state's id as of which notices were given.
+  // For Due(), written by the delivering thread: cursor_.position, and when to renew the lease
+  // (well within ChangeJournal::kLeaseMicros, on the monotonic clock).
+  std::atomic<uint64_t> read_up_to_{0};
+  std::atomic<int64_t> renew_at_ns_{0};
 };
 
 }  // namespace whycache::cache

@@ -147,6 +147,9 @@ void BM_GetCachePrefixes(benchmark::State& state) {
   options.stat_prefixes.assign(prefixes.begin(), prefixes.begin() + state.range(0));
   std::unique_ptr<Cache> cache = Cache::Open(options);
   const std::vector<std::string>& keys = d.keys();
+  // This Cache maps the state file anew: a pass over the keys faults its pages in, as they are
+  // for BM_GetCache, before the clock runs.
+  for (const std::string& key : keys) benchmark::DoNotOptimize(cache->BeginRead().Get(key));
   size_t i = 0;
   for (auto _ : state) {
     ReadTransaction txn = cache->BeginRead();
