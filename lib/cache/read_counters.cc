@@ -215,4 +215,16 @@ CountedPrefixes::~CountedPrefixes() {
   PointBlocksAtCountedPrefixes(r);
 }
 
+void ThreadReadCounters::CountPrefixes(const PrefixTable& table, bool hit, std::string_view key) {
+  if (key.empty()) return;
+  const auto b = static_cast<unsigned char>(key[0]);
+  for (uint32_t i = table.first[b]; i < table.first[b + 1]; ++i) {
+    const PrefixTable::Entry& e = table.entries[i];
+    if (key.starts_with(e.prefix)) {
+      PrefixCounters& c = by_prefix[e.index];
+      Bump(hit ? c.hits : c.misses);
+    }
+  }
+}
+
 }  // namespace whycache::cache
