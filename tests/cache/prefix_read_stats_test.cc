@@ -16,6 +16,7 @@
 
 #include "gtest/gtest.h"
 #include "lib/cache/machine_read_stats.h"
+#include "tests/log/log_backends.h"
 #include "tests/support/child_process.h"
 #include "tests/support/pipe_signal.h"
 #include "tests/support/temp_dir.h"
@@ -82,21 +83,26 @@ Figures Get(const std::map<std::string, Figures>& tally, const std::string& pref
   return it == tally.end() ? Figures{} : it->second;
 }
 
-class PrefixReadStatsTest : public ::testing::Test {
+// On every log backend: the counts do not depend on the log, the machines and their processes
+// must work on both. A process's counts last its whole life, so each backend runs in a process
+// of its own (two Bazel targets, each filtering one instantiation).
+class PrefixReadStatsTest : public ::testing::TestWithParam<ChangeLogBackend> {
  protected:
+  void SetUp() override { fresh_ = GetParam().create(); }
+
   CacheOptions Options(std::vector<std::string> prefixes, const std::string& state = "m.state") {
     CacheOptions o;
     o.state_path = dir_.File(state);
-    o.log_uri = "file:" + dir_.File("log");
-    o.log_options.create_if_missing = true;
+    o.log_uri = fresh_->uri();
     o.stat_prefixes = std::move(prefixes);
     return o;
   }
 
   TempDir dir_;
+  std::unique_ptr<FreshLog> fresh_;
 };
 
-TEST_F(PrefixReadStatsTest, BadPrefixesAreRefusedBeforeAnythingIsMade) {
+TEST_P(PrefixReadStatsTest, BadPrefixesAreRefusedBeforeAnythingIsMade) {
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
       {{"a", ""}, "prefix 1 is empty"},
       {{std::string(kMaxKeyBytes + 1, 'k')}, "prefix 0 has 4097 bytes"},
@@ -116,7 +122,7 @@ TEST_F(PrefixReadStatsTest, BadPrefixesAreRefusedBeforeAnythingIsMade) {
   EXPECT_FALSE(std::ifstream(dir_.File("m.state.read-stats")).good());
 }
 
-TEST_F(PrefixReadStatsTest, ProcessAndMachineFiguresAreExactAcrossProcesses) {
+TEST_P(PrefixReadStatsTest, ProcessAndMachineFiguresAreExactAcrossProcesses) {
   const std::vector<std::string> parent_prefixes = {"flag:", "perm:", "f"};
   std::unique_ptr<Cache> cache = Cache::Open(Options(parent_prefixes));
   const std::set<std::string> present = {"flag:a", "flag:b", "perm:1", "other:1", "fx"};
@@ -226,7 +232,7 @@ TEST_F(PrefixReadStatsTest, ProcessAndMachineFiguresAreExactAcrossProcesses) {
   for (int fd : {to_parent[0], to_parent[1], to_child[0], to_child[1]}) close(fd);
 }
 
-TEST_F(PrefixReadStatsTest, CountingIsPerProcessAndAClosedCacheStopsIt) {
+TEST_P(PrefixReadStatsTest, CountingIsPerProcessAndAClosedCacheStopsIt) {
   std::unique_ptr<Cache> counting = Cache::Open(Options({"pp:"}, "a.state"));
   std::unique_ptr<Cache> other = Cache::Open(Options({}, "b.state"));
   ASSERT_TRUE(other->WaitFor(other->Set("pp:1", "v"), seconds(30)));
@@ -262,7 +268,7 @@ void Damage(const std::string& state, const std::function<void(std::string*)>& c
   std::ofstream(path, std::ios::binary) << bytes;
 }
 
-TEST_F(PrefixReadStatsTest, AnUnusableFileIsReportedByReadersAndReplacedByCounters) {
+TEST_P(PrefixReadStatsTest, AnUnusableFileIsReportedByReadersAndReplacedByCounters) {
   const std::string state = dir_.File("m.state");
   Figures reads_of_d;  // This process's reads of "d:" keys, all that it ever publishes.
   {
@@ -305,6 +311,9 @@ TEST_F(PrefixReadStatsTest, AnUnusableFileIsReportedByReadersAndReplacedByCounte
     ASSERT_EQ(::unlink((state + ".read-stats.bad").c_str()), 0);
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, PrefixReadStatsTest,
+                         ::testing::Values(FileLogBackend(), MysqlLogBackend()), BackendName);
 
 }  // namespace
 }  // namespace whycache::testing
