@@ -148,8 +148,6 @@ bool ChangeJournal::RenewLease(int64_t now_us) {
   return was >= now_us;
 }
 
-uint64_t ChangeJournal::LastId() const { return header()->last_id.load(std::memory_order_acquire); }
-
 void ChangeJournal::AppendChanges(uint64_t after_id, uint64_t last_id,
                                   const std::vector<std::vector<Update>>& pages) {
   std::lock_guard mu(AppendMutex());
@@ -211,12 +209,7 @@ void ChangeJournal::AppendLocked(const std::string& record, uint64_t last_id) {
 
 uint64_t ChangeJournal::Head() const { return header()->head.load(std::memory_order_acquire); }
 
-ChangeJournal::Cursor ChangeJournal::End() const {
-  Cursor c;
-  c.position = header()->head.load(std::memory_order_acquire);
-  c.last_id = LastId();
-  return c;
-}
+ChangeJournal::Cursor ChangeJournal::End() const { return Cursor{.position = Head()}; }
 
 bool ChangeJournal::ReadNew(Cursor* cursor, std::vector<JournalRecord>* out) const {
   const Header* h = header();
@@ -237,7 +230,6 @@ bool ChangeJournal::ReadNew(Cursor* cursor, std::vector<JournalRecord>* out) con
   const size_t had = out->size();
   if (consistent && DecodeRecords(words, out)) {
     cursor->position = head;
-    if (out->size() > had) cursor->last_id = out->back().last_id;
     return true;
   }
   out->resize(had);

@@ -76,7 +76,6 @@ class ChangeJournal {
   // Reader side.
   struct Cursor {
     uint64_t position = 0;  // Where the next record begins.
-    uint64_t last_id = 0;   // The update id the records read so far reach.
   };
   // A cursor at the journal's end: a new reader sees only what is appended after it.
   Cursor End() const;
@@ -89,8 +88,6 @@ class ChangeJournal {
   // Tells appliers that this process reads the journal, for kLeaseMicros from `now_us`. Returns
   // false when no reader's word held until now: appliers may have skipped records.
   bool RenewLease(int64_t now_us);
-  // The update id the journal's records reach.
-  uint64_t LastId() const;
 
  private:
   struct Header;
