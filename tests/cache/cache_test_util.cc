@@ -42,24 +42,7 @@ std::vector<Mutation> RandomBatch(std::mt19937_64& rng) {
   return batch;
 }
 
-void ApplyToModel(const Update& update, Model* model) {
-  for (const Mutation& m : update.mutations) {
-    switch (m.op) {
-      case Mutation::Op::kSet:
-        (*model)[m.key] = m.value;
-        break;
-      case Mutation::Op::kDelete:
-        model->erase(m.key);
-        break;
-      case Mutation::Op::kErasePrefix:
-        for (auto it = model->lower_bound(m.key);
-             it != model->end() && it->first.starts_with(m.key);) {
-          it = model->erase(it);
-        }
-        break;
-    }
-  }
-}
+void ApplyToModel(const Update& update, Model* model) { ApplyMutations(update.mutations, model); }
 
 Model ReplayLog(ChangeLog& log) {
   Model model;

@@ -9,12 +9,13 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/model_state.h"
 #include "whycache/cache.h"
 #include "whycache/change_log.h"
 
 namespace whycache::testing {
 
-using Model = std::map<std::string, std::string>;
+using Model = ModelState;
 
 // A random batch over a few hundred keys that share prefixes (text such as "user:17:perm"
 // and binary keys with NUL bytes): sets with binary or empty values, deletes, now and then a

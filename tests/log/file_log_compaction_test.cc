@@ -23,6 +23,7 @@
 #include "lib/log/manifest.h"
 #include "lib/log/segment_format.h"
 #include "tests/support/child_process.h"
+#include "tests/support/model_state.h"
 #include "tests/support/temp_dir.h"
 
 namespace whycache {
@@ -60,26 +61,9 @@ constexpr std::chrono::seconds kLongRetention = std::chrono::hours(24 * 7);
 constexpr std::chrono::seconds kShortRetention{1};
 constexpr std::chrono::milliseconds kShortRetentionPause{1500};
 
-using State = std::map<std::string, std::string>;
+using State = ModelState;
 
-void Apply(State& state, const Update& update) {
-  for (const Mutation& m : update.mutations) {
-    switch (m.op) {
-      case Mutation::Op::kSet:
-        state[m.key] = m.value;
-        break;
-      case Mutation::Op::kDelete:
-        state.erase(m.key);
-        break;
-      case Mutation::Op::kErasePrefix:
-        for (auto it = state.lower_bound(m.key);
-             it != state.end() && it->first.starts_with(m.key);) {
-          it = state.erase(it);
-        }
-        break;
-    }
-  }
-}
+void Apply(State& state, const Update& update) { ApplyMutations(update.mutations, &state); }
 
 State Replay(const std::vector<Update>& updates) {
   State state;

@@ -22,6 +22,7 @@
 #include "lib/log/mysql/mysql_change_log.h"
 #include "tests/log/mysql_test_util.h"
 #include "tests/support/child_process.h"
+#include "tests/support/model_state.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_mariadb.h"
 
@@ -38,25 +39,10 @@ using whycache::testing::ChildProcess;
 using whycache::testing::TempDir;
 using whycache::testing::TestMariaDb;
 
-using State = std::map<std::string, std::string>;
+using State = whycache::testing::ModelState;
 
 void Apply(const Update& update, State* state) {
-  for (const Mutation& m : update.mutations) {
-    switch (m.op) {
-      case Mutation::Op::kSet:
-        (*state)[m.key] = m.value;
-        break;
-      case Mutation::Op::kDelete:
-        state->erase(m.key);
-        break;
-      case Mutation::Op::kErasePrefix: {
-        auto end = state->lower_bound(m.key);
-        while (end != state->end() && end->first.starts_with(m.key)) ++end;
-        state->erase(state->lower_bound(m.key), end);
-        break;
-      }
-    }
-  }
+  whycache::testing::ApplyMutations(update.mutations, state);
 }
 
 // The mutation with op number `op` (as the log stores it), for histories written to files.

@@ -5,23 +5,7 @@
 namespace whycache::sim {
 
 void ApplyBatch(const std::vector<Mutation>& batch, State* state) {
-  for (const Mutation& m : batch) {
-    switch (m.op) {
-      case Mutation::Op::kSet:
-        (*state)[m.key] = m.value;
-        break;
-      case Mutation::Op::kDelete:
-        state->erase(m.key);
-        break;
-      case Mutation::Op::kErasePrefix:
-        // The keys under a prefix are the run of the ordered map that starts at it.
-        for (auto it = state->lower_bound(m.key);
-             it != state->end() && it->first.starts_with(m.key);) {
-          it = state->erase(it);
-        }
-        break;
-    }
-  }
+  testing::ApplyMutations(batch, state);
 }
 
 Oracle::Oracle() : checkpoints_(1) {}

@@ -10,11 +10,12 @@
 #include <utility>
 #include <vector>
 
+#include "tests/support/model_state.h"
 #include "whycache/change_log.h"
 
 namespace whycache::sim {
 
-using State = std::map<std::string, std::string>;
+using State = testing::ModelState;
 
 // Applies `batch` to `state` in order: later mutations of a key win, and a prefix delete removes
 // every key that starts with its prefix (the key equal to it included).
