@@ -46,8 +46,8 @@ all_targets=(record segment file_log snapshot state_file uri)
 # tree library, whose files change most often.
 lib_sources=(
   lib/format/batch_record.cc lib/format/byte_reader.cc lib/format/compression.cc
-  lib/format/crc32c.cc lib/format/escape.cc lib/io/crash_point.cc lib/io/posix_file.cc
-  lib/io/temp_dir.cc
+  lib/format/crc32c.cc lib/format/erased_prefixes.cc lib/format/escape.cc
+  lib/io/crash_point.cc lib/io/posix_file.cc lib/io/temp_dir.cc
   lib/log/append_tokens.cc lib/log/dataset_id.cc lib/log/file_compaction.cc lib/log/file_log.cc
   lib/log/file_uri.cc lib/log/manifest.cc lib/log/segment_format.cc
   lib/log/mysql/mysql_uri.cc lib/log/mysql/row_codec.cc
