@@ -10,8 +10,10 @@ namespace whycache {
 
 inline constexpr const char* kVersion = "0.1.0";
 
-// The memory-mapped state file (the shared prefix tree).
-inline constexpr uint32_t kStateFormatVersion = 4;
+// The memory-mapped state file (the shared prefix tree). Version 5: readers may pin without a
+// fence, relying on every writer of the file to issue membarrier (lib/tree/pin_barrier.h), which
+// writers of version 4 files do not.
+inline constexpr uint32_t kStateFormatVersion = 5;
 // Records of the change log, in file segments and in MySQL rows. A record that holds a prefix
 // delete (Mutation::Op::kErasePrefix) is written as version 2, any other as version 1, and both
 // are read: so releases that know only version 1 keep reading a log until its first prefix

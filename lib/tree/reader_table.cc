@@ -130,9 +130,13 @@ uint32_t ReapDeadSlots(const Mapping& m) {
   return reaped;
 }
 
-PinSummary ScanPins(const Mapping& m, uint64_t published) {
+PinSummary ScanPins(const Mapping& m, uint64_t published, ScanBarrier barrier) {
   FileHeader* h = m.header;
-  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (barrier == ScanBarrier::kFull) {
+    BarrierBeforePinScan();
+  } else {
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+  }
   PinSummary s;
   s.oldest = published;
   const uint32_t own = m.liveness.token();

@@ -19,6 +19,7 @@
 
 #include "lib/tree/file_layout.h"
 #include "lib/tree/mapped_file.h"
+#include "lib/tree/pin_barrier.h"
 
 namespace whycache::tree {
 
@@ -50,27 +51,50 @@ uint32_t ReapDeadSlots(const Mapping& m);
 
 // How a reader orders its pin before re-reading the published version.
 enum class PinOrder {
+  // The barrier of this process (pin_barrier.h): a fence, or nothing but the compiler's where
+  // the process is registered for the writers' membarrier.
+  kProcess,
   kFenced,
-  // No fence: unsafe. Only for //tests/tree:pin_protocol_stress_test, which shows it fails.
+  // Nothing but the compiler's. Safe only in a process registered for the writers' membarrier;
+  // //tests/tree:pin_protocol_stress_test shows that it fails in one that is not.
   kUnfenced,
 };
 
 // The reader's half of the pin protocol (Dekker's, with ScanPins as the writer's half): stores
-// `version` in `slot`, then fences. The reader re-reads the published version after it: of two
-// store-fence-load sequences at least one sees the other's store, so either the writer's scan
-// sees this pin, or the re-read sees what the writer published before scanning (and the reader
-// pins again). Release orders the reader's earlier reads before a writer's reuse of that space.
-template <PinOrder kOrder = PinOrder::kFenced>
+// `version` in `slot`, then orders that store before the reader's re-read of the published
+// version. Two ways give the order the protocol needs: a fence here, or membarrier in the writer,
+// which runs a full barrier on every CPU running a registered process, at a point of each reader
+// thread's program order that falls either before its pin store (so its re-read sees what the
+// writer published) or after it (so the writer's scan sees the pin). With either, of the reader
+// and the writer at least one sees the other's store: the writer's scan sees this pin, or the
+// re-read sees what the writer published before scanning (and the reader pins again). Release
+// orders the reader's earlier reads before a writer's reuse of that space.
+template <PinOrder kOrder = PinOrder::kProcess>
 inline void PublishPin(ReaderSlot* slot, uint64_t version) {
   slot->pinned.store(version, std::memory_order_release);
-  if constexpr (kOrder == PinOrder::kFenced) std::atomic_thread_fence(std::memory_order_seq_cst);
+  if constexpr (kOrder == PinOrder::kFenced) {
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+  } else if constexpr (kOrder == PinOrder::kUnfenced) {
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+  } else if (ProcessReadBarrier() == ReadBarrier::kMembarrier) [[likely]] {
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+  } else {
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+  }
 }
 
+// The barrier ScanPins issues before it reads the pins.
+enum class ScanBarrier {
+  kFull,  // BarrierBeforePinScan: pairs with every reader.
+  // A fence alone: misses readers that rely on membarrier. Only for
+  // //tests/tree:pin_protocol_stress_test, which shows that it fails.
+  kFenceOnly,
+};
+
 // Summarizes the pins, freeing the slots of dead processes that pin a version older than
-// `published`. Issues the fence that pairs with the readers' fence between pinning and
-// re-reading the published version, so a reader either is seen here or sees a version at least
-// `published`.
-PinSummary ScanPins(const Mapping& m, uint64_t published);
+// `published`. First issues the barrier that pairs with the readers', so a reader either is seen
+// here or sees a version at least `published`. Throws Error(kIOError) when that barrier fails.
+PinSummary ScanPins(const Mapping& m, uint64_t published, ScanBarrier barrier = ScanBarrier::kFull);
 
 }  // namespace whycache::tree
 

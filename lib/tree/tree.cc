@@ -90,6 +90,7 @@ Tree::~Tree() = default;
 
 std::unique_ptr<Tree> Tree::Open(const std::string& path, const TreeOptions& options) {
   InstallForkHandler();
+  RegisterForReadBarrier();
   if (options.reader_slots == 0 || options.reader_slots > kMaxReaderSlots) {
     throw Error(Error::Code::kInvalidArgument,
                 "reader_slots must be between 1 and " + std::to_string(kMaxReaderSlots));

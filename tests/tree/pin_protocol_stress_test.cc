@@ -6,10 +6,14 @@
 // The readers take turns: with more spinning processes than cores, a reader preempted while it
 // pins would stall the writer for a time slice each time.
 //
-// With WHYCACHE_STRESS_PIN_ORDER=unfenced in the environment, the readers pin without the fence
-// (PinOrder::kUnfenced), and in an optimized build (--config=opt), where the writer's scan follows
-// its publish closely enough to miss a pin still in a reader's store buffer, the test fails: the
-// fence is what keeps it passing.
+// Both barriers are tested: readers that fence after each pin, and readers of a registered
+// process that pin with a plain store and rely on the writer's membarrier (pin_barrier.h). The
+// second is slower, by the membarrier of every scan (an interrupt to each CPU running a reader).
+// With WHYCACHE_STRESS_REMOVE_BARRIER=1 in the environment, the readers pin without a fence
+// (PinOrder::kUnfenced) and the writer scans after a fence of its own only
+// (ScanBarrier::kFenceOnly). In an optimized build (--config=opt), where the writer's scan
+// follows its publish closely enough to miss a pin still in a reader's store buffer, both tests
+// then fail: the barrier is what keeps them passing.
 #include <gtest/gtest.h>
 #include <sys/mman.h>
 
@@ -24,6 +28,7 @@
 
 #include "lib/tree/file_layout.h"
 #include "lib/tree/mapped_file.h"
+#include "lib/tree/pin_barrier.h"
 #include "lib/tree/reader_table.h"
 #include "lib/tree/tree.h"
 #include "tests/support/child_process.h"
@@ -85,13 +90,14 @@ struct Board {
   } readers[kReaders];
 };
 
-bool Unfenced() {
-  const char* order = std::getenv("WHYCACHE_STRESS_PIN_ORDER");
-  return order != nullptr && std::strcmp(order, "unfenced") == 0;
+bool BarrierRemoved() {
+  const char* remove = std::getenv("WHYCACHE_STRESS_REMOVE_BARRIER");
+  return remove != nullptr && std::strcmp(remove, "1") == 0;
 }
 
 template <PinOrder kOrder>
 int ReadUntilStopped(const std::string& path, Board* board, int index) {
+  if (kOrder == PinOrder::kProcess && ProcessReadBarrier() != ReadBarrier::kMembarrier) return 11;
   std::unique_ptr<Mapping> m = MapFile(path);
   ReaderSlot* slot = ClaimSlot(m.get());
   if (slot == nullptr) return 10;
@@ -128,7 +134,10 @@ int ReadUntilStopped(const std::string& path, Board* board, int index) {
   return 0;
 }
 
-TEST(PinProtocolStressTest, ReadersNeverSeeABlockTheWriterReused) {
+// Runs readers pinning with `kOrder` against a writer scanning after `barrier`, and checks that
+// no reader read a reused block. `how` names the readers' barrier in messages.
+template <PinOrder kOrder>
+void ReadersNeverSeeABlockTheWriterReused(ScanBarrier barrier, const std::string& how) {
   TempDir dir;
   const std::string path = dir.File("pins.state");
   Tree::Open(path);
@@ -142,13 +151,9 @@ TEST(PinProtocolStressTest, ReadersNeverSeeABlockTheWriterReused) {
   uint64_t version = h->current.load() & ~kSupersededBit;
   WriteBlock(h, version);
 
-  const bool unfenced = Unfenced();
   std::vector<ChildProcess> readers;
   for (int r = 0; r < kReaders; ++r) {
-    readers.emplace_back([&, r] {
-      return unfenced ? ReadUntilStopped<PinOrder::kUnfenced>(path, board, r)
-                      : ReadUntilStopped<PinOrder::kFenced>(path, board, r);
-    });
+    readers.emplace_back([&, r] { return ReadUntilStopped<kOrder>(path, board, r); });
   }
   // The readers signal once they pin in a loop; the writer starts then, so that they race.
   while (board->ready.load() < kReaders) std::this_thread::yield();
@@ -163,7 +168,7 @@ TEST(PinProtocolStressTest, ReadersNeverSeeABlockTheWriterReused) {
     }
     // The block of the version before `version` is reused for the next one: only once no
     // reader pins a version older than the published one.
-    if (ScanPins(*m, version).oldest < version) continue;
+    if (ScanPins(*m, version, barrier).oldest < version) continue;
     WriteBlock(h, version + 1);
     ++version;
     h->current.store(version, std::memory_order_seq_cst);  // As Tree publishes.
@@ -182,18 +187,40 @@ TEST(PinProtocolStressTest, ReadersNeverSeeABlockTheWriterReused) {
   for (int r = 0; r < kReaders; ++r) {
     const Board::Reader& result = board->readers[r];
     EXPECT_EQ(result.bad.load(), 0u)
-        << "reader " << r << " (pins " << (unfenced ? "without" : "with")
-        << " the fence) read a block the writer had reused, in " << result.bad.load() << " of "
-        << result.reads.load() << " reads; the first pinned version "
+        << "reader " << r << " (" << how << ") read a block the writer had reused, in "
+        << result.bad.load() << " of " << result.reads.load() << " reads; the first pinned version "
         << result.first_bad_pinned.load() << " and found a block of version "
         << result.first_bad_found.load();
   }
-  std::printf("%llu versions published, %llu and %llu reads checked, pins %s the fence\n",
+  std::printf("%llu versions published, %llu and %llu reads checked, %s\n",
               static_cast<unsigned long long>(reuses),
               static_cast<unsigned long long>(board->readers[0].reads.load()),
-              static_cast<unsigned long long>(board->readers[1].reads.load()),
-              unfenced ? "without" : "with");
+              static_cast<unsigned long long>(board->readers[1].reads.load()), how.c_str());
   munmap(shared, sizeof(Board));
+}
+
+// The writer fences only: the pairing of the fallback (ProcessReadBarrier() == kFence), where a
+// writer's membarrier has no reader to reach.
+TEST(PinProtocolStressTest, ReadersThatFence) {
+  if (BarrierRemoved()) {
+    ReadersNeverSeeABlockTheWriterReused<PinOrder::kUnfenced>(
+        ScanBarrier::kFenceOnly, "pins without a fence, the writer fencing only");
+  } else {
+    ReadersNeverSeeABlockTheWriterReused<PinOrder::kFenced>(
+        ScanBarrier::kFenceOnly, "pins with a fence, the writer fencing only");
+  }
+}
+
+// The readers are forked from this process, registered, so they are registered too.
+TEST(PinProtocolStressTest, ReadersThatRelyOnTheWritersMembarrier) {
+  if (RegisterForReadBarrier() != ReadBarrier::kMembarrier) {
+    GTEST_SKIP() << "this kernel offers no membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED): readers "
+                    "fence, as ReadersThatFence tests";
+  }
+  ReadersNeverSeeABlockTheWriterReused<PinOrder::kProcess>(
+      BarrierRemoved() ? ScanBarrier::kFenceOnly : ScanBarrier::kFull,
+      BarrierRemoved() ? "pins with a plain store, the writer's membarrier removed"
+                       : "pins with a plain store, relying on the writer's membarrier");
 }
 
 }  // namespace
