@@ -212,6 +212,7 @@ int RunStats(const Invocation& inv) {
   const std::pair<const char*, const std::string&> notes[] = {
       {"last_error", s.last_error},
       {"resync_snapshot_unused", s.resync_snapshot_unused},
+      {"read_barrier", s.read_barrier},
       {"read_server", reads.server},
       {"read_server_role", role},
       {"read_server_lag_unmeasured", reads.lag_unmeasured},

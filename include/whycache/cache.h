@@ -97,6 +97,10 @@ struct CacheStats {
   uint32_t reader_slots_in_use = 0;
   // The state file's reader slots. Readers beyond them share a few more, counted in use too.
   uint32_t reader_slots = 0;
+  // How this process's read transactions order their pin in the reader table: "membarrier" (a
+  // plain store; writers run membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED) before reusing space)
+  // where the kernel offers it, else "fence" (a full barrier per read transaction).
+  std::string read_barrier;
   // Machine-wide counters, kept in the shared state.
   uint64_t polls = 0;
   uint64_t poll_errors = 0;

@@ -24,6 +24,7 @@
 #include "lib/io/clock.h"
 #include "lib/io/posix_file.h"
 #include "lib/tree/boot_id.h"
+#include "lib/tree/pin_barrier.h"
 #include "lib/tree/tree.h"
 #include "whycache/error.h"
 
@@ -257,6 +258,7 @@ class CacheImpl final : public Cache {
     s.oldest_pin_age_us = static_cast<int64_t>(t.oldest_pinned_age_seconds * 1e6);
     s.reader_slots_in_use = t.reader_slots_in_use;
     s.reader_slots = t.reader_slots;
+    s.read_barrier = tree::ReadBarrierName(tree::ProcessReadBarrier());
     s.polls = c.polls.load(std::memory_order_relaxed);
     s.poll_errors = c.poll_errors.load(std::memory_order_relaxed);
     s.batches_applied = c.batches_applied.load(std::memory_order_relaxed);

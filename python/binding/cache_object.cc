@@ -140,6 +140,7 @@ py::dict StatsDict(const CacheStats& s) {
   d["oldest_pinned_version"] = s.oldest_pinned_version;
   d["oldest_pin_age_us"] = s.oldest_pin_age_us;
   d["reader_slots_in_use"] = s.reader_slots_in_use;
+  d["read_barrier"] = s.read_barrier;
   d["reader_slots"] = s.reader_slots;
   d["polls"] = s.polls;
   d["poll_errors"] = s.poll_errors;

@@ -1,4 +1,5 @@
 """whycache.Cache on the file log: the core API, read transactions, threads and errors."""
+import ctypes
 import os
 import random
 import threading
@@ -6,6 +7,16 @@ import threading
 import pytest
 
 import whycache
+
+
+def read_barrier_the_kernel_offers():
+    """'membarrier' where membarrier(2) offers MEMBARRIER_CMD_GLOBAL_EXPEDITED and its
+    registration (MEMBARRIER_CMD_QUERY is 0), else 'fence'."""
+    syscall_number = {"x86_64": 324, "aarch64": 283}[os.uname().machine]
+    libc = ctypes.CDLL(None, use_errno=True)
+    offered = libc.syscall(syscall_number, 0, 0)
+    needed = (1 << 1) | (1 << 2)
+    return "membarrier" if offered > 0 and offered & needed == needed else "fence"
 
 
 def applied(cache, update_id):
@@ -67,6 +78,7 @@ def test_writes_return_increasing_ids_and_apply_in_order(cache):
     assert stats["applied_id"] == f and stats["keys"] == 2 and stats["last_error"] == ""
     assert stats["resync_snapshot_unused"] == ""
     assert stats["reader_slots"] >= stats["reader_slots_in_use"] and stats["reader_slots"] > 0
+    assert stats["read_barrier"] == read_barrier_the_kernel_offers()
 
 
 def scanned(cache, prefix=b""):

@@ -39,6 +39,7 @@ CacheStats SomeStats() {
   s.oldest_pin_age_us = 250;
   s.reader_slots_in_use = 3;
   s.reader_slots = 4096;
+  s.read_barrier = "membarrier";
   s.polls = 40;
   s.poll_errors = 2;
   s.batches_applied = 9;
@@ -62,6 +63,9 @@ TEST(PrometheusTextTest, FiguresWithUnitsTypesAndTheStateLabel) {
   EXPECT_TRUE(HasLine(page, "whycache_oldest_pin_age_seconds" + l + "0.00025"));
   EXPECT_TRUE(HasLine(page, "whycache_reader_slots_in_use" + l + "3"));
   EXPECT_TRUE(HasLine(page, "whycache_reader_slots_max" + l + "4096"));
+  EXPECT_TRUE(HasLine(page,
+                      "whycache_read_barrier_info{state=\"/dev/shm/flags.state\","
+                      "barrier=\"membarrier\"} 1"));
   EXPECT_TRUE(HasLine(page, "# TYPE whycache_polls_total counter"));
   EXPECT_TRUE(HasLine(page, "whycache_polls_total" + l + "40"));
   EXPECT_TRUE(HasLine(page, "whycache_poll_errors_total" + l + "2"));
@@ -73,7 +77,7 @@ TEST(PrometheusTextTest, FiguresWithUnitsTypesAndTheStateLabel) {
   EXPECT_TRUE(HasLine(page, "# TYPE whycache_last_error_info gauge"));
   EXPECT_EQ(CountPrefix(page, "whycache_last_error_info{"), 0);
 
-  // Every sample line is NAME{state="..."} VALUE; counters, and only they, end in _total.
+  // Every sample line is NAME{state="...",...} VALUE; counters, and only they, end in _total.
   std::istringstream in(page);
   for (std::string line; std::getline(in, line);) {
     std::istringstream words(line);
@@ -83,11 +87,12 @@ TEST(PrometheusTextTest, FiguresWithUnitsTypesAndTheStateLabel) {
       EXPECT_TRUE(type == "counter" || type == "gauge") << line;
       EXPECT_EQ(name.ends_with("_total"), type == "counter") << line;
     } else if (line.rfind("# HELP whycache_", 0) != 0) {
-      const std::string labels = "{state=\"/dev/shm/flags.state\"} ";
-      const size_t at = line.find(labels);
+      const size_t at = line.find("{state=\"/dev/shm/flags.state\"");
       ASSERT_NE(at, std::string::npos) << line;
       EXPECT_EQ(line.rfind("whycache_", 0), 0u) << line;
-      const std::string value = line.substr(at + labels.size());
+      const size_t labels_end = line.find("} ", at);
+      ASSERT_NE(labels_end, std::string::npos) << line;
+      const std::string value = line.substr(labels_end + 2);
       size_t parsed = 0;
       std::stod(value, &parsed);
       EXPECT_EQ(parsed, value.size()) << line;

@@ -59,6 +59,9 @@ done
 expect_mentions out "# TYPE whycache_lag_seconds gauge"
 expect_mentions out "# HELP whycache_applied_id "
 expect_no_mention out "whycache_last_error_info{"
+barrier_sample="whycache_read_barrier_info{state=\"$STATE_LABEL\",barrier="
+[[ $(grep -cxF -e "$barrier_sample\"membarrier\"} 1" -e "$barrier_sample\"fence\"} 1" \
+  "$WORK/stats.prom") == 1 ]] || fail "stats --prometheus: no whycache_read_barrier_info sample"
 expect_status 2 stats --json --prometheus
 expect_mentions err "--json and --prometheus"
 expect_one_line_err
