@@ -86,8 +86,9 @@ inline void PublishPin(ReaderSlot* slot, uint64_t version) {
 // The barrier ScanPins issues before it reads the pins.
 enum class ScanBarrier {
   kFull,  // BarrierBeforePinScan: pairs with every reader.
-  // A fence alone: misses readers that rely on membarrier. Only for
-  // //tests/tree:pin_protocol_stress_test, which shows that it fails.
+  // A fence alone: pairs only with readers that fence. Only for
+  // //tests/tree:pin_protocol_stress_test, which tests that pairing alone, and shows that
+  // readers relying on membarrier then fail.
   kFenceOnly,
 };
 

@@ -195,7 +195,8 @@ ThreadReader* Tree::Reader() {
 // `current`, and pin again when it moved.
 //
 // Most read transactions pin the version the thread's previous one saw: that path takes a few
-// loads, the pin and its fence, and copies the version's values checked then. Every read
+// loads and the pin (a plain store, or a store and a fence where the process could not register
+// for the writers' membarrier), and copies the version's values checked then. Every read
 // transaction costs instructions that would otherwise let the processor overlap the cache misses
 // of consecutive gets, so the rest is out of line.
 ReadTxn Tree::BeginRead() {

@@ -262,7 +262,8 @@ class Tree {
   Tree& operator=(const Tree&) = delete;
 
   // Pins the published version. No lock and no atomic read-modify-write: a store into this
-  // thread's reader slot (claimed once with a CAS) and a fence; a thread that found every slot
+  // thread's reader slot (claimed once with a CAS), with a fence only where the kernel offers no
+  // membarrier (pin_barrier.h); a thread that found every slot
   // taken joins a shared slot instead (a CAS), so running out of slots never fails a read.
   // Moves this thread to the file at PATH first when its file was superseded (rebuilt, replaced,
   // or moved aside or deleted and made anew); while the file at PATH cannot be mapped (or is
