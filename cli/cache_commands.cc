@@ -213,6 +213,7 @@ int RunStats(const Invocation& inv) {
       {"last_error", s.last_error},
       {"resync_snapshot_unused", s.resync_snapshot_unused},
       {"read_barrier", s.read_barrier},
+      {"prefixes_error", s.prefixes_error},
       {"read_server", reads.server},
       {"read_server_role", role},
       {"read_server_lag_unmeasured", reads.lag_unmeasured},

@@ -119,7 +119,12 @@ struct CacheStats {
   // This Cache's CacheOptions::stat_prefixes in the order given, then every other prefix that
   // the machine's read-stats file names (counted by other processes, now or before), in the
   // order the machine first counted them. Machine figures include this process's reads up to now.
+  // Empty when the read-stats file cannot be read; prefixes_error then says why.
   std::vector<PrefixReadStats> prefixes;
+  // Why the machine's read-stats file (STATE_PATH.read-stats) could not be read, naming it and
+  // what to do (damaged, of another format version); empty when it was read or does not exist.
+  // The other figures do not depend on it.
+  std::string prefixes_error;
   std::string last_error;  // Empty when the last poll succeeded.
   // Where this process's last poll read the log (a MySQL replica or the primary) and how far
   // that server was behind the primary (ChangeLog::ReadServer); empty before this process polled.

@@ -269,8 +269,12 @@ class CacheImpl final : public Cache {
     s.hits = reads.hits;
     s.misses = reads.misses;
     s.reads = reads.hits + reads.misses;
-    s.prefixes = read_stats_ != nullptr ? read_stats_->Figures()
-                                        : cache::PrefixFiguresOfMachine(options_.state_path);
+    try {
+      s.prefixes = read_stats_ != nullptr ? read_stats_->Figures()
+                                          : cache::PrefixFiguresOfMachine(options_.state_path);
+    } catch (const Error& e) {
+      s.prefixes_error = e.what();
+    }
     if (c.consecutive_failures.load(std::memory_order_relaxed) > 0) {
       s.last_error = cache::LastError(c).message;
     }

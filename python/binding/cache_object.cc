@@ -141,6 +141,7 @@ py::dict StatsDict(const CacheStats& s) {
   d["oldest_pin_age_us"] = s.oldest_pin_age_us;
   d["reader_slots_in_use"] = s.reader_slots_in_use;
   d["read_barrier"] = s.read_barrier;
+  d["prefixes_error"] = s.prefixes_error;
   d["reader_slots"] = s.reader_slots;
   d["polls"] = s.polls;
   d["poll_errors"] = s.poll_errors;

@@ -1,8 +1,8 @@
 #!/bin/bash
 # The machine's per-prefix read figures in `whycache stats`: the counts of every process that
 # counted a prefix (two reader processes, each gone by then), in the plain, --json and
-# --prometheus forms, with a prefix that needs escaping; a damaged read-stats file is reported,
-# then made anew by the next process that counts. Expected counts come from the keys this test
+# --prometheus forms, with a prefix that needs escaping; a damaged read-stats file is reported
+# beside the other figures, then made anew by the next process that counts. Expected counts come from the keys this test
 # wrote and read.
 set -u
 source "$(dirname "$0")/cli_test_lib.sh"
@@ -82,12 +82,17 @@ for p in "${ORDER[@]}"; do
   done
 done
 
-# A damaged read-stats file: stats says which file and what is wrong, and fails; the next process
-# that counts moves it aside and starts the machine's figures anew.
+# A damaged read-stats file: stats says which file and what is wrong, without the prefixes, and
+# shows the other figures; the next process that counts moves it aside and starts the machine's
+# figures anew.
 printf 'not a read-stats file' >"$WHYCACHE_STATE.read-stats"
-expect_status 5 stats --json
-expect_mentions err "read-stats file $WHYCACHE_STATE.read-stats: it is too short"
-expect_one_line_err
+expect_status 0 stats --json
+expect_mentions out "\"prefixes_error\":\"read-stats file $WHYCACHE_STATE.read-stats: it is too short"
+expect_mentions out "\"prefixes\":[]}"
+expect_mentions out "\"keys\":"
+expect_status 0 stats --prometheus
+expect_mentions out "whycache_prefix_reads_error_info{state=\"$WHYCACHE_STATE\",message=\"read-stats file $WHYCACHE_STATE.read-stats: it is too short"
+expect_no_mention out "whycache_prefix_reads_total{"
 for p in "${PREFIXES[@]}"; do HITS[$p]=0 MISSES[$p]=0; done
 read_keys perm: -- perm:1 perm:4
 grep -q -F "moving it to $WHYCACHE_STATE.read-stats.bad" "$WORK/reader.err" ||
