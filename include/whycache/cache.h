@@ -353,12 +353,7 @@ class ReadTransaction {
 
  private:
   friend class CacheImpl;
-  // Constructs the pinned version in place: `begin(storage_)`. When it throws, no ReadTransaction
-  // exists, and none ends a transaction that never began.
-  template <typename Begin>
-  explicit ReadTransaction(Begin&& begin) {
-    begin(static_cast<void*>(storage_));
-  }
+  ReadTransaction() = default;
 
   using VisitFn = bool (*)(void* visit, std::string_view key, std::string_view value);
   template <typename Visit>

@@ -133,7 +133,12 @@ class CacheImpl final : public Cache {
   }
 
   ReadTransaction BeginRead() override {
-    return ReadTransaction([this](void* at) { new (at) tree::ReadTxn(tree_->BeginRead()); });
+    // The tree's transaction first: when it throws, no ReadTransaction exists yet whose
+    // destructor would end a transaction that never began.
+    tree::ReadTxn pinned = tree_->BeginRead();
+    ReadTransaction txn;
+    new (txn.storage_) tree::ReadTxn(std::move(pinned));
+    return txn;
   }
 
   std::optional<std::string> Get(std::string_view key) override {
